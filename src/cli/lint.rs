@@ -1,0 +1,65 @@
+//! `llmops lint`: every static check, for editors and CI.
+
+use serde_json::json;
+
+use super::{Ctx, Format};
+use crate::error::{exit, Result, Severity};
+
+/// Check prompts, suites and datasets.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Checks: schemas and unknown fields; template syntax; variables used but not declared (error)
+and declared but unused (warning); dataset rows missing required inputs or carrying unknown
+ones; unknown providers and prompts; duplicate case ids; includes and datasets that leave
+their directory; unknown assertion types.
+
+Exit code 2 when there is an error (or, with `--strict`, a warning).
+
+Examples:
+  llmops lint
+  llmops lint --rev origin/main --format json")]
+pub struct Args {
+    /// Read the registry at this git revision instead of the working tree.
+    #[arg(long, value_name = "REV")]
+    rev: Option<String>,
+    /// Fail on warnings too.
+    #[arg(long)]
+    strict: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// Run `llmops lint`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+    let reg = ctx.registry(args.rev.as_deref())?;
+    let report = crate::lint::lint(&reg)?;
+    let errors = report.count(Severity::Error);
+    let warnings = report.count(Severity::Warning);
+    let failed = errors > 0 || (args.strict && warnings > 0);
+    match args.format {
+        Format::Json => ctx.ui.json(&json!({
+            "ok": !failed,
+            "errors": errors,
+            "warnings": warnings,
+            "prompts": report.prompts,
+            "suites": report.suites,
+            "cases": report.cases,
+            "diagnostics": report.diagnostics,
+        }))?,
+        Format::Text => {
+            for d in &report.diagnostics {
+                ctx.ui.diagnostic(d);
+            }
+            let summary = format!(
+                "{} prompt(s), {} suite(s), {} case(s) at {}: {errors} error(s), {warnings} warning(s)",
+                report.prompts,
+                report.suites,
+                report.cases,
+                reg.source.describe()
+            );
+            ctx.ui.note(&summary);
+        }
+    }
+    Ok(if failed { exit::BAD_INPUT } else { exit::OK })
+}

@@ -1,0 +1,97 @@
+//! `llmops list`: every prompt with its description, owner, model, inputs and suites.
+
+use std::collections::BTreeMap;
+
+use comfy_table::{presets::UTF8_BORDERS_ONLY, ContentArrangement, Table};
+use serde::Serialize;
+
+use super::{report_errors, Ctx, Format};
+use crate::error::Result;
+
+/// List prompts.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  llmops list\n  llmops list --rev main~5 --format json")]
+pub struct Args {
+    /// Read the registry at this git revision instead of the working tree.
+    #[arg(long, value_name = "REV")]
+    rev: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    path: String,
+    description: Option<String>,
+    owner: Option<String>,
+    provider: Option<String>,
+    model: Option<String>,
+    inputs: Vec<String>,
+    suites: Vec<String>,
+}
+
+/// Run `llmops list`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+    let reg = ctx.registry(args.rev.as_deref())?;
+    let (suites, mut errors) = reg.suites()?;
+    let mut by_prompt: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for s in &suites {
+        for v in &s.variants {
+            let list = by_prompt.entry(v.prompt.as_str()).or_default();
+            if !list.contains(&s.name) {
+                list.push(s.name.clone());
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for (name, path) in reg.prompt_files()? {
+        let p = match reg.load_prompt_file(&path) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        rows.push(Row {
+            suites: by_prompt.get(name.as_str()).cloned().unwrap_or_default(),
+            name,
+            path,
+            description: p.description.clone(),
+            owner: p.owner.clone().or_else(|| (!p.authors.is_empty()).then(|| p.authors.join(", "))),
+            provider: p.model.provider.clone().or_else(|| reg.settings.default_provider.clone()),
+            model: p.model.name.clone().or_else(|| reg.settings.default_model.clone()),
+            inputs: p
+                .inputs
+                .iter()
+                .map(|(n, s)| if s.is_required() { n.clone() } else { format!("{n}?") })
+                .collect(),
+        });
+    }
+    match args.format {
+        Format::Json => ctx.ui.json(&rows)?,
+        Format::Text => {
+            if rows.is_empty() {
+                ctx.ui.note(&format!("no prompts in `{}` at {}", reg.settings.prompts_dir, reg.source.describe()));
+            } else {
+                let mut t = Table::new();
+                t.load_preset(UTF8_BORDERS_ONLY)
+                    .set_content_arrangement(ContentArrangement::Dynamic)
+                    .set_header(["PROMPT", "DESCRIPTION", "OWNER", "MODEL", "INPUTS", "SUITES"]);
+                for r in &rows {
+                    t.add_row([
+                        r.name.clone(),
+                        r.description.clone().unwrap_or_default(),
+                        r.owner.clone().unwrap_or_default(),
+                        r.model.clone().unwrap_or_else(|| "-".into()),
+                        r.inputs.join(", "),
+                        r.suites.join(", "),
+                    ]);
+                }
+                ctx.ui.out(&format!("{t}\n"))?;
+            }
+        }
+    }
+    Ok(report_errors(&ctx.ui, &errors))
+}

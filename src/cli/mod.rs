@@ -1,0 +1,138 @@
+//! Command-line definitions and the one dispatch `match`. Each command lives in its own file
+//! with its `Args` and a `run(ctx, args)`.
+
+mod init;
+mod lint;
+mod list;
+mod render;
+mod show;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::Overrides;
+use crate::error::{exit, Error, Result};
+use crate::registry::{OpenOptions, Registry};
+use crate::ui::Ui;
+
+const ABOUT: &str = "A git repository of prompts and eval datasets as the source of truth for running LLMs.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  llmops list                          prompts with their model, inputs and suites
+  llmops show support-reply@HEAD~3     a prompt as it was three commits ago
+  llmops render support-reply --var customer_name=Ada --var ticket='Where is my refund?'
+  llmops lint                          check every prompt, suite and dataset
+
+Exit codes: 0 ok, 1 quality failure, 2 bad input or configuration,
+3 provider or network failure, 4 nothing to evaluate, 130 interrupted.
+Docs: docs/getting-started.md";
+
+/// The `llmops` command line.
+#[derive(Debug, Parser)]
+#[command(name = "llmops", version, about = ABOUT, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', long = "dir", global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Use this config file instead of the registry's `llmops.yaml`.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Apply a profile from `llmops.yaml` (also `LLMOPS_PROFILE`).
+    #[arg(long, global = true, value_name = "NAME")]
+    profile: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Init(init::Args),
+    List(list::Args),
+    Show(show::Args),
+    Render(render::Args),
+    Lint(lint::Args),
+}
+
+/// Output format for commands whose output is data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// For people.
+    #[default]
+    Text,
+    /// For programs.
+    Json,
+}
+
+/// What every command gets.
+pub struct Ctx {
+    /// Terminal output.
+    pub ui: Ui,
+    /// How to open the registry.
+    pub open: OpenOptions,
+}
+
+impl Ctx {
+    /// Open the registry at the working tree or `rev`.
+    pub fn registry(&self, rev: Option<&str>) -> Result<Registry> {
+        Registry::open(&self.open, rev)
+    }
+}
+
+/// Parse the command line, run the command, and return the exit code.
+pub fn run() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::BAD_INPUT } else { exit::OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let ui = Ui::new();
+    let dir = match cli.dir {
+        Some(d) => d,
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
+    let env = std::env::vars().filter(|(k, _)| k.starts_with("LLMOPS_")).collect();
+    let ctx = Ctx {
+        ui,
+        open: OpenOptions {
+            dir,
+            config: cli.config,
+            overrides: Overrides {
+                profile: cli.profile,
+                ..Overrides::default()
+            },
+            env,
+        },
+    };
+    let result = match cli.command {
+        Command::Init(args) => init::run(&ctx, args),
+        Command::List(args) => list::run(&ctx, args),
+        Command::Show(args) => show::run(&ctx, args),
+        Command::Render(args) => render::run(&ctx, args),
+        Command::Lint(args) => lint::run(&ctx, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            ctx.ui.error(&e);
+            e.exit_code()
+        }
+    }
+}
+
+/// Turn `Err` for a failed check into the exit code after printing it; used by commands that
+/// report several problems and still want to print what they could.
+pub(crate) fn report_errors(ui: &Ui, errors: &[Error]) -> u8 {
+    for e in errors {
+        ui.error(e);
+    }
+    if errors.is_empty() {
+        exit::OK
+    } else {
+        exit::BAD_INPUT
+    }
+}

@@ -1,0 +1,629 @@
+//! `llmops.yaml` + profile + `LLMOPS_*` environment + flags, resolved into plain settings.
+//!
+//! Precedence, lowest first: built-in defaults, the file, the selected profile, the environment,
+//! command-line flags. Every key is optional; unknown keys are errors with a suggestion.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use crate::error::{Diagnostic, Error, Result};
+
+/// The file name the registry root is recognised by.
+pub const CONFIG_FILE: &str = "llmops.yaml";
+
+/// Provider names that exist without being configured.
+pub const BUILTIN_PROVIDERS: &[&str] = &["echo"];
+
+/// The whole `llmops.yaml` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Where prompt files live.
+    pub prompts_dir: Option<String>,
+    /// Where eval suites live.
+    pub evals_dir: Option<String>,
+    /// Fallbacks for prompts that name no provider or model.
+    pub defaults: Option<Defaults>,
+    /// Named providers.
+    pub providers: Option<IndexMap<String, Spanned<ProviderConfig>>>,
+    /// The LLM-as-judge model.
+    pub judge: Option<Judge>,
+    /// Per-model price overrides.
+    pub pricing: Option<IndexMap<String, Price>>,
+    /// The response cache.
+    pub cache: Option<Cache>,
+    /// Gate policy.
+    pub gate: Option<Gate>,
+    /// PII redaction in stored outputs and reports.
+    pub redaction: Option<Redaction>,
+    /// Named overlays selected with `--profile`.
+    pub profiles: Option<IndexMap<String, Profile>>,
+}
+
+/// A profile: the same sections as the file, laid over it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// See [`ConfigFile::defaults`].
+    pub defaults: Option<Defaults>,
+    /// See [`ConfigFile::providers`]; an entry replaces the provider of the same name.
+    pub providers: Option<IndexMap<String, Spanned<ProviderConfig>>>,
+    /// See [`ConfigFile::judge`].
+    pub judge: Option<Judge>,
+    /// See [`ConfigFile::pricing`].
+    pub pricing: Option<IndexMap<String, Price>>,
+    /// See [`ConfigFile::cache`].
+    pub cache: Option<Cache>,
+    /// See [`ConfigFile::gate`].
+    pub gate: Option<Gate>,
+    /// See [`ConfigFile::redaction`].
+    pub redaction: Option<Redaction>,
+}
+
+/// `defaults:`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Provider for prompts that name none.
+    pub provider: Option<Spanned<String>>,
+    /// Model for prompts that name none.
+    pub model: Option<String>,
+    /// Max in-flight calls per provider.
+    pub concurrency: Option<usize>,
+    /// Per-request timeout in seconds.
+    pub timeout_s: Option<f64>,
+    /// Samples per case.
+    pub repeat: Option<u32>,
+}
+
+/// The kinds of provider llmops can talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// OpenAI chat completions or any compatible server.
+    Openai,
+    /// Anthropic messages API.
+    Anthropic,
+    /// Returns the rendered prompt; offline.
+    Echo,
+    /// Answers from recorded responses; offline.
+    Replay,
+    /// Tries a chain of providers in order.
+    Fallback,
+}
+
+/// One entry of `providers:`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Which client to use.
+    #[serde(rename = "type")]
+    pub kind: ProviderKind,
+    /// API base URL.
+    pub base_url: Option<String>,
+    /// The name of the environment variable that holds the key (never the key itself).
+    pub api_key_env: Option<String>,
+    /// Max in-flight calls to this provider.
+    pub concurrency: Option<usize>,
+    /// Requests per minute.
+    pub rpm: Option<u32>,
+    /// Tokens per minute.
+    pub tpm: Option<u32>,
+    /// Per-request timeout in seconds.
+    pub timeout_s: Option<f64>,
+    /// Retries after the first attempt.
+    pub max_retries: Option<u32>,
+    /// Replay: directory of recordings.
+    pub path: Option<String>,
+    /// Fallback: provider names tried in order.
+    pub chain: Option<Vec<String>>,
+}
+
+/// `judge:`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Judge {
+    /// Judge provider name.
+    pub provider: Option<Spanned<String>>,
+    /// Judge model.
+    pub model: Option<String>,
+}
+
+/// A model's price in USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Input (prompt) tokens.
+    pub input: f64,
+    /// Output (completion) tokens.
+    pub output: f64,
+}
+
+/// `cache:`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cache {
+    /// SQLite file, relative to the registry root.
+    pub path: Option<String>,
+    /// Reuse cached responses.
+    pub enabled: Option<bool>,
+}
+
+/// `gate:`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    /// One-sided significance level.
+    pub alpha: Option<f64>,
+    /// Non-inferiority margin on the mean score difference.
+    pub tolerance: Option<f64>,
+    /// Error rate above which the gate says ERROR.
+    pub max_error_rate: Option<f64>,
+    /// Treat INCONCLUSIVE as a failure.
+    pub strict: Option<bool>,
+    /// Case metadata field to cluster on.
+    pub cluster_by: Option<String>,
+}
+
+/// `redaction:`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redaction {
+    /// Mask e-mail addresses, phone numbers and card numbers in stored outputs and reports.
+    pub pii: Option<bool>,
+}
+
+/// Resolved settings: what the rest of the program reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// Where prompt files live, relative to the registry root.
+    pub prompts_dir: String,
+    /// Where eval suites live, relative to the registry root.
+    pub evals_dir: String,
+    /// The profile in force, if any.
+    pub profile: Option<String>,
+    /// Provider for prompts that name none.
+    pub default_provider: Option<String>,
+    /// Model for prompts that name none.
+    pub default_model: Option<String>,
+    /// Max in-flight calls per provider.
+    pub concurrency: usize,
+    /// Per-request timeout in seconds.
+    pub timeout_s: f64,
+    /// Samples per case.
+    pub repeat: u32,
+    /// Configured providers by name.
+    pub providers: IndexMap<String, ProviderConfig>,
+    /// Judge provider.
+    pub judge_provider: Option<String>,
+    /// Judge model.
+    pub judge_model: Option<String>,
+    /// Price overrides by model.
+    pub pricing: IndexMap<String, Price>,
+    /// Cache file, relative to the registry root.
+    pub cache_path: String,
+    /// Reuse cached responses.
+    pub cache_enabled: bool,
+    /// Gate significance level.
+    pub gate_alpha: f64,
+    /// Gate non-inferiority margin.
+    pub gate_tolerance: f64,
+    /// Gate error-rate ceiling.
+    pub gate_max_error_rate: f64,
+    /// INCONCLUSIVE fails.
+    pub gate_strict: bool,
+    /// Case field to cluster on.
+    pub gate_cluster_by: Option<String>,
+    /// Redact PII.
+    pub redact_pii: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            prompts_dir: "prompts".into(),
+            evals_dir: "evals".into(),
+            profile: None,
+            default_provider: None,
+            default_model: None,
+            concurrency: 8,
+            timeout_s: 60.0,
+            repeat: 1,
+            providers: IndexMap::new(),
+            judge_provider: None,
+            judge_model: None,
+            pricing: IndexMap::new(),
+            cache_path: ".llmops/cache/llmops.db".into(),
+            cache_enabled: true,
+            gate_alpha: 0.05,
+            gate_tolerance: 0.02,
+            gate_max_error_rate: 0.05,
+            gate_strict: false,
+            gate_cluster_by: None,
+            redact_pii: false,
+        }
+    }
+}
+
+/// Flags that override everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--profile`.
+    pub profile: Option<String>,
+    /// `--provider`.
+    pub provider: Option<String>,
+    /// `--model`.
+    pub model: Option<String>,
+    /// `-j/--concurrency`.
+    pub concurrency: Option<usize>,
+}
+
+impl Settings {
+    /// Whether `name` is a provider this configuration can use.
+    pub fn has_provider(&self, name: &str) -> bool {
+        self.providers.contains_key(name) || BUILTIN_PROVIDERS.contains(&name)
+    }
+
+    /// Every provider name usable here, for suggestions.
+    pub fn provider_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+        names.extend(BUILTIN_PROVIDERS.iter().copied());
+        names
+    }
+}
+
+/// Parse the file's text.
+pub fn parse(file: &str, text: &str) -> Result<ConfigFile, Diagnostic> {
+    if text.trim().is_empty() {
+        return Ok(ConfigFile::default());
+    }
+    crate::yaml::parse(file, text)
+}
+
+/// Resolve `file` + profile + environment + flags into settings, checking cross references.
+pub fn resolve(
+    file_name: &str,
+    file: ConfigFile,
+    env: &dyn Fn(&str) -> Option<String>,
+    flags: &Overrides,
+) -> Result<Settings> {
+    let mut s = Settings::default();
+    if let Some(d) = file.prompts_dir.clone() {
+        s.prompts_dir = d;
+    }
+    if let Some(d) = file.evals_dir.clone() {
+        s.evals_dir = d;
+    }
+    let mut spans: Vec<(Spanned<String>, &'static str)> = Vec::new();
+    let base = Profile {
+        defaults: file.defaults,
+        providers: file.providers,
+        judge: file.judge,
+        pricing: file.pricing,
+        cache: file.cache,
+        gate: file.gate,
+        redaction: file.redaction,
+    };
+    let mut provider_spans = IndexMap::new();
+    apply(&mut s, base, &mut spans, &mut provider_spans);
+
+    let profile_name = flags.profile.clone().or_else(|| env("LLMOPS_PROFILE"));
+    if let Some(name) = profile_name {
+        let mut profiles = file.profiles.unwrap_or_default();
+        let Some(profile) = profiles.shift_remove(&name) else {
+            let known: Vec<&str> = profiles.keys().map(String::as_str).collect();
+            let mut help = crate::text::did_you_mean(&name, known.iter().copied());
+            if help.is_none() {
+                help = Some(if known.is_empty() {
+                    format!("{file_name} defines no profiles")
+                } else {
+                    format!("profiles in {file_name}: {}", known.join(", "))
+                });
+            }
+            return Err(Error::Usage {
+                message: format!("unknown profile `{name}`"),
+                help,
+            });
+        };
+        apply(&mut s, profile, &mut spans, &mut provider_spans);
+        s.profile = Some(name);
+    }
+
+    apply_env(&mut s, env)?;
+    if let Some(p) = &flags.provider {
+        s.default_provider = Some(p.clone());
+    }
+    if let Some(m) = &flags.model {
+        s.default_model = Some(m.clone());
+    }
+    if let Some(c) = flags.concurrency {
+        s.concurrency = c;
+    }
+    validate(file_name, &s, &spans, &provider_spans)?;
+    Ok(s)
+}
+
+fn apply(
+    s: &mut Settings,
+    layer: Profile,
+    spans: &mut Vec<(Spanned<String>, &'static str)>,
+    provider_spans: &mut IndexMap<String, usize>,
+) {
+    if let Some(d) = layer.defaults {
+        if let Some(p) = d.provider {
+            s.default_provider = Some(p.value.clone());
+            spans.push((p, "defaults.provider"));
+        }
+        set(&mut s.default_model, d.model);
+        overlay(&mut s.concurrency, d.concurrency);
+        overlay(&mut s.timeout_s, d.timeout_s);
+        overlay(&mut s.repeat, d.repeat);
+    }
+    for (name, p) in layer.providers.unwrap_or_default() {
+        provider_spans.insert(name.clone(), p.referenced.line() as usize);
+        s.providers.insert(name, p.value);
+    }
+    if let Some(j) = layer.judge {
+        if let Some(p) = j.provider {
+            s.judge_provider = Some(p.value.clone());
+            spans.push((p, "judge.provider"));
+        }
+        set(&mut s.judge_model, j.model);
+    }
+    s.pricing.extend(layer.pricing.unwrap_or_default());
+    if let Some(c) = layer.cache {
+        overlay(&mut s.cache_path, c.path);
+        overlay(&mut s.cache_enabled, c.enabled);
+    }
+    if let Some(g) = layer.gate {
+        overlay(&mut s.gate_alpha, g.alpha);
+        overlay(&mut s.gate_tolerance, g.tolerance);
+        overlay(&mut s.gate_max_error_rate, g.max_error_rate);
+        overlay(&mut s.gate_strict, g.strict);
+        set(&mut s.gate_cluster_by, g.cluster_by);
+    }
+    if let Some(r) = layer.redaction {
+        overlay(&mut s.redact_pii, r.pii);
+    }
+}
+
+fn overlay<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
+fn set<T>(slot: &mut Option<T>, value: Option<T>) {
+    if value.is_some() {
+        *slot = value;
+    }
+}
+
+fn apply_env(s: &mut Settings, env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+    fn parsed<T: std::str::FromStr>(
+        env: &dyn Fn(&str) -> Option<String>,
+        key: &str,
+        what: &str,
+    ) -> Result<Option<T>> {
+        match env(key) {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| {
+                Error::usage(format!("environment variable {key}: expected {what}, got `{v}`"))
+            }),
+        }
+    }
+    let text = |key: &str| env(key).filter(|v| !v.is_empty());
+    set(&mut s.default_provider, text("LLMOPS_PROVIDER"));
+    set(&mut s.default_model, text("LLMOPS_MODEL"));
+    overlay(
+        &mut s.concurrency,
+        parsed(env, "LLMOPS_CONCURRENCY", "a whole number")?,
+    );
+    overlay(&mut s.timeout_s, parsed(env, "LLMOPS_TIMEOUT_S", "seconds")?);
+    set(&mut s.judge_provider, text("LLMOPS_JUDGE_PROVIDER"));
+    set(&mut s.judge_model, text("LLMOPS_JUDGE_MODEL"));
+    overlay(&mut s.cache_path, text("LLMOPS_CACHE_PATH"));
+    overlay(
+        &mut s.cache_enabled,
+        parsed(env, "LLMOPS_CACHE_ENABLED", "true or false")?,
+    );
+    overlay(
+        &mut s.gate_alpha,
+        parsed(env, "LLMOPS_GATE_ALPHA", "a number")?,
+    );
+    overlay(
+        &mut s.gate_tolerance,
+        parsed(env, "LLMOPS_GATE_TOLERANCE", "a number")?,
+    );
+    overlay(
+        &mut s.gate_max_error_rate,
+        parsed(env, "LLMOPS_GATE_MAX_ERROR_RATE", "a number")?,
+    );
+    overlay(
+        &mut s.gate_strict,
+        parsed(env, "LLMOPS_GATE_STRICT", "true or false")?,
+    );
+    overlay(&mut s.prompts_dir, text("LLMOPS_PROMPTS_DIR"));
+    overlay(&mut s.evals_dir, text("LLMOPS_EVALS_DIR"));
+    Ok(())
+}
+
+fn validate(
+    file: &str,
+    s: &Settings,
+    spans: &[(Spanned<String>, &'static str)],
+    provider_spans: &IndexMap<String, usize>,
+) -> Result<()> {
+    let names = s.provider_names();
+    let unknown = |name: &str| {
+        crate::text::did_you_mean(name, names.iter().copied())
+            .unwrap_or_else(|| format!("configured providers: {}", names.join(", ")))
+    };
+    for (span, field) in spans {
+        // Only the value that won counts: a profile may fix a bad base value.
+        let current = match *field {
+            "defaults.provider" => s.default_provider.as_deref(),
+            _ => s.judge_provider.as_deref(),
+        };
+        if current == Some(span.value.as_str()) && !s.has_provider(&span.value) {
+            return Err(Diagnostic::error(
+                "unknown-provider",
+                file,
+                format!("{field}: unknown provider `{}`", span.value),
+            )
+            .at(
+                span.referenced.line() as usize,
+                Some(span.referenced.column() as usize),
+            )
+            .help(unknown(&span.value))
+            .into());
+        }
+    }
+    for (key, value) in [
+        ("LLMOPS_PROVIDER", &s.default_provider),
+        ("LLMOPS_JUDGE_PROVIDER", &s.judge_provider),
+    ] {
+        if let Some(v) = value {
+            if !s.has_provider(v) {
+                return Err(Error::Usage {
+                    message: format!("unknown provider `{v}` (from flags or {key})"),
+                    help: Some(unknown(v)),
+                });
+            }
+        }
+    }
+    for (name, p) in &s.providers {
+        let line = provider_spans.get(name).copied();
+        let bad = |msg: String| -> Error { Diagnostic::error("provider", file, msg).at_opt(line).into() };
+        match p.kind {
+            ProviderKind::Fallback => {
+                let chain = p.chain.as_deref().unwrap_or_default();
+                if chain.is_empty() {
+                    return Err(bad(format!(
+                        "providers.{name}: a fallback provider needs `chain: [a, b]`"
+                    )));
+                }
+                for c in chain {
+                    if !s.has_provider(c) || c == name {
+                        return Err(bad(format!(
+                            "providers.{name}.chain: unknown provider `{c}`"
+                        )));
+                    }
+                }
+            }
+            ProviderKind::Replay if p.path.is_none() => {
+                return Err(bad(format!(
+                    "providers.{name}: a replay provider needs `path:` (a directory of recordings)"
+                )));
+            }
+            _ => {}
+        }
+        if let Some(env_name) = &p.api_key_env {
+            if env_name.starts_with("sk-") || env_name.len() > 64 || env_name.contains(' ') {
+                return Err(Diagnostic::error(
+                    "secret-in-config",
+                    file,
+                    format!("providers.{name}.api_key_env must name an environment variable, not hold a key"),
+                )
+                .at_opt(line)
+                .help("write `api_key_env: OPENAI_API_KEY` and export the key in your shell or CI secrets")
+                .into());
+            }
+        }
+    }
+    let checks: [(&str, f64, f64, f64); 3] = [
+        ("gate.alpha", s.gate_alpha, 0.0, 0.5),
+        ("gate.tolerance", s.gate_tolerance, 0.0, 1.0),
+        ("gate.max_error_rate", s.gate_max_error_rate, 0.0, 1.0),
+    ];
+    for (field, v, lo, hi) in checks {
+        if !(v > lo || (v == lo && field != "gate.alpha")) || v > hi {
+            return Err(Diagnostic::error(
+                "range",
+                file,
+                format!("{field} must be within ({lo}, {hi}], got {v}"),
+            )
+            .into());
+        }
+    }
+    if s.concurrency == 0 {
+        return Err(Diagnostic::error("range", file, "defaults.concurrency must be at least 1").into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve_str(text: &str, env: &[(&str, &str)], flags: Overrides) -> Result<Settings> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let file = parse("llmops.yaml", text)?;
+        resolve("llmops.yaml", file, &|k| env.get(k).cloned(), &flags)
+    }
+
+    const FILE: &str = "\
+defaults: { provider: echo, concurrency: 8 }
+providers:
+  openai: { type: openai, api_key_env: OPENAI_API_KEY }
+gate: { tolerance: 0.02 }
+profiles:
+  ci:
+    defaults: { concurrency: 2 }
+    gate: { strict: true }
+";
+
+    #[test]
+    fn precedence_file_profile_env_flags() {
+        let s = resolve_str(FILE, &[], Overrides::default()).unwrap();
+        assert_eq!((s.concurrency, s.gate_strict), (8, false));
+        let ci = Overrides {
+            profile: Some("ci".into()),
+            ..Overrides::default()
+        };
+        let s = resolve_str(FILE, &[], ci.clone()).unwrap();
+        assert_eq!((s.concurrency, s.gate_strict), (2, true));
+        let s = resolve_str(FILE, &[("LLMOPS_CONCURRENCY", "5")], ci.clone()).unwrap();
+        assert_eq!(s.concurrency, 5);
+        let flags = Overrides {
+            concurrency: Some(3),
+            ..ci
+        };
+        let s = resolve_str(FILE, &[("LLMOPS_CONCURRENCY", "5")], flags).unwrap();
+        assert_eq!(s.concurrency, 3);
+        let s = resolve_str(FILE, &[("LLMOPS_PROFILE", "ci")], Overrides::default()).unwrap();
+        assert_eq!(s.profile.as_deref(), Some("ci"));
+    }
+
+    #[test]
+    fn unknown_profile_and_provider() {
+        let flags = Overrides {
+            profile: Some("cj".into()),
+            ..Overrides::default()
+        };
+        let e = resolve_str(FILE, &[], flags).unwrap_err();
+        assert!(matches!(e, Error::Usage { ref help, .. } if help.as_deref() == Some("did you mean `ci`?")));
+        let e = resolve_str("defaults: { provider: opnai }\nproviders: { openai: { type: openai } }\n", &[], Overrides::default()).unwrap_err();
+        let Error::Invalid(d) = e else { panic!() };
+        assert_eq!(d.line, Some(1));
+        assert_eq!(d.help.as_deref(), Some("did you mean `openai`?"));
+        let e = resolve_str(FILE, &[("LLMOPS_CONCURRENCY", "many")], Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("LLMOPS_CONCURRENCY"));
+    }
+
+    #[test]
+    fn key_in_config_is_refused() {
+        let e = resolve_str(
+            "providers: { openai: { type: openai, api_key_env: sk-abcdef } }\n",
+            &[],
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("sk-abcdef"));
+    }
+}

@@ -1,0 +1,203 @@
+//! Every static check on a registry: schemas, templates, variables, datasets, references.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::error::{Diagnostic, Error, Result, Severity};
+use crate::registry::Registry;
+use crate::suite::Suite;
+use crate::template::{check_vars, Prompt, VarsError};
+
+/// At most this many row problems are listed per suite; the rest are counted.
+const MAX_ROW_DIAGNOSTICS: usize = 25;
+
+/// What lint found.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    /// Problems, sorted by file and line.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Prompt files checked.
+    pub prompts: usize,
+    /// Suite files checked.
+    pub suites: usize,
+    /// Cases checked.
+    pub cases: usize,
+}
+
+impl Report {
+    /// How many problems of `severity`.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.diagnostics.iter().filter(|d| d.severity == severity).count()
+    }
+}
+
+fn push_error(out: &mut Vec<Diagnostic>, e: Error) {
+    match e {
+        Error::Invalid(d) => out.push(*d),
+        Error::Many(ds) => out.extend(ds),
+        other => out.push(Diagnostic::error("error", "llmops", other.to_string())),
+    }
+}
+
+/// Check everything in the registry snapshot.
+pub fn lint(reg: &Registry) -> Result<Report> {
+    let mut report = Report::default();
+    let mut out = Vec::new();
+    let dir = reg.settings.prompts_dir.clone();
+    let mut prompts: BTreeMap<String, Prompt> = BTreeMap::new();
+    let files = match reg.prompt_files() {
+        Ok(f) => f,
+        Err(e) => {
+            push_error(&mut out, e);
+            BTreeMap::new()
+        }
+    };
+    for (name, path) in files {
+        report.prompts += 1;
+        match reg.load_prompt_file(&path) {
+            Ok(p) => {
+                check_prompt(reg, &p, &dir, &mut out);
+                prompts.insert(name, p);
+            }
+            Err(e) => push_error(&mut out, e),
+        }
+    }
+    for path in reg.suite_files()? {
+        report.suites += 1;
+        match reg.load_suite(&path) {
+            Ok(s) => report.cases += check_suite(reg, &s, &prompts, &mut out),
+            Err(e) => push_error(&mut out, e),
+        }
+    }
+    out.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    out.dedup();
+    report.diagnostics = out;
+    Ok(report)
+}
+
+fn check_prompt(reg: &Registry, p: &Prompt, dir: &str, out: &mut Vec<Diagnostic>) {
+    let syntax = p.check_syntax(dir);
+    let broken = !syntax.is_empty();
+    out.extend(syntax);
+    if let Some(provider) = &p.model.provider {
+        if !reg.settings.has_provider(provider) {
+            let names = reg.settings.provider_names();
+            out.push(
+                Diagnostic::error("unknown-provider", &p.path, format!("model.provider: unknown provider `{provider}`"))
+                    .at_opt(p.model_line)
+                    .help(crate::text::did_you_mean(provider, names.iter().copied()).unwrap_or_else(|| format!("providers in llmops.yaml: {}", names.join(", ")))),
+            );
+        }
+    }
+    if broken {
+        return;
+    }
+    let used = p.used_variables(dir);
+    for (var, (file, line)) in &used {
+        if !p.inputs.contains_key(var) {
+            out.push(
+                Diagnostic::error("undeclared-variable", file, format!("variable `{var}` is used but not declared under `inputs:`"))
+                    .at(*line, None)
+                    .help(crate::text::did_you_mean(var, p.inputs.keys().map(String::as_str)).unwrap_or_else(|| format!("add `{var}: {{ type: string }}` under `inputs:` in {}", p.path))),
+            );
+        }
+    }
+    for name in p.inputs.keys() {
+        if !used.contains_key(name) {
+            out.push(
+                Diagnostic::warning("unused-input", &p.path, format!("input `{name}` is declared but the template never uses it"))
+                    .help("remove it from `inputs:` or use it in a message"),
+            );
+        }
+    }
+    if let Some(sample) = &p.sample {
+        if let Err(e) = check_vars(&p.inputs, sample) {
+            out.push(Diagnostic::error("sample", &p.path, format!("sample: {e}")));
+        }
+    }
+}
+
+fn check_suite(reg: &Registry, s: &Suite, prompts: &BTreeMap<String, Prompt>, out: &mut Vec<Diagnostic>) -> usize {
+    let mut variants = Vec::new();
+    for v in &s.variants {
+        match prompts.get(&v.prompt) {
+            Some(p) => variants.push(p),
+            None => {
+                let help = crate::text::did_you_mean(&v.prompt, prompts.keys().map(String::as_str))
+                    .unwrap_or_else(|| "`llmops list` shows the prompts".to_string());
+                out.push(Diagnostic::error("unknown-prompt", &s.path, format!("unknown prompt `{}`", v.prompt)).at(v.line, None).help(help));
+            }
+        }
+        if let Some(provider) = v.model.as_ref().and_then(|m| m.provider.as_deref()) {
+            if !reg.settings.has_provider(provider) {
+                out.push(Diagnostic::error("unknown-provider", &s.path, format!("unknown provider `{provider}`")).at(v.line, None));
+            }
+        }
+    }
+    let mut judged = s.assertions.iter().any(|a| a.kind.is_model_graded());
+    let cases = match s.cases(&reg.source) {
+        Ok(c) => c,
+        Err(e) => {
+            push_error(out, e);
+            return 0;
+        }
+    };
+    let mut ids: HashMap<String, (String, usize)> = HashMap::new();
+    let mut count = 0;
+    let mut row_problems = 0usize;
+    let mut note = |out: &mut Vec<Diagnostic>, d: Diagnostic| {
+        row_problems += 1;
+        if row_problems <= MAX_ROW_DIAGNOSTICS {
+            out.push(d);
+        }
+    };
+    for case in cases {
+        let case = match case {
+            Ok(c) => c,
+            Err(d) => {
+                note(out, d);
+                continue;
+            }
+        };
+        count += 1;
+        if let Some((file, line)) = ids.get(&case.id) {
+            note(
+                out,
+                Diagnostic::error("duplicate-case-id", &case.file, format!("duplicate case id `{}` (first at {file}:{line})", case.id))
+                    .at(case.line, None)
+                    .help("case ids pair results across versions; each must be unique in its suite"),
+            );
+        } else {
+            ids.insert(case.id.clone(), (case.file.clone(), case.line));
+        }
+        for a in &case.assert {
+            judged |= a.kind.is_model_graded();
+            if let Some(provider) = &a.provider {
+                if !reg.settings.has_provider(provider) {
+                    note(out, Diagnostic::error("unknown-provider", &case.file, format!("assertion `{}`: unknown provider `{provider}`", a.display_kind())).at(case.line, None));
+                }
+            }
+        }
+        for p in &variants {
+            if let Err(e) = check_vars(&p.inputs, &case.vars) {
+                let help = match &e {
+                    VarsError::Missing(_) => Some(format!("`{}` requires it; add it to the case's vars", p.name)),
+                    VarsError::Unknown { suggestion, .. } => suggestion.clone(),
+                    VarsError::Type { .. } => None,
+                };
+                note(out, Diagnostic::error("case-vars", &case.file, format!("case `{}` for prompt `{}`: {e}", case.id, p.name)).at(case.line, None).help_opt(help));
+            }
+        }
+    }
+    if row_problems > MAX_ROW_DIAGNOSTICS {
+        out.push(Diagnostic::error("more", &s.path, format!("… and {} more problem(s) in this suite's cases", row_problems - MAX_ROW_DIAGNOSTICS)));
+    }
+    if count == 0 && row_problems == 0 {
+        out.push(Diagnostic::error("no-cases", &s.path, "the suite has no cases (the dataset is empty)"));
+    }
+    if judged && reg.settings.judge_provider.is_none() {
+        out.push(Diagnostic::error("no-judge", &s.path, "model-graded assertions need a judge, and llmops.yaml sets none").help("add `judge: { provider: NAME, model: MODEL }` to llmops.yaml"));
+    }
+    count
+}

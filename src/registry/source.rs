@@ -1,0 +1,265 @@
+//! Where registry files are read from: the working tree, or a git revision read straight from
+//! the object database (nothing is checked out).
+
+use std::io::{BufRead, BufReader, Cursor};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A directory entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Entry {
+    /// File or directory name.
+    pub name: String,
+    /// True for a directory.
+    pub is_dir: bool,
+}
+
+/// A snapshot of the registry's files.
+pub enum Source {
+    /// Files on disk under `root` (the directory holding `llmops.yaml`).
+    Worktree {
+        /// The registry root.
+        root: PathBuf,
+    },
+    /// Files in a commit's tree; `prefix` is the registry root inside the repository.
+    Git {
+        /// The repository.
+        repo: git2::Repository,
+        /// The commit read.
+        commit: git2::Oid,
+        /// The registry root's path inside the repository ("" at the top).
+        prefix: String,
+        /// What the user wrote (`HEAD~2`, `main`).
+        rev: String,
+    },
+}
+
+/// Join `rel` onto `base` (both registry-relative, `/`-separated) and normalise `.` and `..`.
+/// Returns `None` when the result would leave `base`'s `within` directory.
+pub fn join_within(within: &str, base: &str, rel: &str) -> Option<String> {
+    if rel.starts_with('/') || rel.starts_with('\\') || rel.contains(':') || rel.contains('\\') {
+        return None;
+    }
+    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    for part in rel.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    let within = within.trim_matches('/');
+    if within.is_empty() || joined == within || joined.starts_with(&format!("{within}/")) {
+        Some(joined)
+    } else {
+        None
+    }
+}
+
+impl Source {
+    /// A human description: `working tree` or `HEAD~2 (abc1234)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Worktree { .. } => "working tree".to_string(),
+            Source::Git { commit, rev, .. } => {
+                let short = &commit.to_string()[..7];
+                if rev.starts_with(short) {
+                    short.to_string()
+                } else {
+                    format!("{rev} ({short})")
+                }
+            }
+        }
+    }
+
+    /// The commit read, if this is a git revision.
+    pub fn commit(&self) -> Option<String> {
+        match self {
+            Source::Worktree { .. } => None,
+            Source::Git { commit, .. } => Some(commit.to_string()),
+        }
+    }
+
+    fn git_path(prefix: &str, rel: &str) -> String {
+        if prefix.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{prefix}/{rel}")
+        }
+    }
+
+    fn worktree_path(root: &Path, rel: &str) -> Result<PathBuf> {
+        let path = root.join(rel);
+        // A symlink must not lead out of the registry.
+        if let (Ok(real), Ok(real_root)) = (path.canonicalize(), root.canonicalize()) {
+            if !real.starts_with(&real_root) {
+                return Err(Error::usage_help(
+                    format!("{rel}: resolves outside the repository"),
+                    "symlinks in the registry must point inside it",
+                ));
+            }
+        }
+        Ok(path)
+    }
+
+    /// The bytes of a registry-relative file, or `None` when there is no such file.
+    pub fn read(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        match self {
+            Source::Worktree { root } => {
+                let path = Self::worktree_path(root, rel)?;
+                match std::fs::read(&path) {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::NotFound
+                            || e.kind() == std::io::ErrorKind::IsADirectory =>
+                    {
+                        Ok(None)
+                    }
+                    Err(e) => Err(Error::io(rel, e)),
+                }
+            }
+            Source::Git {
+                repo,
+                commit,
+                prefix,
+                ..
+            } => {
+                let tree = repo.find_commit(*commit)?.tree()?;
+                let entry = match tree.get_path(Path::new(&Self::git_path(prefix, rel))) {
+                    Ok(e) => e,
+                    Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                match entry.to_object(repo)?.into_blob() {
+                    Ok(blob) => Ok(Some(blob.content().to_vec())),
+                    Err(_) => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// A buffered reader over a file, streamed from disk for the working tree.
+    pub fn open(&self, rel: &str) -> Result<Option<Box<dyn BufRead>>> {
+        match self {
+            Source::Worktree { root } => {
+                let path = Self::worktree_path(root, rel)?;
+                match std::fs::File::open(&path) {
+                    Ok(f) if f.metadata().map(|m| m.is_file()).unwrap_or(false) => {
+                        Ok(Some(Box::new(BufReader::with_capacity(1 << 16, f))))
+                    }
+                    Ok(_) => Ok(None),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(Error::io(rel, e)),
+                }
+            }
+            Source::Git { .. } => Ok(self
+                .read(rel)?
+                .map(|b| Box::new(Cursor::new(b)) as Box<dyn BufRead>)),
+        }
+    }
+
+    /// The entries of a registry-relative directory, sorted; empty when it does not exist.
+    pub fn list(&self, rel_dir: &str) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        match self {
+            Source::Worktree { root } => {
+                let dir = root.join(rel_dir);
+                let rd = match std::fs::read_dir(&dir) {
+                    Ok(rd) => rd,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+                    Err(e) => return Err(Error::io(rel_dir, e)),
+                };
+                for entry in rd {
+                    let entry = entry.map_err(|e| Error::io(rel_dir, e))?;
+                    let Ok(name) = entry.file_name().into_string() else {
+                        continue;
+                    };
+                    let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+                    out.push(Entry { name, is_dir });
+                }
+            }
+            Source::Git {
+                repo,
+                commit,
+                prefix,
+                ..
+            } => {
+                let root = repo.find_commit(*commit)?.tree()?;
+                let path = Self::git_path(prefix, rel_dir.trim_matches('/'));
+                let tree = if path.is_empty() {
+                    root
+                } else {
+                    match root.get_path(Path::new(&path)) {
+                        Ok(e) => match e.to_object(repo)?.into_tree() {
+                            Ok(t) => t,
+                            Err(_) => return Ok(out),
+                        },
+                        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(out),
+                        Err(e) => return Err(e.into()),
+                    }
+                };
+                for e in tree.iter() {
+                    let Some(name) = e.name() else { continue };
+                    out.push(Entry {
+                        name: name.to_string(),
+                        is_dir: e.kind() == Some(git2::ObjectType::Tree),
+                    });
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every file under `rel_dir` (recursively) whose name ends with `suffix`, as
+    /// registry-relative paths, sorted.
+    pub fn walk(&self, rel_dir: &str, suffix: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut stack = vec![rel_dir.trim_matches('/').to_string()];
+        while let Some(dir) = stack.pop() {
+            for e in self.list(&dir)? {
+                if e.name.starts_with('.') {
+                    continue;
+                }
+                let path = if dir.is_empty() {
+                    e.name.clone()
+                } else {
+                    format!("{dir}/{}", e.name)
+                };
+                if e.is_dir {
+                    stack.push(path);
+                } else if e.name.ends_with(suffix) {
+                    out.push(path);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_within;
+
+    #[test]
+    fn joins_stay_inside() {
+        assert_eq!(
+            join_within("prompts", "prompts", "partials/a.jinja").as_deref(),
+            Some("prompts/partials/a.jinja")
+        );
+        assert_eq!(
+            join_within("prompts", "prompts/x", "../b.jinja").as_deref(),
+            Some("prompts/b.jinja")
+        );
+        assert_eq!(join_within("prompts", "prompts", "../../etc/passwd"), None);
+        assert_eq!(join_within("prompts", "prompts", "../secrets.jinja"), None);
+        assert_eq!(join_within("prompts", "prompts", "/etc/passwd"), None);
+        assert_eq!(join_within("", "evals", "../../x"), None);
+        assert_eq!(join_within("", "evals", "data/a.jsonl").as_deref(), Some("evals/data/a.jsonl"));
+    }
+}

@@ -1,0 +1,82 @@
+//! The only module that writes to the terminal. Everything else returns data.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{self, IsTerminal, Write};
+
+use crate::error::{Diagnostic, Error, Result, Severity};
+
+/// Standard output and error, with colour decided once.
+pub struct Ui {
+    colour_err: bool,
+}
+
+impl Default for Ui {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Ui {
+    /// Colour on stderr only when it is a terminal and `NO_COLOR` is unset.
+    pub fn new() -> Ui {
+        let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Ui {
+            colour_err: !no_colour && io::stderr().is_terminal(),
+        }
+    }
+
+    /// Write `text` to stdout. A closed pipe (`llmops list | head`) ends the command quietly.
+    pub fn out(&self, text: &str) -> Result<()> {
+        let mut stdout = io::stdout().lock();
+        match stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Error::BrokenPipe),
+            Err(e) => Err(Error::io("stdout", e)),
+        }
+    }
+
+    /// Write a JSON value, pretty, to stdout.
+    pub fn json<T: serde::Serialize>(&self, value: &T) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(value).expect("serialisable");
+        text.push('\n');
+        self.out(&text)
+    }
+
+    /// A line on stderr (notes, progress, summaries that are not data).
+    pub fn note(&self, text: &str) {
+        let _ = writeln!(io::stderr().lock(), "{text}");
+    }
+
+    /// A diagnostic on stderr.
+    pub fn diagnostic(&self, d: &Diagnostic) {
+        let text = d.to_string();
+        let text = if self.colour_err {
+            let (word, colour) = match d.severity {
+                Severity::Error => ("error:", "\x1b[1;31m"),
+                Severity::Warning => ("warning:", "\x1b[1;33m"),
+            };
+            text.replacen(word, &format!("{colour}{word}\x1b[0m"), 1)
+                .replacen("help:", "\x1b[1;36mhelp:\x1b[0m", 1)
+        } else {
+            text
+        };
+        self.note(&text);
+    }
+
+    /// An error that ends the command, with its hint.
+    pub fn error(&self, e: &Error) {
+        match e {
+            Error::BrokenPipe => {}
+            Error::Invalid(d) => self.diagnostic(d),
+            Error::Many(ds) => ds.iter().for_each(|d| self.diagnostic(d)),
+            Error::Usage { message, help } => {
+                let d = Diagnostic {
+                    help: help.clone(),
+                    ..Diagnostic::error("usage", "llmops", message.clone())
+                };
+                self.diagnostic(&d);
+            }
+            other => self.diagnostic(&Diagnostic::error("error", "llmops", other.to_string())),
+        }
+    }
+}

@@ -409,7 +409,9 @@ fn apply_env(s: &mut Settings, env: &dyn Fn(&str) -> Option<String>) -> Result<(
         match env(key) {
             None => Ok(None),
             Some(v) => v.trim().parse().map(Some).map_err(|_| {
-                Error::usage(format!("environment variable {key}: expected {what}, got `{v}`"))
+                Error::usage(format!(
+                    "environment variable {key}: expected {what}, got `{v}`"
+                ))
             }),
         }
     }
@@ -420,7 +422,10 @@ fn apply_env(s: &mut Settings, env: &dyn Fn(&str) -> Option<String>) -> Result<(
         &mut s.concurrency,
         parsed(env, "LLMOPS_CONCURRENCY", "a whole number")?,
     );
-    overlay(&mut s.timeout_s, parsed(env, "LLMOPS_TIMEOUT_S", "seconds")?);
+    overlay(
+        &mut s.timeout_s,
+        parsed(env, "LLMOPS_TIMEOUT_S", "seconds")?,
+    );
     set(&mut s.judge_provider, text("LLMOPS_JUDGE_PROVIDER"));
     set(&mut s.judge_model, text("LLMOPS_JUDGE_MODEL"));
     overlay(&mut s.cache_path, text("LLMOPS_CACHE_PATH"));
@@ -495,7 +500,8 @@ fn validate(
     }
     for (name, p) in &s.providers {
         let line = provider_spans.get(name).copied();
-        let bad = |msg: String| -> Error { Diagnostic::error("provider", file, msg).at_opt(line).into() };
+        let bad =
+            |msg: String| -> Error { Diagnostic::error("provider", file, msg).at_opt(line).into() };
         match p.kind {
             ProviderKind::Fallback => {
                 let chain = p.chain.as_deref().unwrap_or_default();
@@ -548,7 +554,9 @@ fn validate(
         }
     }
     if s.concurrency == 0 {
-        return Err(Diagnostic::error("range", file, "defaults.concurrency must be at least 1").into());
+        return Err(
+            Diagnostic::error("range", file, "defaults.concurrency must be at least 1").into(),
+        );
     }
     Ok(())
 }
@@ -607,12 +615,24 @@ profiles:
             ..Overrides::default()
         };
         let e = resolve_str(FILE, &[], flags).unwrap_err();
-        assert!(matches!(e, Error::Usage { ref help, .. } if help.as_deref() == Some("did you mean `ci`?")));
-        let e = resolve_str("defaults: { provider: opnai }\nproviders: { openai: { type: openai } }\n", &[], Overrides::default()).unwrap_err();
+        assert!(
+            matches!(e, Error::Usage { ref help, .. } if help.as_deref() == Some("did you mean `ci`?"))
+        );
+        let e = resolve_str(
+            "defaults: { provider: opnai }\nproviders: { openai: { type: openai } }\n",
+            &[],
+            Overrides::default(),
+        )
+        .unwrap_err();
         let Error::Invalid(d) = e else { panic!() };
         assert_eq!(d.line, Some(1));
         assert_eq!(d.help.as_deref(), Some("did you mean `openai`?"));
-        let e = resolve_str(FILE, &[("LLMOPS_CONCURRENCY", "many")], Overrides::default()).unwrap_err();
+        let e = resolve_str(
+            FILE,
+            &[("LLMOPS_CONCURRENCY", "many")],
+            Overrides::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("LLMOPS_CONCURRENCY"));
     }
 

@@ -65,7 +65,11 @@ impl Diagnostic {
     }
 
     /// A warning in `file` with no position yet.
-    pub fn warning(code: &'static str, file: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn warning(
+        code: &'static str,
+        file: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Self::error(code, file, message)

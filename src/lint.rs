@@ -28,7 +28,10 @@ pub struct Report {
 impl Report {
     /// How many problems of `severity`.
     pub fn count(&self, severity: Severity) -> usize {
-        self.diagnostics.iter().filter(|d| d.severity == severity).count()
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
     }
 }
 
@@ -46,6 +49,9 @@ pub fn lint(reg: &Registry) -> Result<Report> {
     let mut out = Vec::new();
     let dir = reg.settings.prompts_dir.clone();
     let mut prompts: BTreeMap<String, Prompt> = BTreeMap::new();
+    // Prompts whose file exists but does not parse: already reported, so suites naming them
+    // are not told the prompt is unknown.
+    let mut broken = std::collections::BTreeSet::new();
     let files = match reg.prompt_files() {
         Ok(f) => f,
         Err(e) => {
@@ -60,13 +66,16 @@ pub fn lint(reg: &Registry) -> Result<Report> {
                 check_prompt(reg, &p, &dir, &mut out);
                 prompts.insert(name, p);
             }
-            Err(e) => push_error(&mut out, e),
+            Err(e) => {
+                push_error(&mut out, e);
+                broken.insert(name);
+            }
         }
     }
     for path in reg.suite_files()? {
         report.suites += 1;
         match reg.load_suite(&path) {
-            Ok(s) => report.cases += check_suite(reg, &s, &prompts, &mut out),
+            Ok(s) => report.cases += check_suite(reg, &s, &prompts, &broken, &mut out),
             Err(e) => push_error(&mut out, e),
         }
     }
@@ -84,9 +93,17 @@ fn check_prompt(reg: &Registry, p: &Prompt, dir: &str, out: &mut Vec<Diagnostic>
         if !reg.settings.has_provider(provider) {
             let names = reg.settings.provider_names();
             out.push(
-                Diagnostic::error("unknown-provider", &p.path, format!("model.provider: unknown provider `{provider}`"))
-                    .at_opt(p.model_line)
-                    .help(crate::text::did_you_mean(provider, names.iter().copied()).unwrap_or_else(|| format!("providers in llmops.yaml: {}", names.join(", ")))),
+                Diagnostic::error(
+                    "unknown-provider",
+                    &p.path,
+                    format!("model.provider: unknown provider `{provider}`"),
+                )
+                .at_opt(p.model_line)
+                .help(
+                    crate::text::did_you_mean(provider, names.iter().copied()).unwrap_or_else(
+                        || format!("providers in llmops.yaml: {}", names.join(", ")),
+                    ),
+                ),
             );
         }
     }
@@ -97,41 +114,82 @@ fn check_prompt(reg: &Registry, p: &Prompt, dir: &str, out: &mut Vec<Diagnostic>
     for (var, (file, line)) in &used {
         if !p.inputs.contains_key(var) {
             out.push(
-                Diagnostic::error("undeclared-variable", file, format!("variable `{var}` is used but not declared under `inputs:`"))
-                    .at(*line, None)
-                    .help(crate::text::did_you_mean(var, p.inputs.keys().map(String::as_str)).unwrap_or_else(|| format!("add `{var}: {{ type: string }}` under `inputs:` in {}", p.path))),
+                Diagnostic::error(
+                    "undeclared-variable",
+                    file,
+                    format!("variable `{var}` is used but not declared under `inputs:`"),
+                )
+                .at(*line, None)
+                .help(
+                    crate::text::did_you_mean(var, p.inputs.keys().map(String::as_str))
+                        .unwrap_or_else(|| {
+                            format!(
+                                "add `{var}: {{ type: string }}` under `inputs:` in {}",
+                                p.path
+                            )
+                        }),
+                ),
             );
         }
     }
     for name in p.inputs.keys() {
         if !used.contains_key(name) {
             out.push(
-                Diagnostic::warning("unused-input", &p.path, format!("input `{name}` is declared but the template never uses it"))
-                    .help("remove it from `inputs:` or use it in a message"),
+                Diagnostic::warning(
+                    "unused-input",
+                    &p.path,
+                    format!("input `{name}` is declared but the template never uses it"),
+                )
+                .at_opt(p.input_lines.get(name).copied())
+                .help("remove it from `inputs:` or use it in a message"),
             );
         }
     }
     if let Some(sample) = &p.sample {
         if let Err(e) = check_vars(&p.inputs, sample) {
-            out.push(Diagnostic::error("sample", &p.path, format!("sample: {e}")));
+            out.push(
+                Diagnostic::error("sample", &p.path, format!("sample: {e}")).at_opt(p.sample_line),
+            );
         }
     }
 }
 
-fn check_suite(reg: &Registry, s: &Suite, prompts: &BTreeMap<String, Prompt>, out: &mut Vec<Diagnostic>) -> usize {
+fn check_suite(
+    reg: &Registry,
+    s: &Suite,
+    prompts: &BTreeMap<String, Prompt>,
+    broken: &std::collections::BTreeSet<String>,
+    out: &mut Vec<Diagnostic>,
+) -> usize {
     let mut variants = Vec::new();
     for v in &s.variants {
         match prompts.get(&v.prompt) {
             Some(p) => variants.push(p),
+            None if broken.contains(&v.prompt) => {}
             None => {
                 let help = crate::text::did_you_mean(&v.prompt, prompts.keys().map(String::as_str))
                     .unwrap_or_else(|| "`llmops list` shows the prompts".to_string());
-                out.push(Diagnostic::error("unknown-prompt", &s.path, format!("unknown prompt `{}`", v.prompt)).at(v.line, None).help(help));
+                out.push(
+                    Diagnostic::error(
+                        "unknown-prompt",
+                        &s.path,
+                        format!("unknown prompt `{}`", v.prompt),
+                    )
+                    .at(v.line, None)
+                    .help(help),
+                );
             }
         }
         if let Some(provider) = v.model.as_ref().and_then(|m| m.provider.as_deref()) {
             if !reg.settings.has_provider(provider) {
-                out.push(Diagnostic::error("unknown-provider", &s.path, format!("unknown provider `{provider}`")).at(v.line, None));
+                out.push(
+                    Diagnostic::error(
+                        "unknown-provider",
+                        &s.path,
+                        format!("unknown provider `{provider}`"),
+                    )
+                    .at(v.line, None),
+                );
             }
         }
     }
@@ -164,9 +222,13 @@ fn check_suite(reg: &Registry, s: &Suite, prompts: &BTreeMap<String, Prompt>, ou
         if let Some((file, line)) = ids.get(&case.id) {
             note(
                 out,
-                Diagnostic::error("duplicate-case-id", &case.file, format!("duplicate case id `{}` (first at {file}:{line})", case.id))
-                    .at(case.line, None)
-                    .help("case ids pair results across versions; each must be unique in its suite"),
+                Diagnostic::error(
+                    "duplicate-case-id",
+                    &case.file,
+                    format!("duplicate case id `{}` (first at {file}:{line})", case.id),
+                )
+                .at(case.line, None)
+                .help("case ids pair results across versions; each must be unique in its suite"),
             );
         } else {
             ids.insert(case.id.clone(), (case.file.clone(), case.line));
@@ -175,29 +237,70 @@ fn check_suite(reg: &Registry, s: &Suite, prompts: &BTreeMap<String, Prompt>, ou
             judged |= a.kind.is_model_graded();
             if let Some(provider) = &a.provider {
                 if !reg.settings.has_provider(provider) {
-                    note(out, Diagnostic::error("unknown-provider", &case.file, format!("assertion `{}`: unknown provider `{provider}`", a.display_kind())).at(case.line, None));
+                    note(
+                        out,
+                        Diagnostic::error(
+                            "unknown-provider",
+                            &case.file,
+                            format!(
+                                "assertion `{}`: unknown provider `{provider}`",
+                                a.display_kind()
+                            ),
+                        )
+                        .at(case.line, None),
+                    );
                 }
             }
         }
         for p in &variants {
             if let Err(e) = check_vars(&p.inputs, &case.vars) {
                 let help = match &e {
-                    VarsError::Missing(_) => Some(format!("`{}` requires it; add it to the case's vars", p.name)),
+                    VarsError::Missing(_) => Some(format!(
+                        "`{}` requires it; add it to the case's vars",
+                        p.name
+                    )),
                     VarsError::Unknown { suggestion, .. } => suggestion.clone(),
                     VarsError::Type { .. } => None,
                 };
-                note(out, Diagnostic::error("case-vars", &case.file, format!("case `{}` for prompt `{}`: {e}", case.id, p.name)).at(case.line, None).help_opt(help));
+                note(
+                    out,
+                    Diagnostic::error(
+                        "case-vars",
+                        &case.file,
+                        format!("case `{}` for prompt `{}`: {e}", case.id, p.name),
+                    )
+                    .at(case.line, None)
+                    .help_opt(help),
+                );
             }
         }
     }
     if row_problems > MAX_ROW_DIAGNOSTICS {
-        out.push(Diagnostic::error("more", &s.path, format!("… and {} more problem(s) in this suite's cases", row_problems - MAX_ROW_DIAGNOSTICS)));
+        out.push(Diagnostic::error(
+            "more",
+            &s.path,
+            format!(
+                "… and {} more problem(s) in this suite's cases",
+                row_problems - MAX_ROW_DIAGNOSTICS
+            ),
+        ));
     }
     if count == 0 && row_problems == 0 {
-        out.push(Diagnostic::error("no-cases", &s.path, "the suite has no cases (the dataset is empty)"));
+        out.push(Diagnostic::error(
+            "no-cases",
+            &s.path,
+            "the suite has no cases (the dataset is empty)",
+        ));
     }
     if judged && reg.settings.judge_provider.is_none() {
-        out.push(Diagnostic::error("no-judge", &s.path, "model-graded assertions need a judge, and llmops.yaml sets none").help("add `judge: { provider: NAME, model: MODEL }` to llmops.yaml"));
+        out.push(
+            Diagnostic::error(
+                "no-judge",
+                &s.path,
+                "model-graded assertions need a judge, and llmops.yaml sets none",
+            )
+            .help("add `judge: { provider: NAME, model: MODEL }` to llmops.yaml"),
+        );
     }
     count
 }

@@ -28,11 +28,11 @@ struct SuiteFile {
     #[serde(default, rename = "assert")]
     assertions: Vec<Spanned<RawAssertion>>,
     #[serde(default)]
-    repeat: Option<u32>,
+    repeat: Option<Spanned<u32>>,
     #[serde(default)]
     min_pass: Option<Spanned<String>>,
     #[serde(default)]
-    thresholds: Option<Thresholds>,
+    thresholds: Option<Spanned<Thresholds>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,7 +156,9 @@ fn parse_min_pass(text: &str) -> Option<(u32, u32)> {
 
 /// The id a case gets when none is written: a hash of its vars, so it survives reordering.
 pub fn case_id_for(vars: &Map<String, Value>) -> String {
-    let hash = crate::text::sha256_hex(crate::text::canonical_json(&Value::Object(vars.clone())).as_bytes());
+    let hash = crate::text::sha256_hex(
+        crate::text::canonical_json(&Value::Object(vars.clone())).as_bytes(),
+    );
     format!("h-{}", &hash[..12])
 }
 
@@ -165,18 +167,33 @@ impl Suite {
     /// when cases are streamed.
     pub fn parse(path: &str, text: &str) -> Result<Suite, Diagnostic> {
         if text.trim().is_empty() {
-            return Err(Diagnostic::error("empty-suite", path, "empty suite file").at(1, None).help("a suite needs at least `prompt:` and cases (`dataset:` or `cases:`)"));
+            return Err(Diagnostic::error("empty-suite", path, "empty suite file")
+                .at(1, None)
+                .help("a suite needs at least `prompt:` and cases (`dataset:` or `cases:`)"));
         }
         let raw: SuiteFile = crate::yaml::parse(path, text)?;
         let name = path.rsplit('/').next().unwrap_or(path);
-        let name = name.strip_suffix(".yaml").or_else(|| name.strip_suffix(".yml")).unwrap_or(name).to_string();
+        let name = name
+            .strip_suffix(".yaml")
+            .or_else(|| name.strip_suffix(".yml"))
+            .unwrap_or(name)
+            .to_string();
         let mut variants = Vec::new();
         match (&raw.prompt, &raw.prompts) {
             (Some(_), Some(p)) => {
-                return Err(Diagnostic::error("suite", path, "give either `prompt:` or `prompts:`, not both").at(p.first().map_or(1, line_of), None));
+                return Err(Diagnostic::error(
+                    "suite",
+                    path,
+                    "give either `prompt:` or `prompts:`, not both",
+                )
+                .at(p.first().map_or(1, line_of), None));
             }
             (None, None) => {
-                return Err(Diagnostic::error("suite", path, "the suite names no prompt").at(1, None).help("add `prompt: NAME` (or `prompts: [A, B]` to compare)"));
+                return Err(
+                    Diagnostic::error("suite", path, "the suite names no prompt")
+                        .at(1, None)
+                        .help("add `prompt: NAME` (or `prompts: [A, B]` to compare)"),
+                );
             }
             (Some(p), None) => variants.push(Variant {
                 prompt: p.value.clone(),
@@ -191,7 +208,12 @@ impl Suite {
                 for v in list {
                     let line = line_of(v);
                     variants.push(match &v.value {
-                        VariantRaw::Name(n) => Variant { prompt: n.clone(), label: n.clone(), model: None, line },
+                        VariantRaw::Name(n) => Variant {
+                            prompt: n.clone(),
+                            label: n.clone(),
+                            model: None,
+                            line,
+                        },
                         VariantRaw::Full(f) => Variant {
                             prompt: f.prompt.clone(),
                             label: f.label.clone().unwrap_or_else(|| f.prompt.clone()),
@@ -203,7 +225,13 @@ impl Suite {
                 let mut seen = std::collections::HashSet::new();
                 for v in &variants {
                     if !seen.insert(&v.label) {
-                        return Err(Diagnostic::error("suite", path, format!("two variants share the label `{}`", v.label)).at(v.line, None).help("give each variant a distinct `label:`"));
+                        return Err(Diagnostic::error(
+                            "suite",
+                            path,
+                            format!("two variants share the label `{}`", v.label),
+                        )
+                        .at(v.line, None)
+                        .help("give each variant a distinct `label:`"));
                     }
                 }
             }
@@ -213,16 +241,30 @@ impl Suite {
             Some(d) => {
                 let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
                 let Some(rel) = join_within("", dir, &d.value) else {
-                    return Err(Diagnostic::error("dataset-escape", path, format!("dataset path `{}` leaves the repository", d.value)).at(line_of(d), None).help("datasets must live inside the repository, relative to the suite file"));
+                    return Err(Diagnostic::error(
+                        "dataset-escape",
+                        path,
+                        format!("dataset path `{}` leaves the repository", d.value),
+                    )
+                    .at(line_of(d), None)
+                    .help("datasets must live inside the repository, relative to the suite file"));
                 };
                 if Format::for_path(&rel).is_none() {
-                    return Err(Diagnostic::error("dataset-format", path, format!("dataset `{}`: unknown format", d.value)).at(line_of(d), None).help("use a .jsonl, .csv or .json file"));
+                    return Err(Diagnostic::error(
+                        "dataset-format",
+                        path,
+                        format!("dataset `{}`: unknown format", d.value),
+                    )
+                    .at(line_of(d), None)
+                    .help("use a .jsonl, .csv or .json file"));
                 }
                 Some((rel, line_of(d)))
             }
         };
         if dataset.is_none() && raw.cases.is_empty() {
-            return Err(Diagnostic::error("suite", path, "the suite has no cases").at(1, None).help("add `dataset: data/NAME.jsonl` or inline `cases:`"));
+            return Err(Diagnostic::error("suite", path, "the suite has no cases")
+                .at(1, None)
+                .help("add `dataset: data/NAME.jsonl` or inline `cases:`"));
         }
         let assertions = raw
             .assertions
@@ -232,26 +274,56 @@ impl Suite {
         let min_pass = match &raw.min_pass {
             None => None,
             Some(m) => Some(parse_min_pass(&m.value).ok_or_else(|| {
-                Diagnostic::error("min-pass", path, format!("`min_pass: {}` is not of the form K/N with 1 <= K <= N", m.value)).at(line_of(m), None).help("for example `min_pass: 2/3` with `repeat: 3`")
+                Diagnostic::error(
+                    "min-pass",
+                    path,
+                    format!(
+                        "`min_pass: {}` is not of the form K/N with 1 <= K <= N",
+                        m.value
+                    ),
+                )
+                .at(line_of(m), None)
+                .help("for example `min_pass: 2/3` with `repeat: 3`")
             })?),
         };
-        if let (Some((_, n)), Some(r)) = (min_pass, raw.repeat) {
+        if let (Some((_, n)), Some(r)) = (min_pass, raw.repeat.as_ref().map(|r| r.value)) {
             if n != r {
                 let line = raw.min_pass.as_ref().map_or(1, line_of);
-                return Err(Diagnostic::error("min-pass", path, format!("`min_pass` counts {n} samples but `repeat` is {r}")).at(line, None));
+                return Err(Diagnostic::error(
+                    "min-pass",
+                    path,
+                    format!("`min_pass` counts {n} samples but `repeat` is {r}"),
+                )
+                .at(line, None));
             }
         }
-        if raw.repeat == Some(0) {
-            return Err(Diagnostic::error("repeat", path, "`repeat` must be at least 1"));
+        if let Some(r) = raw.repeat.as_ref().filter(|r| r.value == 0) {
+            return Err(
+                Diagnostic::error("repeat", path, "`repeat` must be at least 1")
+                    .at(line_of(r), None),
+            );
         }
-        let thresholds = raw.thresholds.unwrap_or_default();
-        for (field, v) in [("pass_rate", thresholds.pass_rate), ("score", thresholds.score)]
-            .into_iter()
-            .chain(thresholds.metrics.iter().map(|(k, v)| (k.as_str(), Some(*v))))
-        {
+        let thresholds_line = raw.thresholds.as_ref().map_or(1, line_of);
+        let thresholds = raw.thresholds.map(|t| t.value).unwrap_or_default();
+        for (field, v) in [
+            ("pass_rate", thresholds.pass_rate),
+            ("score", thresholds.score),
+        ]
+        .into_iter()
+        .chain(
+            thresholds
+                .metrics
+                .iter()
+                .map(|(k, v)| (k.as_str(), Some(*v))),
+        ) {
             if let Some(v) = v {
                 if !(0.0..=1.0).contains(&v) {
-                    return Err(Diagnostic::error("threshold", path, format!("thresholds.{field} must be between 0 and 1, got {v}")));
+                    return Err(Diagnostic::error(
+                        "threshold",
+                        path,
+                        format!("thresholds.{field} must be between 0 and 1, got {v}"),
+                    )
+                    .at(thresholds_line, None));
                 }
             }
         }
@@ -266,7 +338,12 @@ impl Suite {
                     Some(Value::String(s)) => Some(s),
                     Some(Value::Number(n)) => Some(n.to_string()),
                     Some(other) => {
-                        return Err(Diagnostic::error("case-id", path, format!("`id` must be a string or a number, got {other}")).at(line, None));
+                        return Err(Diagnostic::error(
+                            "case-id",
+                            path,
+                            format!("`id` must be a string or a number, got {other}"),
+                        )
+                        .at(line, None));
                     }
                 };
                 Ok(RawCase {
@@ -287,7 +364,7 @@ impl Suite {
             variants,
             dataset,
             assertions,
-            repeat: raw.repeat,
+            repeat: raw.repeat.map(|r| r.value),
             min_pass,
             thresholds,
             inline,
@@ -296,7 +373,10 @@ impl Suite {
 
     /// Every case: dataset rows first (streamed), then inline cases. Each item is validated;
     /// an error names the file and line of the row.
-    pub fn cases<'a>(&'a self, source: &Source) -> Result<Box<dyn Iterator<Item = Result<Case, Diagnostic>> + 'a>> {
+    pub fn cases<'a>(
+        &'a self,
+        source: &Source,
+    ) -> Result<Box<dyn Iterator<Item = Result<Case, Diagnostic>> + 'a>> {
         let rows: Box<dyn Iterator<Item = Result<RawCase, Diagnostic>>> = match &self.dataset {
             None => Box::new(std::iter::empty()),
             Some((rel, line)) => {
@@ -304,16 +384,23 @@ impl Suite {
                 match source.open(rel)? {
                     Some(reader) => dataset::rows(rel, format, reader),
                     None => {
-                        return Err(Diagnostic::error("dataset-missing", &self.path, format!("dataset `{rel}` not found"))
-                            .at(*line, None)
-                            .help("dataset paths are relative to the suite file")
-                            .into());
+                        return Err(Diagnostic::error(
+                            "dataset-missing",
+                            &self.path,
+                            format!("dataset `{rel}` not found"),
+                        )
+                        .at(*line, None)
+                        .help("dataset paths are relative to the suite file")
+                        .into());
                     }
                 }
             }
         };
         let inline = self.inline.iter().cloned().map(Ok);
-        Ok(Box::new(rows.chain(inline).map(move |row| row.and_then(|r| self.finish_case(r)))))
+        Ok(Box::new(
+            rows.chain(inline)
+                .map(move |row| row.and_then(|r| self.finish_case(r))),
+        ))
     }
 
     fn finish_case(&self, raw: RawCase) -> Result<Case, Diagnostic> {
@@ -334,10 +421,20 @@ impl Suite {
     }
 }
 
-fn validate_assertion(file: &str, line: usize, raw: &RawAssertion) -> Result<Assertion, Diagnostic> {
+fn validate_assertion(
+    file: &str,
+    line: usize,
+    raw: &RawAssertion,
+) -> Result<Assertion, Diagnostic> {
     Assertion::from_raw(raw).map_err(|e| {
-        let code = if e.message.starts_with("unknown assertion type") { "unknown-assertion" } else { "assertion" };
-        Diagnostic::error(code, file, e.message).at(line, None).help_opt(e.help)
+        let code = if e.message.starts_with("unknown assertion type") {
+            "unknown-assertion"
+        } else {
+            "assertion"
+        };
+        Diagnostic::error(code, file, e.message)
+            .at(line, None)
+            .help_opt(e.help)
     })
 }
 
@@ -354,7 +451,11 @@ mod tests {
         .unwrap();
         assert_eq!(s.variants[0].prompt, "a");
         assert_eq!(s.min_pass, Some((2, 3)));
-        let cases: Vec<Case> = s.cases(&Source::Worktree { root: ".".into() }).unwrap().map(|c| c.unwrap()).collect();
+        let cases: Vec<Case> = s
+            .cases(&Source::Worktree { root: ".".into() })
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect();
         assert_eq!(cases[0].assert.len(), 2);
         assert_eq!(cases[0].line, 3);
         assert!(cases[0].id.starts_with("h-"));
@@ -362,7 +463,11 @@ mod tests {
 
     #[test]
     fn bad_assertion_has_line() {
-        let e = Suite::parse("s.yaml", "prompt: a\ncases: [{vars: {}}]\nassert:\n  - type: contians\n    value: x\n").unwrap_err();
+        let e = Suite::parse(
+            "s.yaml",
+            "prompt: a\ncases: [{vars: {}}]\nassert:\n  - type: contians\n    value: x\n",
+        )
+        .unwrap_err();
         assert_eq!(e.code, "unknown-assertion");
         assert_eq!(e.line, Some(4));
         assert_eq!(e.help.as_deref(), Some("did you mean `contains`?"));
@@ -373,7 +478,11 @@ mod tests {
         let s = Suite::parse("evals/s.yaml", "prompts:\n  - a\n  - { prompt: a, label: big, model: { name: gpt-4o } }\ndataset: data/x.jsonl\n").unwrap();
         assert_eq!(s.variants[1].label, "big");
         assert_eq!(s.dataset.as_ref().unwrap().0, "evals/data/x.jsonl");
-        let e = Suite::parse("evals/s.yaml", "prompt: a\ndataset: ../../../etc/passwd.csv\n").unwrap_err();
+        let e = Suite::parse(
+            "evals/s.yaml",
+            "prompt: a\ndataset: ../../../etc/passwd.csv\n",
+        )
+        .unwrap_err();
         assert_eq!(e.code, "dataset-escape");
     }
 }

@@ -28,7 +28,10 @@ impl Ui {
     /// Write `text` to stdout. A closed pipe (`llmops list | head`) ends the command quietly.
     pub fn out(&self, text: &str) -> Result<()> {
         let mut stdout = io::stdout().lock();
-        match stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|_| stdout.flush())
+        {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Error::BrokenPipe),
             Err(e) => Err(Error::io("stdout", e)),

@@ -262,19 +262,34 @@ impl Assertion {
         let name = kind.as_str();
         let mut value = raw.value.clone();
         // `contains: 42` means the text "42".
-        if matches!(kind, Kind::Contains | Kind::Icontains | Kind::StartsWith | Kind::Levenshtein | Kind::Similar | Kind::Regex) {
+        if matches!(
+            kind,
+            Kind::Contains
+                | Kind::Icontains
+                | Kind::StartsWith
+                | Kind::Levenshtein
+                | Kind::Similar
+                | Kind::Regex
+        ) {
             if let Some(v @ (Value::Number(_) | Value::Bool(_))) = &value {
                 value = Some(Value::String(v.to_string()));
             }
         }
         let need_value = |what: &str| -> Result<&Value, Invalid> {
-            value.as_ref().filter(|v| !v.is_null()).ok_or_else(|| Invalid {
-                message: format!("`{name}` needs `value:` ({what})"),
-                help: None,
-            })
+            value
+                .as_ref()
+                .filter(|v| !v.is_null())
+                .ok_or_else(|| Invalid {
+                    message: format!("`{name}` needs `value:` ({what})"),
+                    help: None,
+                })
         };
         match kind {
-            Kind::Contains | Kind::Icontains | Kind::StartsWith | Kind::Levenshtein | Kind::Similar => {
+            Kind::Contains
+            | Kind::Icontains
+            | Kind::StartsWith
+            | Kind::Levenshtein
+            | Kind::Similar => {
                 if !need_value("a string")?.is_string() {
                     return Err(invalid(format!("`{name}`: `value` must be a string")));
                 }
@@ -284,7 +299,9 @@ impl Assertion {
             }
             Kind::ContainsAny | Kind::ContainsAll | Kind::IcontainsAny | Kind::IcontainsAll => {
                 if string_list(need_value("a list of strings")?).is_none() {
-                    return Err(invalid(format!("`{name}`: `value` must be a list of strings")));
+                    return Err(invalid(format!(
+                        "`{name}`: `value` must be a list of strings"
+                    )));
                 }
             }
             Kind::Regex => {
@@ -301,13 +318,17 @@ impl Assertion {
             Kind::IsJson | Kind::ContainsJson => {
                 if let Some(v) = &value {
                     if !v.is_object() && !v.is_null() {
-                        return Err(invalid(format!("`{name}`: `value`, when given, must be a JSON schema object")));
+                        return Err(invalid(format!(
+                            "`{name}`: `value`, when given, must be a JSON schema object"
+                        )));
                     }
                 }
             }
             Kind::JsonSchema => {
                 if !need_value("a JSON schema")?.is_object() {
-                    return Err(invalid("`json-schema`: `value` must be a JSON schema object"));
+                    return Err(invalid(
+                        "`json-schema`: `value` must be a JSON schema object",
+                    ));
                 }
             }
             Kind::Number => {
@@ -317,7 +338,9 @@ impl Assertion {
             }
             Kind::MaxLength | Kind::MinLength => {
                 if need_value("a number of characters")?.as_u64().is_none() {
-                    return Err(invalid(format!("`{name}`: `value` must be a whole number of characters")));
+                    return Err(invalid(format!(
+                        "`{name}`: `value` must be a whole number of characters"
+                    )));
                 }
             }
             Kind::FinishReason => {
@@ -328,7 +351,9 @@ impl Assertion {
                     _ => {
                         return Err(Invalid {
                             message: format!("`finish-reason`: unknown reason {v}"),
-                            help: v.as_str().and_then(|r| crate::text::did_you_mean(r, REASONS.iter().copied())),
+                            help: v.as_str().and_then(|r| {
+                                crate::text::did_you_mean(r, REASONS.iter().copied())
+                            }),
                         })
                     }
                 }
@@ -336,14 +361,24 @@ impl Assertion {
             Kind::IsRefusal | Kind::NoPii | Kind::AnswerRelevance => {}
             Kind::Cost | Kind::Latency => {
                 if raw.threshold.is_none() {
-                    let unit = if kind == Kind::Cost { "USD per call" } else { "milliseconds" };
-                    return Err(invalid(format!("`{name}` needs `threshold:` (the maximum, in {unit})")));
+                    let unit = if kind == Kind::Cost {
+                        "USD per call"
+                    } else {
+                        "milliseconds"
+                    };
+                    return Err(invalid(format!(
+                        "`{name}` needs `threshold:` (the maximum, in {unit})"
+                    )));
                 }
             }
             Kind::Exec => match need_value("a command")? {
                 Value::String(s) if !s.trim().is_empty() => {}
                 Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_string) => {}
-                _ => return Err(invalid("`exec`: `value` must be a command string or a list of arguments")),
+                _ => {
+                    return Err(invalid(
+                        "`exec`: `value` must be a command string or a list of arguments",
+                    ))
+                }
             },
             Kind::LlmRubric => {
                 if !need_value("the rubric")?.is_string() {
@@ -353,36 +388,56 @@ impl Assertion {
             Kind::GEval => {
                 let v = need_value("the criteria")?;
                 if !v.is_string() && string_list(v).is_none() {
-                    return Err(invalid("`g-eval`: `value` must be criteria text or a list of evaluation steps"));
+                    return Err(invalid(
+                        "`g-eval`: `value` must be criteria text or a list of evaluation steps",
+                    ));
                 }
             }
             Kind::Classifier => {
                 let v = need_value("{choices: {label: score}, question: text}")?;
                 let choices = v.get("choices").and_then(Value::as_object);
                 if choices.is_none_or(|c| c.is_empty() || !c.values().all(Value::is_number)) {
-                    return Err(invalid("`classifier`: `value.choices` must map each label to a score"));
+                    return Err(invalid(
+                        "`classifier`: `value.choices` must map each label to a score",
+                    ));
                 }
             }
             Kind::Pairwise => {}
         }
         if raw.path.is_some() && kind != Kind::JsonPath {
-            return Err(invalid(format!("`path` only applies to `json-path`, not `{name}`")));
+            return Err(invalid(format!(
+                "`path` only applies to `json-path`, not `{name}`"
+            )));
         }
         if kind == Kind::JsonPath {
             match raw.path.as_deref() {
                 Some(p) if p.starts_with('$') => {}
-                Some(p) => return Err(invalid(format!("`json-path`: path `{p}` must start with `$`"))),
-                None => return Err(invalid("`json-path` needs `path:` (for example `$.category`)")),
+                Some(p) => {
+                    return Err(invalid(format!(
+                        "`json-path`: path `{p}` must start with `$`"
+                    )))
+                }
+                None => {
+                    return Err(invalid(
+                        "`json-path` needs `path:` (for example `$.category`)",
+                    ))
+                }
             }
         }
         if raw.tolerance.is_some() && kind != Kind::Number {
-            return Err(invalid(format!("`tolerance` only applies to `number`, not `{name}`")));
+            return Err(invalid(format!(
+                "`tolerance` only applies to `number`, not `{name}`"
+            )));
         }
         if raw.timeout_s.is_some() && kind != Kind::Exec {
-            return Err(invalid(format!("`timeout_s` only applies to `exec`, not `{name}`")));
+            return Err(invalid(format!(
+                "`timeout_s` only applies to `exec`, not `{name}`"
+            )));
         }
         if raw.provider.is_some() && !kind.is_model_graded() && kind != Kind::Similar {
-            return Err(invalid(format!("`provider` only applies to model-graded assertions, not `{name}`")));
+            return Err(invalid(format!(
+                "`provider` only applies to model-graded assertions, not `{name}`"
+            )));
         }
         if let Some(w) = raw.weight {
             if !(w.is_finite() && w >= 0.0) {
@@ -390,9 +445,26 @@ impl Assertion {
             }
         }
         if let Some(t) = raw.threshold {
-            let in_unit = matches!(kind, Kind::LlmRubric | Kind::GEval | Kind::Similar | Kind::Factuality | Kind::ModelGradedClosedqa | Kind::AnswerRelevance | Kind::Classifier | Kind::Pairwise);
+            let in_unit = matches!(
+                kind,
+                Kind::LlmRubric
+                    | Kind::GEval
+                    | Kind::Similar
+                    | Kind::Factuality
+                    | Kind::ModelGradedClosedqa
+                    | Kind::AnswerRelevance
+                    | Kind::Classifier
+                    | Kind::Pairwise
+            );
             if !t.is_finite() || t < 0.0 || (in_unit && t > 1.0) {
-                return Err(invalid(format!("`threshold` for `{name}` must be {}", if in_unit { "between 0 and 1" } else { "0 or more" })));
+                return Err(invalid(format!(
+                    "`threshold` for `{name}` must be {}",
+                    if in_unit {
+                        "between 0 and 1"
+                    } else {
+                        "0 or more"
+                    }
+                )));
             }
         }
         Ok(Assertion {
@@ -427,7 +499,11 @@ pub fn from_shorthand(text: &str) -> RawAssertion {
         let head = head.trim();
         if parse_kind(head).is_ok() {
             let rest = rest.trim();
-            let value = if rest.is_empty() { None } else { Some(Value::String(rest.to_string())) };
+            let value = if rest.is_empty() {
+                None
+            } else {
+                Some(Value::String(rest.to_string()))
+            };
             return RawAssertion {
                 kind: head.to_string(),
                 value,
@@ -469,7 +545,9 @@ mod tests {
         assert!(Assertion::from_raw(&raw("not-llm-rubric", Some("x".into()))).is_err());
         assert!(Assertion::from_raw(&raw("cost", None)).is_err());
         assert!(Assertion::from_raw(&raw("max-length", Some(Value::from(-1)))).is_err());
-        assert!(Assertion::from_raw(&raw("contains-any", Some(serde_json::json!(["a", "b"])))).is_ok());
+        assert!(
+            Assertion::from_raw(&raw("contains-any", Some(serde_json::json!(["a", "b"])))).is_ok()
+        );
         let mut jp = raw("json-path", Some("refund".into()));
         assert!(Assertion::from_raw(&jp).is_err());
         jp.path = Some("$.category".into());

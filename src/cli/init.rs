@@ -18,8 +18,8 @@ Examples:
   cd existing-repo && llmops init")]
 pub struct Args {
     /// Directory for the registry (created if missing).
-    #[arg(default_value = ".")]
-    dir: PathBuf,
+    #[arg(default_value = ".", value_name = "DIR")]
+    path: PathBuf,
 }
 
 const CONFIG: &str = r#"# llmops project config: docs/configuration.md
@@ -104,7 +104,11 @@ fn write_new(path: &Path, text: &str) -> Result<()> {
 
 /// Run `llmops init`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
-    let dir = if args.dir.is_absolute() { args.dir.clone() } else { ctx.open.dir.join(&args.dir) };
+    let dir = if args.path.is_absolute() {
+        args.path.clone()
+    } else {
+        ctx.open.dir.join(&args.path)
+    };
     let files: [(&str, &str); 4] = [
         (CONFIG_FILE, CONFIG),
         ("prompts/welcome.prompty", PROMPT),
@@ -140,10 +144,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let shown = dir.display();
     if new_repo {
         let id = crate::registry::init_and_commit(&dir, &paths, "llmops: initialise the registry")?;
-        ctx.ui.note(&format!("created a git repository at {shown} with the registry as its first commit ({})", &id[..7]));
+        ctx.ui.note(&format!(
+            "created a git repository at {shown} with the registry as its first commit ({})",
+            &id[..7]
+        ));
     } else {
         ctx.ui.note(&format!("created the registry in {shown} (inside an existing git repository; commit it when ready)"));
     }
-    ctx.ui.note(&format!("next: `cd {shown}` then `llmops list`, `llmops render welcome`, `llmops lint`"));
+    ctx.ui.note(&format!(
+        "next: `cd {shown}` then `llmops list`, `llmops render welcome`, `llmops lint`"
+    ));
     Ok(0)
 }

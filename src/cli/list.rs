@@ -59,13 +59,30 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             name,
             path,
             description: p.description.clone(),
-            owner: p.owner.clone().or_else(|| (!p.authors.is_empty()).then(|| p.authors.join(", "))),
-            provider: p.model.provider.clone().or_else(|| reg.settings.default_provider.clone()),
-            model: p.model.name.clone().or_else(|| reg.settings.default_model.clone()),
+            owner: p
+                .owner
+                .clone()
+                .or_else(|| (!p.authors.is_empty()).then(|| p.authors.join(", "))),
+            provider: p
+                .model
+                .provider
+                .clone()
+                .or_else(|| reg.settings.default_provider.clone()),
+            model: p
+                .model
+                .name
+                .clone()
+                .or_else(|| reg.settings.default_model.clone()),
             inputs: p
                 .inputs
                 .iter()
-                .map(|(n, s)| if s.is_required() { n.clone() } else { format!("{n}?") })
+                .map(|(n, s)| {
+                    if s.is_required() {
+                        n.clone()
+                    } else {
+                        format!("{n}?")
+                    }
+                })
                 .collect(),
         });
     }
@@ -73,12 +90,23 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         Format::Json => ctx.ui.json(&rows)?,
         Format::Text => {
             if rows.is_empty() {
-                ctx.ui.note(&format!("no prompts in `{}` at {}", reg.settings.prompts_dir, reg.source.describe()));
+                ctx.ui.note(&format!(
+                    "no prompts in `{}` at {}",
+                    reg.settings.prompts_dir,
+                    reg.source.describe()
+                ));
             } else {
                 let mut t = Table::new();
                 t.load_preset(UTF8_BORDERS_ONLY)
                     .set_content_arrangement(ContentArrangement::Dynamic)
-                    .set_header(["PROMPT", "DESCRIPTION", "OWNER", "MODEL", "INPUTS", "SUITES"]);
+                    .set_header([
+                        "PROMPT",
+                        "DESCRIPTION",
+                        "OWNER",
+                        "MODEL",
+                        "INPUTS",
+                        "SUITES",
+                    ]);
                 for r in &rows {
                     t.add_row([
                         r.name.clone(),

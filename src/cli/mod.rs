@@ -16,7 +16,8 @@ use crate::error::{exit, Error, Result};
 use crate::registry::{OpenOptions, Registry};
 use crate::ui::Ui;
 
-const ABOUT: &str = "A git repository of prompts and eval datasets as the source of truth for running LLMs.";
+const ABOUT: &str =
+    "A git repository of prompts and eval datasets as the source of truth for running LLMs.";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -34,13 +35,29 @@ Docs: docs/getting-started.md";
 #[command(name = "llmops", version, about = ABOUT, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
     /// Run as if started in DIR.
-    #[arg(short = 'C', long = "dir", global = true, value_name = "DIR")]
+    #[arg(
+        short = 'C',
+        long = "dir",
+        global = true,
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
     dir: Option<PathBuf>,
     /// Use this config file instead of the registry's `llmops.yaml`.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        help_heading = "Global options"
+    )]
     config: Option<PathBuf>,
     /// Apply a profile from `llmops.yaml` (also `LLMOPS_PROFILE`).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        help_heading = "Global options"
+    )]
     profile: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -85,7 +102,11 @@ pub fn run() -> u8 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::BAD_INPUT } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return code;
         }
@@ -95,7 +116,9 @@ pub fn run() -> u8 {
         Some(d) => d,
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
     };
-    let env = std::env::vars().filter(|(k, _)| k.starts_with("LLMOPS_")).collect();
+    let env = std::env::vars()
+        .filter(|(k, _)| k.starts_with("LLMOPS_"))
+        .collect();
     let ctx = Ctx {
         ui,
         open: OpenOptions {

@@ -41,7 +41,10 @@ pub struct Args {
 fn case_vars(reg: &Registry, prompt: &str, id: &str) -> Result<Map<String, Value>> {
     let (suites, _) = reg.suites()?;
     let mut seen = Vec::new();
-    for s in suites.iter().filter(|s| s.variants.iter().any(|v| v.prompt == prompt)) {
+    for s in suites
+        .iter()
+        .filter(|s| s.variants.iter().any(|v| v.prompt == prompt))
+    {
         for case in s.cases(&reg.source)? {
             let case = case?;
             if case.id == id {
@@ -54,7 +57,10 @@ fn case_vars(reg: &Registry, prompt: &str, id: &str) -> Result<Map<String, Value
     }
     let help = crate::text::did_you_mean(id, seen.iter().map(String::as_str))
         .unwrap_or_else(|| format!("the suites of `{prompt}` have {} case(s)", seen.len()));
-    Err(Error::usage_help(format!("no case `{id}` in the suites of `{prompt}`"), help))
+    Err(Error::usage_help(
+        format!("no case `{id}` in the suites of `{prompt}`"),
+        help,
+    ))
 }
 
 fn file_vars(path: &std::path::Path) -> Result<Map<String, Value>> {
@@ -62,7 +68,9 @@ fn file_vars(path: &std::path::Path) -> Result<Map<String, Value>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(&name, e))?;
     let text = crate::yaml::decode_utf8(&name, &bytes)?;
     let value: Value = if name.ends_with(".json") {
-        serde_json::from_str(&text).map_err(|e| Diagnostic::error("vars", &name, e.to_string()).at(e.line(), Some(e.column())))?
+        serde_json::from_str(&text).map_err(|e| {
+            Diagnostic::error("vars", &name, e.to_string()).at(e.line(), Some(e.column()))
+        })?
     } else {
         crate::yaml::parse(&name, &text)?
     };
@@ -88,7 +96,10 @@ fn gather(reg: &Registry, p: &Prompt, args: &Args) -> Result<Map<String, Value>>
     }
     for kv in &args.vars {
         let Some((k, v)) = kv.split_once('=') else {
-            return Err(Error::usage_help(format!("`--var {kv}` has no `=`"), "write `--var NAME=VALUE`"));
+            return Err(Error::usage_help(
+                format!("`--var {kv}` has no `=`"),
+                "write `--var NAME=VALUE`",
+            ));
         };
         vars.insert(k.trim().to_string(), Value::String(v.to_string()));
     }

@@ -8,7 +8,9 @@ use crate::registry::PromptRef;
 
 /// Show a prompt.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  llmops show support-reply\n  llmops show support-reply@HEAD~3 --format json")]
+#[command(
+    after_help = "Examples:\n  llmops show support-reply\n  llmops show support-reply@HEAD~3 --format json"
+)]
 pub struct Args {
     /// The prompt, optionally at a git revision: NAME or NAME@REV.
     #[arg(value_name = "PROMPT[@REV]")]
@@ -32,8 +34,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         .filter(|s| s.variants.iter().any(|v| v.prompt == p.name))
         .map(|s| s.path.as_str())
         .collect();
-    let provider = p.model.provider.clone().or_else(|| reg.settings.default_provider.clone());
-    let model = p.model.name.clone().or_else(|| reg.settings.default_model.clone());
+    let provider = p
+        .model
+        .provider
+        .clone()
+        .or_else(|| reg.settings.default_provider.clone());
+    let model = p
+        .model
+        .name
+        .clone()
+        .or_else(|| reg.settings.default_model.clone());
     let hash = p.content_hash();
     if args.format == Format::Json {
         return ctx.ui.json(&json!({
@@ -78,7 +88,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         line("parameters", &text.join(" "));
     }
     line("suites", &suites.join(", "));
-    line("partials", &p.partials.keys().cloned().collect::<Vec<_>>().join(", "));
+    line(
+        "partials",
+        &p.partials.keys().cloned().collect::<Vec<_>>().join(", "),
+    );
     line("content", &hash[..16]);
     if !p.inputs.is_empty() {
         out.push_str("\ninputs\n");
@@ -102,7 +115,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         out.push_str(&format!("\noutputs (JSON schema)\n  {}\n", o));
     }
     for m in &p.messages {
-        out.push_str(&format!("\n{}:\n{}\n", m.role.as_str(), m.source.trim_end()));
+        out.push_str(&format!(
+            "\n{}:\n{}\n",
+            m.role.as_str(),
+            m.source.trim_end()
+        ));
     }
     ctx.ui.out(&out)?;
     Ok(0)

@@ -110,15 +110,24 @@ impl Row {
 
 fn json_error(file: &str, line: usize, e: &serde_json::Error) -> Diagnostic {
     let msg = e.to_string();
-    let msg = msg.rsplit_once(" at line ").map_or(msg.as_str(), |(m, _)| m).to_string();
+    let msg = msg
+        .rsplit_once(" at line ")
+        .map_or(msg.as_str(), |(m, _)| m)
+        .to_string();
     let mut d = Diagnostic::error("dataset-row", file, msg.clone()).at(line, Some(e.column()));
     if let Some((field, expected)) = crate::yaml::parse_unknown_field(&msg) {
         d.code = "unknown-field";
         d.message = format!("unknown field `{field}` in a dataset row");
-        d.help = crate::text::did_you_mean(&field, expected.iter().map(String::as_str))
-            .or_else(|| Some("a row has `vars` and optionally `id`, `description`, `assert`, `metadata`".into()));
+        d.help =
+            crate::text::did_you_mean(&field, expected.iter().map(String::as_str)).or_else(|| {
+                Some(
+                    "a row has `vars` and optionally `id`, `description`, `assert`, `metadata`"
+                        .into(),
+                )
+            });
     } else if msg.contains("missing field `vars`") {
-        d.help = Some("put the template variables under `vars`: {\"vars\": {\"name\": \"Ada\"}}".into());
+        d.help =
+            Some("put the template variables under `vars`: {\"vars\": {\"name\": \"Ada\"}}".into());
     }
     d
 }
@@ -145,7 +154,9 @@ impl Iterator for Jsonl {
             match read {
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(Diagnostic::error("io", &self.file, e.to_string()).at(self.line, None)));
+                    return Some(Err(
+                        Diagnostic::error("io", &self.file, e.to_string()).at(self.line, None)
+                    ));
                 }
                 Ok(0) => {
                     self.done = true;
@@ -161,7 +172,9 @@ impl Iterator for Jsonl {
                     format!("line is longer than {} MiB", MAX_ROW_BYTES >> 20),
                 )
                 .at(self.line, None)
-                .help("split very large inputs into files the template reads, or shorten the row")));
+                .help(
+                    "split very large inputs into files the template reads, or shorten the row",
+                )));
             }
             let bytes = if self.line == 1 {
                 self.buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&self.buf)
@@ -172,9 +185,13 @@ impl Iterator for Jsonl {
                 Ok(t) => t,
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(Diagnostic::error("encoding", &self.file, "invalid UTF-8")
-                        .at(self.line, Some(e.valid_up_to() + 1))
-                        .help("save the file as UTF-8")));
+                    return Some(Err(Diagnostic::error(
+                        "encoding",
+                        &self.file,
+                        "invalid UTF-8",
+                    )
+                    .at(self.line, Some(e.valid_up_to() + 1))
+                    .help("save the file as UTF-8")));
                 }
             };
             if text.trim().is_empty() {
@@ -222,19 +239,29 @@ impl Iterator for Csv {
                 let line = e.position().map(|p| p.line() as usize);
                 let msg = match e.kind() {
                     csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_string(),
-                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => {
                         format!("row has {len} fields, the header has {expected_len}")
                     }
                     _ => e.to_string(),
                 };
-                fail(self, Diagnostic::error("dataset-row", &self.file, msg).at_opt(line))
+                fail(
+                    self,
+                    Diagnostic::error("dataset-row", &self.file, msg).at_opt(line),
+                )
             }
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line() as usize);
                 if record.as_slice().len() > MAX_ROW_BYTES {
                     return fail(
                         self,
-                        Diagnostic::error("row-too-long", &self.file, format!("row is longer than {} MiB", MAX_ROW_BYTES >> 20)).at(line, None),
+                        Diagnostic::error(
+                            "row-too-long",
+                            &self.file,
+                            format!("row is longer than {} MiB", MAX_ROW_BYTES >> 20),
+                        )
+                        .at(line, None),
                     );
                 }
                 let mut case = RawCase {
@@ -249,7 +276,9 @@ impl Iterator for Csv {
                 for (header, cell) in self.headers.iter().zip(record.iter()) {
                     match header.as_str() {
                         "__id" => case.id = Some(cell.to_string()).filter(|s| !s.is_empty()),
-                        "__description" => case.description = Some(cell.to_string()).filter(|s| !s.is_empty()),
+                        "__description" => {
+                            case.description = Some(cell.to_string()).filter(|s| !s.is_empty())
+                        }
                         "__expected" => {
                             if !cell.trim().is_empty() {
                                 case.assert.push(crate::assert::from_shorthand(cell));
@@ -257,17 +286,26 @@ impl Iterator for Csv {
                         }
                         h => {
                             if let Some(key) = h.strip_prefix("__metadata:") {
-                                case.metadata.insert(key.to_string(), Value::String(cell.to_string()));
+                                case.metadata
+                                    .insert(key.to_string(), Value::String(cell.to_string()));
                             } else if h.starts_with("__") {
                                 return fail(
                                     self,
-                                    Diagnostic::error("unknown-field", &self.file, format!("unknown reserved column `{h}`"))
-                                        .at(1, None)
-                                        .help_opt(crate::text::did_you_mean(h, ["__id", "__description", "__expected"]))
-                                        .help_opt(None),
+                                    Diagnostic::error(
+                                        "unknown-field",
+                                        &self.file,
+                                        format!("unknown reserved column `{h}`"),
+                                    )
+                                    .at(1, None)
+                                    .help_opt(crate::text::did_you_mean(
+                                        h,
+                                        ["__id", "__description", "__expected"],
+                                    ))
+                                    .help_opt(None),
                                 );
                             } else {
-                                case.vars.insert(h.to_string(), Value::String(cell.to_string()));
+                                case.vars
+                                    .insert(h.to_string(), Value::String(cell.to_string()));
                             }
                         }
                     }
@@ -300,7 +338,9 @@ pub fn rows(
                     reader.consume(3);
                 }
             }
-            let mut r = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+            let mut r = csv::ReaderBuilder::new()
+                .flexible(false)
+                .from_reader(reader);
             match r.headers() {
                 Ok(h) if !h.is_empty() => {
                     let headers = h.iter().map(|s| s.trim().to_string()).collect();
@@ -311,14 +351,28 @@ pub fn rows(
                         done: false,
                     })
                 }
-                Ok(_) => Box::new(std::iter::once(Err(Diagnostic::error("dataset-empty", file, "the CSV file has no header row").at(1, None)))),
-                Err(e) => Box::new(std::iter::once(Err(Diagnostic::error("dataset-row", file, format!("cannot read the CSV header: {e}")).at(1, None)))),
+                Ok(_) => Box::new(std::iter::once(Err(Diagnostic::error(
+                    "dataset-empty",
+                    file,
+                    "the CSV file has no header row",
+                )
+                .at(1, None)))),
+                Err(e) => Box::new(std::iter::once(Err(Diagnostic::error(
+                    "dataset-row",
+                    file,
+                    format!("cannot read the CSV header: {e}"),
+                )
+                .at(1, None)))),
             }
         }
         Format::Json => {
             let mut text = Vec::new();
             if let Err(e) = reader.read_to_end(&mut text) {
-                return Box::new(std::iter::once(Err(Diagnostic::error("io", file, e.to_string()))));
+                return Box::new(std::iter::once(Err(Diagnostic::error(
+                    "io",
+                    file,
+                    e.to_string(),
+                ))));
             }
             let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
             match serde_json::from_slice::<Vec<Row>>(text) {
@@ -326,7 +380,10 @@ pub fn rows(
                     let mut out = Vec::with_capacity(rows.len());
                     for (i, row) in rows.into_iter().enumerate() {
                         // A JSON array has no per-row line; number the rows instead.
-                        out.push(row.into_case(&file, i + 1).map_err(|d| d.help(format!("in element {}", i + 1))));
+                        out.push(
+                            row.into_case(&file, i + 1)
+                                .map_err(|d| d.help(format!("in element {}", i + 1))),
+                        );
                     }
                     Box::new(out.into_iter())
                 }
@@ -350,7 +407,10 @@ mod tests {
 
     #[test]
     fn jsonl_rows_and_errors() {
-        let r = read(Format::Jsonl, "{\"vars\":{\"a\":1}}\n\n{\"id\":7,\"vars\":{}}\n");
+        let r = read(
+            Format::Jsonl,
+            "{\"vars\":{\"a\":1}}\n\n{\"id\":7,\"vars\":{}}\n",
+        );
         assert_eq!(r.len(), 2);
         assert_eq!(r[1].as_ref().unwrap().id.as_deref(), Some("7"));
         assert_eq!(r[1].as_ref().unwrap().line, 3);
@@ -362,7 +422,10 @@ mod tests {
 
     #[test]
     fn csv_rows() {
-        let r = read(Format::Csv, "\u{feff}__id,question,__expected\nq1,What?,contains: yes\n");
+        let r = read(
+            Format::Csv,
+            "\u{feff}__id,question,__expected\nq1,What?,contains: yes\n",
+        );
         let c = r[0].as_ref().unwrap();
         assert_eq!(c.id.as_deref(), Some("q1"));
         assert_eq!(c.vars["question"], "What?");
@@ -372,7 +435,10 @@ mod tests {
 
     #[test]
     fn long_line_is_refused() {
-        let long = format!("{{\"vars\":{{\"a\":\"{}\"}}}}\n", "x".repeat(MAX_ROW_BYTES + 10));
+        let long = format!(
+            "{{\"vars\":{{\"a\":\"{}\"}}}}\n",
+            "x".repeat(MAX_ROW_BYTES + 10)
+        );
         let r = read(Format::Jsonl, &long);
         assert_eq!(r[0].as_ref().unwrap_err().code, "row-too-long");
     }

@@ -85,7 +85,10 @@ pub fn find_root(start: &Path) -> Result<PathBuf> {
             Some(p) => dir = p,
             None => {
                 return Err(Error::usage_help(
-                    format!("no {CONFIG_FILE} in {} or any parent directory", start.display()),
+                    format!(
+                        "no {CONFIG_FILE} in {} or any parent directory",
+                        start.display()
+                    ),
                     "run `llmops init` to create a registry, or pass `-C DIR`",
                 ))
             }
@@ -103,12 +106,16 @@ impl Registry {
         };
         let (config_name, text) = match &opts.config {
             Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+                let bytes =
+                    std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
                 (path.display().to_string(), bytes)
             }
             None => {
                 let bytes = source.read(CONFIG_FILE)?.ok_or_else(|| {
-                    Error::usage(format!("{CONFIG_FILE} does not exist at {}", source.describe()))
+                    Error::usage(format!(
+                        "{CONFIG_FILE} does not exist at {}",
+                        source.describe()
+                    ))
                 })?;
                 (CONFIG_FILE.to_string(), bytes)
             }
@@ -117,9 +124,17 @@ impl Registry {
         let file = config::parse(&config_name, &text)?;
         let env = |k: &str| opts.env.get(k).cloned();
         let settings = config::resolve(&config_name, file, &env, &opts.overrides)?;
-        for (field, dir) in [("prompts_dir", &settings.prompts_dir), ("evals_dir", &settings.evals_dir)] {
+        for (field, dir) in [
+            ("prompts_dir", &settings.prompts_dir),
+            ("evals_dir", &settings.evals_dir),
+        ] {
             if join_within("", "", dir).is_none() {
-                return Err(Diagnostic::error("config", config_name, format!("{field} `{dir}` leaves the repository")).into());
+                return Err(Diagnostic::error(
+                    "config",
+                    config_name,
+                    format!("{field} `{dir}` leaves the repository"),
+                )
+                .into());
             }
         }
         Ok(Registry {
@@ -133,9 +148,20 @@ impl Registry {
     pub fn prompt_files(&self) -> Result<BTreeMap<String, String>> {
         let mut out = BTreeMap::new();
         for path in self.source.walk(&self.settings.prompts_dir, ".prompty")? {
-            let stem = path.rsplit('/').next().unwrap_or(&path).trim_end_matches(".prompty").to_string();
+            let stem = path
+                .rsplit('/')
+                .next()
+                .unwrap_or(&path)
+                .trim_end_matches(".prompty")
+                .to_string();
             if let Some(first) = out.insert(stem.clone(), path.clone()) {
-                return Err(Diagnostic::error("duplicate-prompt", path, format!("a second prompt named `{stem}` (the first is {first})")).help("prompt names are file stems and must be unique").into());
+                return Err(Diagnostic::error(
+                    "duplicate-prompt",
+                    path,
+                    format!("a second prompt named `{stem}` (the first is {first})"),
+                )
+                .help("prompt names are file stems and must be unique")
+                .into());
             }
         }
         Ok(out)
@@ -143,7 +169,9 @@ impl Registry {
 
     /// Parse one prompt file and load its partials.
     pub fn load_prompt_file(&self, path: &str) -> Result<Prompt> {
-        let bytes = self.source.read(path)?.ok_or_else(|| Error::usage(format!("{path}: not found at {}", self.source.describe())))?;
+        let bytes = self.source.read(path)?.ok_or_else(|| {
+            Error::usage(format!("{path}: not found at {}", self.source.describe()))
+        })?;
         let text = crate::yaml::decode_utf8(path, &bytes)?;
         let mut prompt = Prompt::parse(path, &text)?;
         let read = |rel: &str| self.source.read(rel);
@@ -160,7 +188,11 @@ impl Registry {
                 let help = crate::text::did_you_mean(name, files.keys().map(String::as_str))
                     .unwrap_or_else(|| "`llmops list` shows the prompts".to_string());
                 Err(Error::usage_help(
-                    format!("no prompt named `{name}` in {} at {}", self.settings.prompts_dir, self.source.describe()),
+                    format!(
+                        "no prompt named `{name}` in {} at {}",
+                        self.settings.prompts_dir,
+                        self.source.describe()
+                    ),
                     help,
                 ))
             }
@@ -174,7 +206,10 @@ impl Registry {
         // Datasets and recordings live under the evals directory too; suites are YAML files
         // outside `data/` and `recordings/`.
         out.retain(|p| {
-            let rel = p.strip_prefix(&self.settings.evals_dir).unwrap_or(p).trim_start_matches('/');
+            let rel = p
+                .strip_prefix(&self.settings.evals_dir)
+                .unwrap_or(p)
+                .trim_start_matches('/');
             !rel.starts_with("data/") && !rel.starts_with("recordings/")
         });
         out.sort();
@@ -183,7 +218,10 @@ impl Registry {
 
     /// Parse one suite file.
     pub fn load_suite(&self, path: &str) -> Result<Suite> {
-        let bytes = self.source.read(path)?.ok_or_else(|| Error::usage(format!("{path}: not found")))?;
+        let bytes = self
+            .source
+            .read(path)?
+            .ok_or_else(|| Error::usage(format!("{path}: not found")))?;
         let text = crate::yaml::decode_utf8(path, &bytes)?;
         Ok(Suite::parse(path, &text)?)
     }
@@ -206,7 +244,10 @@ impl Registry {
 fn git_source(root: &Path, rev: &str) -> Result<Source> {
     let repo = git2::Repository::discover(root).map_err(|_| {
         Error::usage_help(
-            format!("{} is not inside a git repository, so `{rev}` cannot be read", root.display()),
+            format!(
+                "{} is not inside a git repository, so `{rev}` cannot be read",
+                root.display()
+            ),
             "run `git init` and commit, or drop the revision to read the working tree",
         )
     })?;

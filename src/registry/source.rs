@@ -41,7 +41,10 @@ pub fn join_within(within: &str, base: &str, rel: &str) -> Option<String> {
     if rel.starts_with('/') || rel.starts_with('\\') || rel.contains(':') || rel.contains('\\') {
         return None;
     }
-    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let mut parts: Vec<&str> = base
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
     for part in rel.split('/') {
         match part {
             "" | "." => {}
@@ -260,6 +263,9 @@ mod tests {
         assert_eq!(join_within("prompts", "prompts", "../secrets.jinja"), None);
         assert_eq!(join_within("prompts", "prompts", "/etc/passwd"), None);
         assert_eq!(join_within("", "evals", "../../x"), None);
-        assert_eq!(join_within("", "evals", "data/a.jsonl").as_deref(), Some("evals/data/a.jsonl"));
+        assert_eq!(
+            join_within("", "evals", "data/a.jsonl").as_deref(),
+            Some("evals/data/a.jsonl")
+        );
     }
 }

@@ -35,7 +35,10 @@ impl std::fmt::Display for VarsError {
                 write!(f, "missing required input(s) {}", list.join(", "))
             }
             VarsError::Unknown { name, suggestion } => {
-                write!(f, "unknown variable `{name}`: the prompt declares no such input")?;
+                write!(
+                    f,
+                    "unknown variable `{name}`: the prompt declares no such input"
+                )?;
                 if let Some(s) = suggestion {
                     write!(f, " ({s})")?;
                 }
@@ -63,7 +66,9 @@ pub fn type_check(t: InputType, v: &Value) -> Result<(), String> {
     let ok = match t {
         InputType::String => v.is_string(),
         InputType::Number => v.is_number(),
-        InputType::Integer => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
+        InputType::Integer => {
+            v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         InputType::Boolean => v.is_boolean(),
         InputType::Array => v.is_array(),
         InputType::Object => v.is_object(),
@@ -71,7 +76,12 @@ pub fn type_check(t: InputType, v: &Value) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("expected {}, got {} {}", t.as_str(), json_type(v), short(v)))
+        Err(format!(
+            "expected {}, got {} {}",
+            t.as_str(),
+            json_type(v),
+            short(v)
+        ))
     }
 }
 
@@ -193,6 +203,9 @@ mod tests {
         let e = check_vars(&inputs(), &map(r#"{"name":"A","age":"old"}"#)).unwrap_err();
         assert!(e.to_string().contains("expected integer"), "{e}");
         let e = check_vars(&inputs(), &map(r#"{"name":3,"age":1}"#)).unwrap_err();
-        assert!(e.to_string().contains("expected string, got integer"), "{e}");
+        assert!(
+            e.to_string().contains("expected string, got integer"),
+            "{e}"
+        );
     }
 }

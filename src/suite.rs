@@ -39,7 +39,7 @@ struct SuiteFile {
 #[serde(untagged)]
 enum VariantRaw {
     Name(String),
-    Full(VariantFull),
+    Full(Box<VariantFull>),
 }
 
 #[derive(Debug, Deserialize)]

@@ -38,27 +38,6 @@ where
     closest(word, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn distance() {
-        assert_eq!(levenshtein("", ""), 0);
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-        assert_eq!(levenshtein("contians", "contains"), 2);
-        assert_eq!(levenshtein("abc", ""), 3);
-    }
-
-    #[test]
-    fn suggestion() {
-        let kinds = ["contains", "icontains", "equals", "regex"];
-        assert_eq!(closest("contians", kinds), Some("contains"));
-        assert_eq!(closest("regx", kinds), Some("regex"));
-        assert_eq!(closest("zzzzzzzz", kinds), None);
-    }
-}
-
 /// JSON with object keys sorted at every level, so equal values hash equally.
 pub fn canonical_json(v: &serde_json::Value) -> String {
     fn sorted(v: &serde_json::Value) -> serde_json::Value {
@@ -86,4 +65,25 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance() {
+        assert_eq!(levenshtein("", ""), 0);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("contians", "contains"), 2);
+        assert_eq!(levenshtein("abc", ""), 3);
+    }
+
+    #[test]
+    fn suggestion() {
+        let kinds = ["contains", "icontains", "equals", "regex"];
+        assert_eq!(closest("contians", kinds), Some("contains"));
+        assert_eq!(closest("regx", kinds), Some("regex"));
+        assert_eq!(closest("zzzzzzzz", kinds), None);
+    }
 }

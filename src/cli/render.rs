@@ -16,7 +16,7 @@ source is given), `--case`, `--vars`, then `--var`.
 Examples:
   llmops render support-reply
   llmops render support-reply --var customer_name=Ada --var ticket='Where is my refund?'
-  llmops render classify-ticket@HEAD~2 --case billing-double-charge --format json")]
+  llmops render classify-ticket@HEAD~2 --case charged-after-cancel --format json")]
 pub struct Args {
     /// The prompt, optionally at a git revision: NAME or NAME@REV.
     #[arg(value_name = "PROMPT[@REV]")]

@@ -100,10 +100,6 @@ impl Repo {
         self
     }
 
-    pub fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.path().join(rel)).unwrap()
-    }
-
     /// Stage everything and commit with a fixed author and an increasing date.
     pub fn commit(&mut self, message: &str) -> String {
         let mut index = self.repo.index().unwrap();

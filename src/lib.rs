@@ -18,3 +18,5 @@ pub mod template;
 pub mod text;
 pub mod ui;
 pub mod yaml;
+pub mod provider;
+pub mod store;

@@ -2,6 +2,8 @@
 //! Scoring arrives with the eval engine; this module makes sure every assertion in a suite is
 //! well-formed before anything runs.
 
+pub mod score;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -1,0 +1,425 @@
+//! Scoring deterministic assertions. Model-graded kinds and `similar` are scored by the judge.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::{Assertion, Kind};
+
+/// What an assertion is checked against.
+pub struct Subject<'a> {
+    /// The model output.
+    pub output: &'a str,
+    /// The provider's finish reason.
+    pub finish_reason: Option<&'a str>,
+    /// Latency of the call in ms.
+    pub latency_ms: f64,
+    /// Cost of the call in USD, if the model has a price.
+    pub cost_usd: Option<f64>,
+    /// The case as JSON (id, vars, metadata, prompt), for `exec`.
+    pub case: &'a Value,
+    /// The directory `exec` commands run in (the registry root).
+    pub workdir: &'a std::path::Path,
+}
+
+/// One assertion's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// Passed.
+    pub pass: bool,
+    /// 0..1.
+    pub score: f64,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// Could not be evaluated; the case is ERROR, not FAIL.
+    pub error: bool,
+}
+
+impl Verdict {
+    fn bool(pass: bool, reason: impl Into<String>) -> Verdict {
+        Verdict { pass, score: if pass { 1.0 } else { 0.0 }, reason: reason.into(), error: false }
+    }
+
+    /// An assertion that could not be evaluated.
+    pub fn error(reason: impl Into<String>) -> Verdict {
+        Verdict { pass: false, score: 0.0, reason: reason.into(), error: true }
+    }
+}
+
+fn excerpt(s: &str) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 60 {
+        format!("{}…", one_line.chars().take(60).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+        Value::String(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The first JSON object or array embedded in `text`.
+pub fn find_json(text: &str) -> Option<Value> {
+    for (i, c) in text.char_indices() {
+        if c == '{' || c == '[' {
+            let mut de = serde_json::Deserializer::from_str(&text[i..]).into_iter::<Value>();
+            if let Some(Ok(v)) = de.next() {
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
+fn validate_schema(schema: &Value, v: &Value) -> Result<(), String> {
+    let validator = jsonschema::validator_for(schema).map_err(|e| format!("invalid JSON schema: {e}"))?;
+    let errors: Vec<String> = validator.iter_errors(v).take(3).map(|e| format!("{} at `{}`", e, e.instance_path())).collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+fn loosely_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::String(x), y) if !y.is_string() => x.trim() == y.to_string(),
+        (x, Value::String(y)) if !x.is_string() => x.to_string() == y.trim(),
+        _ => a == b,
+    }
+}
+
+static REFUSAL: OnceLock<regex::Regex> = OnceLock::new();
+static PII: OnceLock<Vec<(&'static str, regex::Regex)>> = OnceLock::new();
+
+fn is_refusal(text: &str, finish_reason: Option<&str>) -> bool {
+    if finish_reason == Some("content_filter") {
+        return true;
+    }
+    let re = REFUSAL.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)\b(i\s*(?:'m|am)\s+(?:sorry|afraid),?\s+(?:but\s+)?i\s+(?:can(?:'|no)t|cannot|won't|am\s+unable)|i\s+(?:can(?:'|no)t|cannot|won't|will\s+not|am\s+(?:not\s+able|unable))\s+(?:help|assist|provide|comply|do\s+that|fulfil|fulfill|answer|create|write|share)|as\s+an\s+ai(?:\s+language\s+model)?,?\s+i\s+(?:can(?:'|no)t|cannot|don't)|i\s+must\s+(?:decline|refuse)|that\s+(?:request\s+)?(?:goes\s+against|violates)\s+(?:my|our)\s+(?:guidelines|policies|policy))",
+        )
+        .expect("valid")
+    });
+    // A refusal comes first; a reply that mentions being unable to do one thing deep into a
+    // helpful answer is not a refusal.
+    let head: String = text.chars().take(240).collect();
+    re.is_match(&head)
+}
+
+fn luhn(digits: &str) -> bool {
+    let ds: Vec<u32> = digits.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&ds.len()) {
+        return false;
+    }
+    let sum: u32 = ds
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| if i % 2 == 1 { let x = d * 2; if x > 9 { x - 9 } else { x } } else { d })
+        .sum();
+    sum % 10 == 0
+}
+
+/// Kinds of personal data found in `text` (e-mail addresses, phone numbers, card numbers,
+/// US social security numbers).
+pub fn find_pii(text: &str) -> Vec<&'static str> {
+    let pats = PII.get_or_init(|| {
+        vec![
+            ("email address", regex::Regex::new(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b").expect("valid")),
+            ("card number", regex::Regex::new(r"\b(?:\d[ -]?){12,18}\d\b").expect("valid")),
+            ("social security number", regex::Regex::new(r"\b\d{3}-\d{2}-\d{4}\b").expect("valid")),
+            ("phone number", regex::Regex::new(r"(?:\+\d{1,3}[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b|\+\d{1,3}(?:[\s.-]?\d{2,4}){3,5}\b").expect("valid")),
+        ]
+    });
+    let mut found = Vec::new();
+    for (name, re) in pats {
+        let hit = if *name == "card number" { re.find_iter(text).any(|m| luhn(m.as_str())) } else { re.is_match(text) };
+        if hit && !found.contains(name) {
+            found.push(*name);
+        }
+    }
+    found
+}
+
+fn run_exec(a: &Assertion, s: &Subject<'_>) -> Verdict {
+    let mut cmd = match a.value.as_ref() {
+        Some(Value::String(line)) => {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(line);
+            c
+        }
+        Some(Value::Array(parts)) => {
+            let parts: Vec<&str> = parts.iter().filter_map(Value::as_str).collect();
+            let mut c = Command::new(parts[0]);
+            c.args(&parts[1..]);
+            c
+        }
+        _ => return Verdict::error("exec: no command"),
+    };
+    let input = json!({ "output": s.output, "finish_reason": s.finish_reason, "case": s.case }).to_string();
+    let mut child = match cmd.current_dir(s.workdir).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+        Ok(c) => c,
+        Err(e) => return Verdict::error(format!("exec: cannot start the command: {e}")),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        // A program that does not read its input must not hang us: ignore a broken pipe.
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let limit = Duration::from_secs_f64(a.timeout_s.unwrap_or(30.0));
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Verdict::error(format!("exec: timed out after {:.0} s", limit.as_secs_f64()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Verdict::error(format!("exec: {e}")),
+        }
+    }
+    let out = match child.wait_with_output() {
+        Ok(o) => o,
+        Err(e) => return Verdict::error(format!("exec: {e}")),
+    };
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Verdict::error(format!("exec: exited with {}: {}", out.status, excerpt(&err)));
+    }
+    let v: Value = match serde_json::from_slice(&out.stdout) {
+        Ok(v) => v,
+        Err(_) => return Verdict::error(format!("exec: stdout is not `{{pass, score, reason}}` JSON: {}", excerpt(&String::from_utf8_lossy(&out.stdout)))),
+    };
+    let Some(pass) = v.get("pass").and_then(Value::as_bool) else {
+        return Verdict::error("exec: the result has no boolean `pass`");
+    };
+    let score = v.get("score").and_then(Value::as_f64).unwrap_or(if pass { 1.0 } else { 0.0 }).clamp(0.0, 1.0);
+    let reason = v.get("reason").and_then(Value::as_str).unwrap_or(if pass { "passed" } else { "failed" }).to_string();
+    Verdict { pass, score, reason, error: false }
+}
+
+/// Score a deterministic assertion. Returns `None` for kinds the judge scores.
+pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
+    let out = s.output;
+    let value = a.value.as_ref();
+    let text = || value.and_then(Value::as_str).unwrap_or("");
+    let v = match a.kind {
+        Kind::Similar => return None,
+        k if k.is_model_graded() => return None,
+        Kind::Equals => match value {
+            Some(Value::String(want)) => Verdict::bool(out.trim() == want.trim(), format!("expected exactly `{}`", excerpt(want))),
+            Some(want) => match serde_json::from_str::<Value>(out.trim()) {
+                Ok(got) => Verdict::bool(&got == want, format!("expected JSON {}", excerpt(&want.to_string()))),
+                Err(_) => Verdict::bool(false, "output is not JSON"),
+            },
+            None => Verdict::error("equals: no value"),
+        },
+        Kind::Contains => Verdict::bool(out.contains(text()), format!("contains `{}`", text())),
+        Kind::Icontains => Verdict::bool(out.to_lowercase().contains(&text().to_lowercase()), format!("contains `{}` (any case)", text())),
+        Kind::StartsWith => Verdict::bool(out.trim_start().starts_with(text()), format!("starts with `{}`", text())),
+        Kind::ContainsAny | Kind::IcontainsAny | Kind::ContainsAll | Kind::IcontainsAll => {
+            let fold = matches!(a.kind, Kind::IcontainsAny | Kind::IcontainsAll);
+            let hay = if fold { out.to_lowercase() } else { out.to_string() };
+            let needles = value.map(strings).unwrap_or_default();
+            let found: Vec<&String> = needles.iter().filter(|n| hay.contains(&if fold { n.to_lowercase() } else { n.to_string() })).collect();
+            if matches!(a.kind, Kind::ContainsAny | Kind::IcontainsAny) {
+                Verdict::bool(!found.is_empty(), format!("contains one of {needles:?}"))
+            } else {
+                let missing: Vec<&String> = needles.iter().filter(|n| !found.contains(n)).collect();
+                let mut v = Verdict::bool(missing.is_empty(), if missing.is_empty() { format!("contains all of {needles:?}") } else { format!("missing {missing:?}") });
+                v.score = found.len() as f64 / needles.len().max(1) as f64;
+                v
+            }
+        }
+        Kind::Regex => match regex::Regex::new(text()) {
+            Ok(re) => Verdict::bool(re.is_match(out), format!("matches /{}/", text())),
+            Err(e) => Verdict::error(format!("regex: {e}")),
+        },
+        Kind::IsJson => match serde_json::from_str::<Value>(out.trim()) {
+            Err(e) => Verdict::bool(false, format!("output is not valid JSON ({e})")),
+            Ok(v) => match value.filter(|s| s.is_object()) {
+                None => Verdict::bool(true, "output is valid JSON"),
+                Some(schema) => match validate_schema(schema, &v) {
+                    Ok(()) => Verdict::bool(true, "output is valid JSON matching the schema"),
+                    Err(e) => Verdict::bool(false, e),
+                },
+            },
+        },
+        Kind::ContainsJson => match find_json(out) {
+            None => Verdict::bool(false, "output contains no JSON object or array"),
+            Some(v) => match value.filter(|s| s.is_object()) {
+                None => Verdict::bool(true, "output contains JSON"),
+                Some(schema) => match validate_schema(schema, &v) {
+                    Ok(()) => Verdict::bool(true, "output contains JSON matching the schema"),
+                    Err(e) => Verdict::bool(false, e),
+                },
+            },
+        },
+        Kind::JsonSchema => match serde_json::from_str::<Value>(out.trim()) {
+            Err(e) => Verdict::bool(false, format!("output is not valid JSON ({e})")),
+            Ok(v) => match validate_schema(value.unwrap_or(&Value::Null), &v) {
+                Ok(()) => Verdict::bool(true, "matches the schema"),
+                Err(e) => Verdict::bool(false, e),
+            },
+        },
+        Kind::JsonPath => {
+            let path = a.path.as_deref().unwrap_or("$");
+            match (serde_json::from_str::<Value>(out.trim()).ok().or_else(|| find_json(out)), serde_json_path::JsonPath::parse(path)) {
+                (None, _) => Verdict::bool(false, "output is not JSON"),
+                (_, Err(e)) => Verdict::error(format!("json-path: invalid path `{path}`: {e}")),
+                (Some(doc), Ok(p)) => {
+                    let nodes = p.query(&doc).all();
+                    let want = value.cloned().unwrap_or(Value::Null);
+                    match nodes.first() {
+                        None => Verdict::bool(false, format!("nothing at `{path}`")),
+                        Some(_) if nodes.iter().any(|n| loosely_equal(n, &want)) => Verdict::bool(true, format!("`{path}` is {want}")),
+                        Some(got) => Verdict::bool(false, format!("`{path}` is {}, expected {want}", excerpt(&got.to_string()))),
+                    }
+                }
+            }
+        }
+        Kind::Levenshtein => {
+            let d = crate::text::levenshtein(out.trim(), text().trim());
+            let max = a.threshold.unwrap_or(5.0);
+            let longest = out.trim().chars().count().max(text().trim().chars().count()).max(1);
+            let mut v = Verdict::bool(d as f64 <= max, format!("edit distance {d} (at most {max})"));
+            v.score = 1.0 - d as f64 / longest as f64;
+            v
+        }
+        Kind::Number => {
+            let want = value.and_then(Value::as_f64).unwrap_or(f64::NAN);
+            let tol = a.tolerance.unwrap_or(0.0);
+            let got = out.trim().parse::<f64>().ok().or_else(|| {
+                static NUM: OnceLock<regex::Regex> = OnceLock::new();
+                let re = NUM.get_or_init(|| regex::Regex::new(r"-?\d+(?:\.\d+)?").expect("valid"));
+                re.find(out).and_then(|m| m.as_str().parse().ok())
+            });
+            match got {
+                None => Verdict::bool(false, "output has no number"),
+                Some(g) => Verdict::bool((g - want).abs() <= tol, format!("{g} vs {want} (tolerance {tol})")),
+            }
+        }
+        Kind::MaxLength | Kind::MinLength => {
+            let n = out.chars().count() as u64;
+            let limit = value.and_then(Value::as_u64).unwrap_or(0);
+            if a.kind == Kind::MaxLength {
+                Verdict::bool(n <= limit, format!("{n} characters (at most {limit})"))
+            } else {
+                Verdict::bool(n >= limit, format!("{n} characters (at least {limit})"))
+            }
+        }
+        Kind::FinishReason => {
+            let got = s.finish_reason.unwrap_or("unknown");
+            Verdict::bool(got == text(), format!("finish reason `{got}` (expected `{}`)", text()))
+        }
+        Kind::IsRefusal => {
+            let r = is_refusal(out, s.finish_reason);
+            Verdict::bool(r, if r { "the output is a refusal" } else { "the output is not a refusal" })
+        }
+        Kind::NoPii => {
+            let found = find_pii(out);
+            Verdict::bool(found.is_empty(), if found.is_empty() { "no personal data found".to_string() } else { format!("found {}", found.join(", ")) })
+        }
+        Kind::Cost => match s.cost_usd {
+            None => Verdict::error("cost: the model has no known price; add it under `pricing:` in llmops.yaml"),
+            Some(c) => {
+                let max = a.threshold.unwrap_or(0.0);
+                Verdict::bool(c <= max, format!("cost ${c:.6} (at most ${max})"))
+            }
+        },
+        Kind::Latency => {
+            let max = a.threshold.unwrap_or(0.0);
+            Verdict::bool(s.latency_ms <= max, format!("latency {:.0} ms (at most {max} ms)", s.latency_ms))
+        }
+        Kind::Exec => run_exec(a, s),
+        _ => unreachable!("model-graded kinds return above"),
+    };
+    Some(if a.negate && !v.error {
+        Verdict { pass: !v.pass, score: 1.0 - v.score, reason: format!("not: {}", v.reason), error: false }
+    } else {
+        v
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assert::{Assertion, RawAssertion};
+
+    fn check(kind: &str, value: Value, out: &str) -> Verdict {
+        let a = Assertion::from_raw(&RawAssertion { kind: kind.into(), value: Some(value), ..RawAssertion::default() }).unwrap();
+        let case = json!({});
+        let s = Subject { output: out, finish_reason: Some("stop"), latency_ms: 120.0, cost_usd: Some(0.001), case: &case, workdir: std::path::Path::new(".") };
+        score(&a, &s).unwrap()
+    }
+
+    #[test]
+    fn text_kinds() {
+        assert!(check("contains", json!("refund"), "your refund is on its way").pass);
+        assert!(!check("not-contains", json!("refund"), "your refund").pass);
+        assert!(check("icontains-all", json!(["REFUND", "days"]), "refund in 5 days").pass);
+        let partial = check("contains-all", json!(["a", "zz"]), "abc");
+        assert!(!partial.pass && partial.score == 0.5);
+        assert!(check("regex", json!("^\\d+$"), "123").pass);
+        assert!(check("starts-with", json!("Hi"), "  Hi Ada").pass);
+        assert!(check("equals", json!({"a": 1}), "{\"a\": 1}").pass);
+    }
+
+    #[test]
+    fn json_kinds() {
+        let schema = json!({"type": "object", "required": ["category"], "properties": {"category": {"enum": ["billing", "bug"]}}});
+        assert!(check("json-schema", schema.clone(), "{\"category\": \"billing\"}").pass);
+        let bad = check("json-schema", schema.clone(), "{\"category\": \"other\"}");
+        assert!(!bad.pass && bad.reason.contains("category"), "{}", bad.reason);
+        assert!(check("contains-json", schema, "Sure! ```json\n{\"category\": \"bug\"}\n```").pass);
+        assert!(!check("is-json", Value::Null, "```json\n{}\n```").pass);
+        let mut a = RawAssertion { kind: "json-path".into(), value: Some(json!("billing")), path: Some("$.category".into()), ..RawAssertion::default() };
+        let a2 = Assertion::from_raw(&a).unwrap();
+        let case = json!({});
+        let s = Subject { output: "{\"category\":\"billing\",\"n\":3}", finish_reason: None, latency_ms: 1.0, cost_usd: None, case: &case, workdir: std::path::Path::new(".") };
+        assert!(score(&a2, &s).unwrap().pass);
+        a.path = Some("$.n".into());
+        a.value = Some(json!(3));
+        assert!(score(&Assertion::from_raw(&a).unwrap(), &s).unwrap().pass);
+    }
+
+    #[test]
+    fn refusal_and_pii() {
+        assert!(is_refusal("I'm sorry, but I can't help with that.", None));
+        assert!(is_refusal("I cannot assist with creating malware.", None));
+        assert!(!is_refusal("Sure! Your refund was issued on Monday.", None));
+        assert!(find_pii("mail me at ada@example.com").contains(&"email address"));
+        assert!(find_pii("card 4111 1111 1111 1111").contains(&"card number"));
+        assert!(find_pii("call +1 415 555 0100").contains(&"phone number"));
+        assert!(find_pii("order 1234567890123 shipped").is_empty(), "not a Luhn number");
+        assert!(find_pii("Hi Ada, thanks for your patience.").is_empty());
+    }
+
+    #[test]
+    fn numbers_lengths_and_exec() {
+        let a = Assertion::from_raw(&RawAssertion { kind: "number".into(), value: Some(json!(42)), tolerance: Some(0.5), ..RawAssertion::default() }).unwrap();
+        let case = json!({"id": "x"});
+        let s = Subject { output: "The answer is 42.3", finish_reason: None, latency_ms: 1.0, cost_usd: None, case: &case, workdir: std::path::Path::new(".") };
+        assert!(score(&a, &s).unwrap().pass);
+        assert!(check("max-length", json!(5), "hello").pass);
+        assert!(!check("min-length", json!(6), "hello").pass);
+        let e = check("exec", json!("cat >/dev/null; echo '{\"pass\": true, \"score\": 0.7, \"reason\": \"ok\"}'"), "x");
+        assert!(e.pass && e.score == 0.7, "{e:?}");
+        let e = check("exec", json!("exit 3"), "x");
+        assert!(e.error);
+        let e = check("exec", json!("echo nope"), "x");
+        assert!(e.error && e.reason.contains("not"), "{e:?}");
+    }
+}

@@ -1,0 +1,323 @@
+//! HTTP clients for the OpenAI chat-completions API (and compatible servers) and the
+//! Anthropic messages API.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::{CallError, Request, Response, Secret, Usage};
+use crate::config::ProviderKind;
+use crate::error::{Error, Result};
+use crate::template::Role;
+
+/// One HTTP provider.
+pub struct Client {
+    kind: ProviderKind,
+    base: String,
+    key: Option<Secret>,
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+/// The longest error text we keep from a server.
+const MAX_ERROR_TEXT: usize = 300;
+
+fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    // An HTTP date: wait until then.
+    let when = httpdate_to_unix(v)?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(when.saturating_sub(now)))
+}
+
+/// Parse an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into Unix seconds.
+fn httpdate_to_unix(s: &str) -> Option<u64> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    if parts.len() != 6 || parts[5] != "GMT" {
+        return None;
+    }
+    let day: u64 = parts[1].parse().ok()?;
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS.iter().position(|m| *m == parts[2])? as u64 + 1;
+    let year: u64 = parts[3].parse().ok()?;
+    let hms: Vec<u64> = parts[4].split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    if hms.len() != 3 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2])
+}
+
+fn response_format(v: &Value) -> Value {
+    match v {
+        Value::String(s) => json!({ "type": s }),
+        Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("json_schema") && o.contains_key("schema") => {
+            json!({
+                "type": "json_schema",
+                "json_schema": {
+                    "name": o.get("name").cloned().unwrap_or_else(|| json!("output")),
+                    "schema": o["schema"],
+                    "strict": o.get("strict").cloned().unwrap_or(json!(true)),
+                }
+            })
+        }
+        other => other.clone(),
+    }
+}
+
+impl Client {
+    /// A client for `base` with `key` (if the provider needs one).
+    pub fn new(kind: ProviderKind, base: String, key: Option<Secret>, timeout: Duration) -> Result<Client> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(256)
+            .user_agent(concat!("llmops/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::usage(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            kind,
+            base: base.trim_end_matches('/').to_string(),
+            key,
+            http,
+            timeout,
+        })
+    }
+
+    fn body(&self, req: &Request) -> Value {
+        let p = &req.params;
+        let mut body = serde_json::Map::new();
+        body.insert("model".into(), json!(req.model));
+        match self.kind {
+            ProviderKind::Anthropic => {
+                let system: Vec<&str> = req.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
+                if !system.is_empty() {
+                    body.insert("system".into(), json!(system.join("\n\n")));
+                }
+                let msgs: Vec<Value> = req
+                    .messages
+                    .iter()
+                    .filter(|m| m.role != Role::System)
+                    .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+                    .collect();
+                body.insert("messages".into(), Value::Array(msgs));
+                // The messages API requires max_tokens.
+                body.insert("max_tokens".into(), json!(p.max_tokens.unwrap_or(1024)));
+                if let Some(stop) = &p.stop {
+                    body.insert("stop_sequences".into(), json!(stop));
+                }
+                if let Some(tools) = &p.tools {
+                    body.insert("tools".into(), tools.clone());
+                }
+            }
+            _ => {
+                let msgs: Vec<Value> = req.messages.iter().map(|m| json!({"role": m.role.as_str(), "content": m.content})).collect();
+                body.insert("messages".into(), Value::Array(msgs));
+                if let Some(v) = p.max_tokens {
+                    body.insert("max_tokens".into(), json!(v));
+                }
+                if let Some(v) = p.seed {
+                    body.insert("seed".into(), json!(v));
+                }
+                if let Some(v) = &p.stop {
+                    body.insert("stop".into(), json!(v));
+                }
+                if let Some(v) = p.presence_penalty {
+                    body.insert("presence_penalty".into(), json!(v));
+                }
+                if let Some(v) = p.frequency_penalty {
+                    body.insert("frequency_penalty".into(), json!(v));
+                }
+                if let Some(v) = &p.response_format {
+                    body.insert("response_format".into(), response_format(v));
+                }
+                if let Some(v) = &p.tools {
+                    body.insert("tools".into(), v.clone());
+                }
+            }
+        }
+        if let Some(v) = p.temperature {
+            body.insert("temperature".into(), json!(v));
+        }
+        if let Some(v) = p.top_p {
+            body.insert("top_p".into(), json!(v));
+        }
+        Value::Object(body)
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        let text = match &self.key {
+            Some(k) => k.scrub(text),
+            None => text.to_string(),
+        };
+        let mut t: String = text.chars().take(MAX_ERROR_TEXT).collect();
+        if text.chars().count() > MAX_ERROR_TEXT {
+            t.push('…');
+        }
+        t
+    }
+
+    /// One attempt, no retries.
+    pub async fn call(&self, req: &Request) -> Result<Response, CallError> {
+        let (url, mut builder) = match self.kind {
+            ProviderKind::Anthropic => {
+                let url = if self.base.ends_with("/v1") { format!("{}/messages", self.base) } else { format!("{}/v1/messages", self.base) };
+                let mut b = self.http.post(&url).header("anthropic-version", "2023-06-01");
+                if let Some(k) = &self.key {
+                    b = b.header("x-api-key", k.expose());
+                }
+                (url, b)
+            }
+            _ => {
+                let url = format!("{}/chat/completions", self.base);
+                let mut b = self.http.post(&url);
+                if let Some(k) = &self.key {
+                    b = b.bearer_auth(k.expose());
+                }
+                (url, b)
+            }
+        };
+        builder = builder.json(&self.body(req));
+        let resp = builder.send().await.map_err(|e| self.transport_error(&e, &url))?;
+        let status = resp.status().as_u16();
+        let retry_after = parse_retry_after(resp.headers());
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e, &url))?;
+        match status {
+            200..=299 => {}
+            429 => return Err(CallError::RateLimited { retry_after }),
+            401 | 403 => return Err(CallError::Auth(status)),
+            500..=599 => return Err(CallError::Server { status, retry_after }),
+            _ => {
+                let text = String::from_utf8_lossy(&bytes);
+                let message = serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_else(|| text.into_owned());
+                return Err(CallError::Client { status, message: self.scrub(&message) });
+            }
+        }
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| CallError::BadResponse(format!("not JSON ({e})")))?;
+        match self.kind {
+            ProviderKind::Anthropic => parse_anthropic(&v),
+            _ => parse_openai(&v),
+        }
+        .map(|mut r| {
+            if r.usage.input_tokens == 0 && r.usage.output_tokens == 0 {
+                r.usage = Usage {
+                    input_tokens: super::estimate_request_tokens(req),
+                    output_tokens: super::estimate_tokens(&r.text),
+                    estimated: true,
+                };
+            }
+            r
+        })
+    }
+
+    fn transport_error(&self, e: &reqwest::Error, url: &str) -> CallError {
+        if e.is_timeout() {
+            CallError::Timeout(self.timeout.as_secs_f64())
+        } else if e.is_decode() || e.is_body() {
+            CallError::Connection(format!("response from {url} was cut short"))
+        } else {
+            // reqwest's chain can be long; the first cause names the problem.
+            let mut cause = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(s) = src {
+                cause = s.to_string();
+                src = s.source();
+            }
+            CallError::Connection(format!("{url}: {}", self.scrub(&cause)))
+        }
+    }
+}
+
+fn bad(what: &str) -> CallError {
+    CallError::BadResponse(what.to_string())
+}
+
+fn parse_openai(v: &Value) -> Result<Response, CallError> {
+    let choice = v.pointer("/choices/0").ok_or_else(|| bad("no `choices[0]` in the body"))?;
+    let msg = choice.get("message").ok_or_else(|| bad("no `message` in `choices[0]`"))?;
+    let text = match msg.get("content") {
+        Some(Value::String(s)) => s.clone(),
+        _ => match msg.get("tool_calls") {
+            Some(t) if !t.is_null() => t.to_string(),
+            _ => return Err(bad("`message.content` is neither text nor tool calls")),
+        },
+    };
+    let usage = v.get("usage").map(|u| Usage {
+        input_tokens: u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
+        output_tokens: u.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0),
+        estimated: false,
+    });
+    Ok(Response {
+        text,
+        finish_reason: choice.get("finish_reason").and_then(Value::as_str).map(str::to_string),
+        usage: usage.unwrap_or_default(),
+    })
+}
+
+fn parse_anthropic(v: &Value) -> Result<Response, CallError> {
+    let content = v.get("content").and_then(Value::as_array).ok_or_else(|| bad("no `content` array in the body"))?;
+    let mut text = String::new();
+    let mut tools = Vec::new();
+    for block in content {
+        match block.get("type").and_then(Value::as_str) {
+            Some("text") => text.push_str(block.get("text").and_then(Value::as_str).unwrap_or("")),
+            Some("tool_use") => tools.push(block.clone()),
+            _ => {}
+        }
+    }
+    if text.is_empty() && !tools.is_empty() {
+        text = Value::Array(tools).to_string();
+    }
+    let finish = v.get("stop_reason").and_then(Value::as_str).map(|r| {
+        match r {
+            "end_turn" | "stop_sequence" => "stop",
+            "max_tokens" => "length",
+            "tool_use" => "tool_calls",
+            "refusal" => "content_filter",
+            other => other,
+        }
+        .to_string()
+    });
+    let usage = v.get("usage").map(|u| Usage {
+        input_tokens: u.get("input_tokens").and_then(Value::as_u64).unwrap_or(0),
+        output_tokens: u.get("output_tokens").and_then(Value::as_u64).unwrap_or(0),
+        estimated: false,
+    });
+    Ok(Response {
+        text,
+        finish_reason: finish,
+        usage: usage.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(httpdate_to_unix("garbage"), None);
+    }
+
+    #[test]
+    fn parses_bodies() {
+        let o = parse_openai(&json!({"choices":[{"message":{"content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}})).unwrap();
+        assert_eq!((o.text.as_str(), o.usage.input_tokens), ("hi", 3));
+        assert!(parse_openai(&json!({"oops": 1})).is_err());
+        let a = parse_anthropic(&json!({"content":[{"type":"text","text":"yo"}],"stop_reason":"max_tokens","usage":{"input_tokens":5,"output_tokens":2}})).unwrap();
+        assert_eq!((a.text.as_str(), a.finish_reason.as_deref()), ("yo", Some("length")));
+    }
+}

@@ -1,0 +1,526 @@
+//! Provider clients (OpenAI-compatible, Anthropic, echo, replay, fallback), retries, rate
+//! limits and pricing. The only module that touches reqwest.
+
+mod http;
+pub mod pricing;
+mod ratelimit;
+pub mod replay;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ProviderConfig, ProviderKind, Settings};
+use crate::error::{Error, Result};
+use crate::template::{Message, Parameters};
+
+pub use ratelimit::TokenBucket;
+pub use replay::Recordings;
+
+/// One chat request, provider-neutral.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// The model name the provider knows.
+    pub model: String,
+    /// Rendered messages.
+    pub messages: Vec<Message>,
+    /// Sampling and output parameters.
+    pub params: Parameters,
+    /// Which sample of a repeated case this is: part of the request's identity (cache and
+    /// replay keys) but never sent to the provider.
+    #[serde(default)]
+    pub sample: u32,
+}
+
+/// Token counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// True when the provider did not report usage and we estimated it.
+    #[serde(default)]
+    pub estimated: bool,
+}
+
+/// A provider's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// The output text (tool calls as JSON when there is no text).
+    pub text: String,
+    /// `stop`, `length`, `tool_calls`, `content_filter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// Token usage.
+    #[serde(default)]
+    pub usage: Usage,
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// HTTP 429.
+    #[error("rate limited (HTTP 429)")]
+    RateLimited {
+        /// The server's `Retry-After`, if any.
+        retry_after: Option<Duration>,
+    },
+    /// HTTP 5xx.
+    #[error("server error (HTTP {status})")]
+    Server {
+        /// The status.
+        status: u16,
+        /// The server's `Retry-After`, if any.
+        retry_after: Option<Duration>,
+    },
+    /// No answer within the timeout.
+    #[error("timed out after {0:.1} s")]
+    Timeout(f64),
+    /// The connection failed or dropped.
+    #[error("connection failed: {0}")]
+    Connection(String),
+    /// The body was not the JSON we expect.
+    #[error("unreadable response: {0}")]
+    BadResponse(String),
+    /// HTTP 401/403.
+    #[error("authentication failed (HTTP {0}): check the key in the provider's `api_key_env` variable")]
+    Auth(u16),
+    /// Another 4xx: the request itself is wrong; retrying will not help.
+    #[error("request rejected (HTTP {status}): {message}")]
+    Client {
+        /// The status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// The key's environment variable is not set.
+    #[error("environment variable {0} is not set")]
+    MissingKey(String),
+    /// Replay has no recording for this request.
+    #[error("no recording for this request (key {key}) in {dir}")]
+    ReplayMiss {
+        /// The request key.
+        key: String,
+        /// The recordings directory.
+        dir: String,
+    },
+}
+
+impl CallError {
+    /// Worth another try.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            CallError::RateLimited { .. }
+                | CallError::Server { .. }
+                | CallError::Timeout(_)
+                | CallError::Connection(_)
+                | CallError::BadResponse(_)
+        )
+    }
+
+    /// Worth trying the next provider of a fallback chain.
+    pub fn falls_back(&self) -> bool {
+        self.retryable() || matches!(self, CallError::Auth(_) | CallError::MissingKey(_))
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::RateLimited { retry_after } | CallError::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// An API key: never printed, never serialised.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl Secret {
+    /// The key, for a request header only.
+    fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Remove the key from text that came back from a server (some echo it in errors).
+    pub fn scrub(&self, text: &str) -> String {
+        if self.0.len() >= 6 {
+            text.replace(&self.0, "[redacted]")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Retry policy for one provider.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff.
+    pub base: Duration,
+    /// Longest single wait (also caps `Retry-After`).
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 4,
+            base: Duration::from_millis(250),
+            cap: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A retry the runner made, for events and the run summary.
+#[derive(Debug, Clone)]
+pub struct RetryNote {
+    /// Provider name.
+    pub provider: String,
+    /// Attempt that failed (1-based).
+    pub attempt: u32,
+    /// Why.
+    pub error: CallError,
+    /// How long we waited before the next attempt.
+    pub wait: Duration,
+}
+
+/// What one logical call took: the answer or the last error, plus retry accounting.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    /// The answer or the final error.
+    pub result: std::result::Result<Response, CallError>,
+    /// Which provider answered (the fallback chain may move on).
+    pub provider: String,
+    /// Wall time of the successful attempt (or the last one), in ms.
+    pub latency_ms: f64,
+    /// Retries made.
+    pub retries: u32,
+    /// Time spent waiting between attempts.
+    pub retry_wait: Duration,
+    /// 429 answers seen.
+    pub rate_limited: u32,
+}
+
+/// One configured provider, ready to call.
+pub struct Provider {
+    /// Its name in `llmops.yaml`.
+    pub name: String,
+    kind: ProviderKind,
+    http: Option<http::Client>,
+    recordings: Option<Arc<Recordings>>,
+    chain: Vec<String>,
+    /// In-flight limit.
+    pub semaphore: Arc<tokio::sync::Semaphore>,
+    /// The limit's size.
+    pub concurrency: usize,
+    rpm: Option<TokenBucket>,
+    tpm: Option<TokenBucket>,
+    retry: RetryPolicy,
+}
+
+/// Every provider a run may use, plus the run-wide retry budget.
+pub struct Providers {
+    by_name: HashMap<String, Arc<Provider>>,
+    retry_budget: AtomicU64,
+}
+
+/// Rough token count for text with no tokenizer at hand: about four characters a token.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4).max(1)
+}
+
+/// Estimated prompt tokens of a request.
+pub fn estimate_request_tokens(req: &Request) -> u64 {
+    req.messages.iter().map(|m| estimate_tokens(&m.content) + 4).sum()
+}
+
+impl Providers {
+    /// Build clients for `names` (and the providers their fallback chains name). Keys are read
+    /// from the environment now, so a missing key fails before any call is made.
+    pub fn build(
+        settings: &Settings,
+        root: &std::path::Path,
+        names: &[String],
+        concurrency_override: Option<usize>,
+        env: &dyn Fn(&str) -> Option<String>,
+        expected_calls: u64,
+    ) -> Result<Providers> {
+        let mut by_name = HashMap::new();
+        let mut pending: Vec<String> = names.to_vec();
+        while let Some(name) = pending.pop() {
+            if by_name.contains_key(&name) {
+                continue;
+            }
+            let cfg = match settings.providers.get(&name) {
+                Some(c) => c.clone(),
+                None if name == "echo" => ProviderConfig {
+                    kind: ProviderKind::Echo,
+                    base_url: None,
+                    api_key_env: None,
+                    concurrency: None,
+                    rpm: None,
+                    tpm: None,
+                    timeout_s: None,
+                    max_retries: None,
+                    path: None,
+                    chain: None,
+                },
+                None => {
+                    return Err(Error::usage_help(
+                        format!("unknown provider `{name}`"),
+                        crate::text::did_you_mean(&name, settings.provider_names().iter().copied())
+                            .unwrap_or_else(|| "configure it under `providers:` in llmops.yaml".into()),
+                    ))
+                }
+            };
+            pending.extend(cfg.chain.clone().unwrap_or_default());
+            let provider = Provider::new(&name, &cfg, settings, root, concurrency_override, env)?;
+            by_name.insert(name, Arc::new(provider));
+        }
+        Ok(Providers {
+            by_name,
+            // Retries across the whole run: enough to ride out a rough patch, not enough to
+            // turn an outage into hours of waiting.
+            retry_budget: AtomicU64::new(20 + expected_calls),
+        })
+    }
+
+    /// A provider by name.
+    pub fn get(&self, name: &str) -> Option<&Arc<Provider>> {
+        self.by_name.get(name)
+    }
+
+    fn take_retry(&self) -> bool {
+        self.retry_budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Call `name` with retries, backoff and rate limits, walking a fallback chain on failure.
+    /// `on_retry` hears about every retry as it happens.
+    pub async fn call(&self, name: &str, req: &Request, on_retry: &(dyn Fn(RetryNote) + Sync)) -> CallOutcome {
+        let provider = self.by_name.get(name).expect("built for every planned provider");
+        if provider.kind != ProviderKind::Fallback {
+            return self.call_one(provider, req, on_retry).await;
+        }
+        let mut last = None;
+        for next in &provider.chain {
+            let p = self.by_name.get(next).expect("chain members are built");
+            let outcome = Box::pin(self.call(&p.name, req, on_retry)).await;
+            match &outcome.result {
+                Err(e) if e.falls_back() => last = Some(outcome),
+                _ => return outcome,
+            }
+        }
+        last.expect("a fallback chain is never empty")
+    }
+
+    async fn call_one(&self, p: &Provider, req: &Request, on_retry: &(dyn Fn(RetryNote) + Sync)) -> CallOutcome {
+        let mut retries = 0;
+        let mut retry_wait = Duration::ZERO;
+        let mut rate_limited = 0;
+        let tokens = estimate_request_tokens(req) + u64::from(req.params.max_tokens.unwrap_or(256));
+        loop {
+            if let Some(b) = &p.rpm {
+                b.acquire(1.0).await;
+            }
+            if let Some(b) = &p.tpm {
+                b.acquire(tokens as f64).await;
+            }
+            let _permit = p.semaphore.acquire().await.expect("never closed");
+            let start = Instant::now();
+            let result = p.call_once(req).await;
+            let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+            drop(_permit);
+            let err = match result {
+                Ok(resp) => {
+                    return CallOutcome {
+                        result: Ok(resp),
+                        provider: p.name.clone(),
+                        latency_ms,
+                        retries,
+                        retry_wait,
+                        rate_limited,
+                    }
+                }
+                Err(e) => e,
+            };
+            if matches!(err, CallError::RateLimited { .. }) {
+                rate_limited += 1;
+            }
+            if !err.retryable() || retries >= p.retry.max_retries || !self.take_retry() {
+                return CallOutcome {
+                    result: Err(err),
+                    provider: p.name.clone(),
+                    latency_ms,
+                    retries,
+                    retry_wait,
+                    rate_limited,
+                };
+            }
+            retries += 1;
+            let wait = backoff(&p.retry, retries, err.retry_after());
+            on_retry(RetryNote {
+                provider: p.name.clone(),
+                attempt: retries,
+                error: err,
+                wait,
+            });
+            retry_wait += wait;
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Exponential backoff with full jitter; a server's `Retry-After` wins when it is longer.
+fn backoff(policy: &RetryPolicy, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let exp = policy.base.saturating_mul(1u32 << attempt.min(16)).min(policy.cap);
+    let jittered = exp.mul_f64(0.5 + 0.5 * jitter());
+    match retry_after {
+        Some(ra) => ra.min(policy.cap).max(jittered),
+        None => jittered,
+    }
+}
+
+/// A number in [0, 1) from the clock and a counter: jitter needs spread, not cryptography.
+fn jitter() -> f64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    let mut x = COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ nanos;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl Provider {
+    fn new(
+        name: &str,
+        cfg: &ProviderConfig,
+        settings: &Settings,
+        root: &std::path::Path,
+        concurrency_override: Option<usize>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Provider> {
+        let timeout = Duration::from_secs_f64(cfg.timeout_s.unwrap_or(settings.timeout_s).max(0.001));
+        let http = match cfg.kind {
+            ProviderKind::Openai | ProviderKind::Anthropic => {
+                let key = match &cfg.api_key_env {
+                    None => None,
+                    Some(var) => match env(var).filter(|k| !k.is_empty()) {
+                        Some(k) => Some(Secret(k)),
+                        None => {
+                            return Err(Error::usage_help(
+                                format!("provider `{name}` needs an API key, and the environment variable {var} is not set"),
+                                format!("export {var}=... (or set it as a CI secret); replayed and cached calls need no key"),
+                            ))
+                        }
+                    },
+                };
+                let default_url = if cfg.kind == ProviderKind::Openai { "https://api.openai.com/v1" } else { "https://api.anthropic.com" };
+                let base = cfg.base_url.clone().unwrap_or_else(|| default_url.to_string());
+                Some(http::Client::new(cfg.kind, base, key, timeout)?)
+            }
+            _ => None,
+        };
+        let recordings = match (&cfg.kind, &cfg.path) {
+            (ProviderKind::Replay, Some(path)) => Some(Arc::new(Recordings::load(&root.join(path), path)?)),
+            _ => None,
+        };
+        let concurrency = concurrency_override
+            .or(cfg.concurrency)
+            .unwrap_or(settings.concurrency)
+            .max(1);
+        Ok(Provider {
+            name: name.to_string(),
+            kind: cfg.kind,
+            http,
+            recordings,
+            chain: cfg.chain.clone().unwrap_or_default(),
+            semaphore: Arc::new(tokio::sync::Semaphore::new(concurrency)),
+            concurrency,
+            rpm: cfg.rpm.map(|r| TokenBucket::per_minute(f64::from(r))),
+            tpm: cfg.tpm.map(|t| TokenBucket::per_minute(f64::from(t))),
+            retry: RetryPolicy {
+                max_retries: cfg.max_retries.unwrap_or(4),
+                ..RetryPolicy::default()
+            },
+        })
+    }
+
+    /// Whether responses from this provider are worth caching (echo and replay are local).
+    pub fn cacheable(&self) -> bool {
+        matches!(self.kind, ProviderKind::Openai | ProviderKind::Anthropic | ProviderKind::Fallback)
+    }
+
+    async fn call_once(&self, req: &Request) -> std::result::Result<Response, CallError> {
+        match self.kind {
+            ProviderKind::Openai | ProviderKind::Anthropic => self.http.as_ref().expect("http providers have a client").call(req).await,
+            ProviderKind::Echo => {
+                let text = req
+                    .messages
+                    .iter()
+                    .map(|m| format!("{}: {}", m.role.as_str(), m.content))
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+                let usage = Usage {
+                    input_tokens: estimate_request_tokens(req),
+                    output_tokens: estimate_tokens(&text),
+                    estimated: true,
+                };
+                Ok(Response {
+                    text,
+                    finish_reason: Some("stop".into()),
+                    usage,
+                })
+            }
+            ProviderKind::Replay => self.recordings.as_ref().expect("replay has recordings").answer(req),
+            ProviderKind::Fallback => unreachable!("fallback is resolved by Providers::call"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_honours_retry_after() {
+        let p = RetryPolicy::default();
+        let a = backoff(&p, 1, None);
+        assert!(a >= Duration::from_millis(250) && a <= Duration::from_millis(500), "{a:?}");
+        let c = backoff(&p, 30, None);
+        assert!(c <= p.cap);
+        assert_eq!(backoff(&p, 1, Some(Duration::from_secs(7))), Duration::from_secs(7));
+        assert_eq!(backoff(&p, 1, Some(Duration::from_secs(600))), p.cap);
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret("sk-test-123456".into());
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
+        assert_eq!(s.scrub("bad key sk-test-123456 given"), "bad key [redacted] given");
+    }
+
+    #[test]
+    fn jitter_in_range() {
+        for _ in 0..1000 {
+            let j = jitter();
+            assert!((0.0..1.0).contains(&j));
+        }
+    }
+}

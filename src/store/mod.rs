@@ -1,0 +1,557 @@
+//! The SQLite store: cached responses, runs, per-case results and per-assertion scores. The
+//! only module that touches rusqlite. One writer thread per process; WAL and a busy timeout
+//! let two processes share a database without corrupting it or losing rows.
+
+mod writer;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::provider::Response;
+
+pub use writer::Writer;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE responses (
+        fingerprint TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        request TEXT NOT NULL,
+        response TEXT NOT NULL,
+        latency_ms REAL NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL,
+        git_commit TEXT,
+        dirty INTEGER NOT NULL,
+        command TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        plan_key TEXT NOT NULL,
+        stats TEXT
+    );
+    CREATE TABLE results (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        suite TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        prompt_hash TEXT NOT NULL,
+        suite_hash TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        sample INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        score REAL,
+        output TEXT,
+        error TEXT,
+        finish_reason TEXT,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        latency_ms REAL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost_usd REAL,
+        judge_input_tokens INTEGER NOT NULL DEFAULT 0,
+        judge_output_tokens INTEGER NOT NULL DEFAULT 0,
+        judge_cost_usd REAL NOT NULL DEFAULT 0,
+        cached INTEGER NOT NULL,
+        retries INTEGER NOT NULL,
+        vars TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        description TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, suite, variant, case_id, sample)
+    );
+    CREATE INDEX results_by_prompt ON results (prompt, prompt_hash);
+    CREATE TABLE scores (
+        run_id INTEGER NOT NULL,
+        suite TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        sample INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        metric TEXT,
+        pass INTEGER NOT NULL,
+        score REAL NOT NULL,
+        weight REAL NOT NULL,
+        critical INTEGER NOT NULL,
+        error INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (run_id, suite, variant, case_id, sample, idx)
+    );",
+];
+
+/// A run's row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRow {
+    /// Run id.
+    pub id: i64,
+    /// RFC 3339 start.
+    pub started_at: String,
+    /// RFC 3339 end, when it ended.
+    pub finished_at: Option<String>,
+    /// `running`, `finished`, `interrupted`, `stopped-budget`, `failed`.
+    pub status: String,
+    /// HEAD when the run started.
+    pub git_commit: Option<String>,
+    /// Uncommitted changes in the registry at the start.
+    pub dirty: bool,
+    /// The command line.
+    pub command: String,
+    /// Resolved settings (no secrets).
+    pub settings: serde_json::Value,
+    /// Identity of the selection, for `--resume`.
+    pub plan_key: String,
+    /// Counters at the end (calls, cache hits, retries).
+    pub stats: Option<serde_json::Value>,
+}
+
+/// One assertion's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRow {
+    /// Kind as written (`not-contains`).
+    pub kind: String,
+    /// Named metric.
+    pub metric: Option<String>,
+    /// Passed.
+    pub pass: bool,
+    /// 0..1.
+    pub score: f64,
+    /// Weight in the case score.
+    pub weight: f64,
+    /// Gate-critical.
+    pub critical: bool,
+    /// The assertion could not be evaluated (judge failure, exec crash).
+    pub error: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// One sample's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    /// Run id.
+    pub run_id: i64,
+    /// Suite name.
+    pub suite: String,
+    /// Variant label.
+    pub variant: String,
+    /// Prompt name.
+    pub prompt: String,
+    /// Prompt content hash.
+    pub prompt_hash: String,
+    /// Suite content hash.
+    pub suite_hash: String,
+    /// Case id.
+    pub case_id: String,
+    /// Sample index.
+    pub sample: u32,
+    /// `pass`, `fail`, `error`.
+    pub status: String,
+    /// Weighted score, absent on error.
+    pub score: Option<f64>,
+    /// Model output.
+    pub output: Option<String>,
+    /// Error text.
+    pub error: Option<String>,
+    /// Finish reason.
+    pub finish_reason: Option<String>,
+    /// Provider that answered.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Request fingerprint.
+    pub fingerprint: String,
+    /// Latency of the call (the original call's, when cached).
+    pub latency_ms: Option<f64>,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// USD, when the model has a price.
+    pub cost_usd: Option<f64>,
+    /// Judge prompt tokens.
+    pub judge_input_tokens: u64,
+    /// Judge completion tokens.
+    pub judge_output_tokens: u64,
+    /// Judge USD.
+    pub judge_cost_usd: f64,
+    /// Answered from the cache.
+    pub cached: bool,
+    /// Retries the call needed.
+    pub retries: u32,
+    /// Case variables (JSON).
+    pub vars: serde_json::Value,
+    /// Case metadata (JSON).
+    pub metadata: serde_json::Value,
+    /// Case description.
+    pub description: Option<String>,
+    /// Assertion outcomes.
+    pub scores: Vec<ScoreRow>,
+}
+
+/// Cache counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheStats {
+    /// Cached responses.
+    pub responses: u64,
+    /// Bytes of request + response JSON.
+    pub bytes: u64,
+    /// Per provider/model: count.
+    pub by_model: Vec<(String, String, u64)>,
+    /// Database file size.
+    pub file_bytes: u64,
+}
+
+/// A connection to the store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Now, RFC 3339 in UTC with milliseconds.
+pub fn now_rfc3339() -> String {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    rfc3339(d.as_secs() as i64, d.subsec_millis())
+}
+
+/// Format Unix seconds as RFC 3339 UTC.
+pub fn rfc3339(secs: i64, millis: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| Error::usage_help(format!("{}: database error: {e}", path.display()), "if the file is damaged, `llmops cache clear --all` starts afresh")
+}
+
+impl Store {
+    /// Open (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+        }
+        let err = db_err(path);
+        let conn = Connection::open(path).map_err(&err)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(&err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(&err)?;
+        let mut store = Store { conn, path: path.to_path_buf() };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let err = db_err(&self.path);
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&err)?;
+        let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(&err)?;
+        if version > MIGRATIONS.len() {
+            return Err(Error::usage(format!(
+                "{} was written by a newer llmops (schema {version}, this one knows {})",
+                self.path.display(),
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
+            tx.execute_batch(m).map_err(&err)?;
+            tx.pragma_update(None, "user_version", i + 1).map_err(&err)?;
+        }
+        tx.commit().map_err(&err)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        db_err(&self.path)
+    }
+
+    /// Record a new run and return its id.
+    pub fn begin_run(&self, command: &str, settings: &serde_json::Value, plan_key: &str, git: Option<(String, bool)>) -> Result<i64> {
+        let (commit, dirty) = git.map_or((None, false), |(c, d)| (Some(c), d));
+        self.conn
+            .execute(
+                "INSERT INTO runs (started_at, status, git_commit, dirty, command, settings, plan_key) VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6)",
+                params![now_rfc3339(), commit, dirty, command, settings.to_string(), plan_key],
+            )
+            .map_err(self.err())?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The newest unfinished run with this plan key, for `--resume`.
+    pub fn resumable(&self, plan_key: &str) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT id FROM runs WHERE plan_key = ?1 AND status IN ('running', 'interrupted', 'stopped-budget', 'failed') ORDER BY id DESC LIMIT 1",
+                [plan_key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Mark a resumed run as running again.
+    pub fn reopen_run(&self, id: i64) -> Result<()> {
+        self.conn.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?1", [id]).map_err(self.err())?;
+        Ok(())
+    }
+
+    /// (suite, variant, case, sample) of every result already stored for a run.
+    pub fn done_keys(&self, run_id: i64) -> Result<HashSet<(String, String, String, u32)>> {
+        let mut stmt = self.conn.prepare("SELECT suite, variant, case_id, sample FROM results WHERE run_id = ?1").map_err(self.err())?;
+        let rows = stmt
+            .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<HashSet<_>>>().map_err(self.err())
+    }
+
+    /// A cached response and its original latency.
+    pub fn cached(&self, fingerprint: &str) -> Result<Option<(Response, f64)>> {
+        let mut stmt = self.conn.prepare_cached("SELECT response, latency_ms FROM responses WHERE fingerprint = ?1").map_err(self.err())?;
+        let row: Option<(String, f64)> = stmt.query_row([fingerprint], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(self.err())?;
+        Ok(row.and_then(|(json, ms)| serde_json::from_str(&json).ok().map(|r| (r, ms))))
+    }
+
+    /// The stored request for a fingerprint (for `cache explain`).
+    pub fn cached_request(&self, fingerprint: &str) -> Result<Option<serde_json::Value>> {
+        let row: Option<String> = self
+            .conn
+            .query_row("SELECT request FROM responses WHERE fingerprint = ?1", [fingerprint], |r| r.get(0))
+            .optional()
+            .map_err(self.err())?;
+        Ok(row.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// The newest stored result of one case (any run), for `cache explain`.
+    pub fn latest_result(&self, suite: &str, variant: &str, case_id: &str, sample: u32) -> Result<Option<(i64, String)>> {
+        self.conn
+            .query_row(
+                "SELECT run_id, fingerprint FROM results WHERE suite = ?1 AND variant = ?2 AND case_id = ?3 AND sample = ?4 ORDER BY run_id DESC LIMIT 1",
+                params![suite, variant, case_id, sample],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Past runs, newest first.
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, started_at, finished_at, status, git_commit, dirty, command, settings, plan_key, stats FROM runs ORDER BY id DESC LIMIT ?1")
+            .map_err(self.err())?;
+        let rows = stmt.query_map([limit as i64], run_row).map_err(self.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+    }
+
+    /// One run, or the newest when `id` is `None`.
+    pub fn run(&self, id: Option<i64>) -> Result<Option<RunRow>> {
+        let sql = "SELECT id, started_at, finished_at, status, git_commit, dirty, command, settings, plan_key, stats FROM runs";
+        let row = match id {
+            Some(id) => self.conn.query_row(&format!("{sql} WHERE id = ?1"), [id], run_row),
+            None => self.conn.query_row(&format!("{sql} ORDER BY id DESC LIMIT 1"), [], run_row),
+        };
+        row.optional().map_err(self.err())
+    }
+
+    /// Every result of a run with its scores, ordered by suite, variant, case, sample.
+    pub fn results(&self, run_id: i64) -> Result<Vec<ResultRow>> {
+        let mut scores: std::collections::HashMap<(String, String, String, u32), Vec<ScoreRow>> = std::collections::HashMap::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT suite, variant, case_id, sample, kind, metric, pass, score, weight, critical, error, reason FROM scores WHERE run_id = ?1 ORDER BY idx")
+                .map_err(self.err())?;
+            let rows = stmt
+                .query_map([run_id], |r| {
+                    Ok((
+                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+                        ScoreRow {
+                            kind: r.get(4)?,
+                            metric: r.get(5)?,
+                            pass: r.get(6)?,
+                            score: r.get(7)?,
+                            weight: r.get(8)?,
+                            critical: r.get(9)?,
+                            error: r.get(10)?,
+                            reason: r.get(11)?,
+                        },
+                    ))
+                })
+                .map_err(self.err())?;
+            for row in rows {
+                let (k, s) = row.map_err(self.err())?;
+                scores.entry(k).or_default().push(s);
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT run_id, suite, variant, prompt, prompt_hash, suite_hash, case_id, sample, status, score, output, error, finish_reason,
+                        provider, model, fingerprint, latency_ms, input_tokens, output_tokens, cost_usd, judge_input_tokens, judge_output_tokens,
+                        judge_cost_usd, cached, retries, vars, metadata, description
+                 FROM results WHERE run_id = ?1 ORDER BY suite, variant, case_id, sample",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([run_id], |r| {
+                let vars: String = r.get(25)?;
+                let metadata: String = r.get(26)?;
+                Ok(ResultRow {
+                    run_id: r.get(0)?,
+                    suite: r.get(1)?,
+                    variant: r.get(2)?,
+                    prompt: r.get(3)?,
+                    prompt_hash: r.get(4)?,
+                    suite_hash: r.get(5)?,
+                    case_id: r.get(6)?,
+                    sample: r.get(7)?,
+                    status: r.get(8)?,
+                    score: r.get(9)?,
+                    output: r.get(10)?,
+                    error: r.get(11)?,
+                    finish_reason: r.get(12)?,
+                    provider: r.get(13)?,
+                    model: r.get(14)?,
+                    fingerprint: r.get(15)?,
+                    latency_ms: r.get(16)?,
+                    input_tokens: r.get(17)?,
+                    output_tokens: r.get(18)?,
+                    cost_usd: r.get(19)?,
+                    judge_input_tokens: r.get(20)?,
+                    judge_output_tokens: r.get(21)?,
+                    judge_cost_usd: r.get(22)?,
+                    cached: r.get(23)?,
+                    retries: r.get(24)?,
+                    vars: serde_json::from_str(&vars).unwrap_or_default(),
+                    metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+                    description: r.get(27)?,
+                    scores: Vec::new(),
+                })
+            })
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let mut row = row.map_err(self.err())?;
+            row.scores = scores.remove(&(row.suite.clone(), row.variant.clone(), row.case_id.clone(), row.sample)).unwrap_or_default();
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    /// The newest finished run's results for one prompt's content hash (for release, log,
+    /// diff).
+    pub fn latest_run_for_prompt(&self, prompt: &str, prompt_hash: &str) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT r.run_id FROM results r JOIN runs u ON u.id = r.run_id
+                 WHERE r.prompt = ?1 AND r.prompt_hash = ?2 AND u.status = 'finished' ORDER BY r.run_id DESC LIMIT 1",
+                params![prompt, prompt_hash],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Counters of the response cache.
+    pub fn cache_stats(&self) -> Result<CacheStats> {
+        let (responses, bytes): (u64, u64) = self
+            .conn
+            .query_row("SELECT COUNT(*), COALESCE(SUM(LENGTH(request) + LENGTH(response)), 0) FROM responses", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT provider, model, COUNT(*) FROM responses GROUP BY provider, model ORDER BY 3 DESC")
+            .map_err(self.err())?;
+        let by_model = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())?;
+        let file_bytes = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        Ok(CacheStats { responses, bytes, by_model, file_bytes })
+    }
+
+    /// Delete cached responses (all, or those older than `before`); runs and results stay.
+    pub fn clear_cache(&self, before: Option<&str>) -> Result<usize> {
+        let n = match before {
+            Some(t) => self.conn.execute("DELETE FROM responses WHERE created_at < ?1", [t]),
+            None => self.conn.execute("DELETE FROM responses", []),
+        }
+        .map_err(self.err())?;
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;").map_err(self.err())?;
+        Ok(n)
+    }
+
+    /// Hit counts recorded for a run: (results, cached results).
+    pub fn hit_counts(&self, run_id: i64) -> Result<(u64, u64)> {
+        self.conn
+            .query_row("SELECT COUNT(*), COALESCE(SUM(cached), 0) FROM results WHERE run_id = ?1", [run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())
+    }
+}
+
+fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    let settings: String = r.get(7)?;
+    let stats: Option<String> = r.get(9)?;
+    Ok(RunRow {
+        id: r.get(0)?,
+        started_at: r.get(1)?,
+        finished_at: r.get(2)?,
+        status: r.get(3)?,
+        git_commit: r.get(4)?,
+        dirty: r.get(5)?,
+        command: r.get(6)?,
+        settings: serde_json::from_str(&settings).unwrap_or_default(),
+        plan_key: r.get(8)?,
+        stats: stats.and_then(|s| serde_json::from_str(&s).ok()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(784_111_777, 5), "1994-11-06T08:49:37.005Z");
+        assert_eq!(rfc3339(1_709_210_096, 0), "2024-02-29T12:34:56.000Z");
+    }
+
+    #[test]
+    fn migrates_once_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x/llmops.db");
+        let s = Store::open(&p).unwrap();
+        let id = s.begin_run("eval", &serde_json::json!({}), "k", None).unwrap();
+        drop(s);
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.run(None).unwrap().unwrap().id, id);
+        assert_eq!(s.resumable("k").unwrap(), Some(id));
+    }
+}

@@ -1,0 +1,173 @@
+//! The single writer: one thread owns a connection and commits in small batches, so a
+//! killed run keeps everything up to the last batch (at most ~50 ms of work).
+
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection};
+
+use super::{now_rfc3339, ResultRow, Store};
+use crate::error::{Error, Result};
+
+/// Ops a run sends to the writer.
+pub enum Op {
+    /// Store one sample's result and scores.
+    Result(Box<ResultRow>),
+    /// Cache a provider response.
+    Response {
+        /// Request fingerprint.
+        fingerprint: String,
+        /// Provider name.
+        provider: String,
+        /// Model name.
+        model: String,
+        /// Request JSON.
+        request: String,
+        /// Response JSON.
+        response: String,
+        /// Latency of the call.
+        latency_ms: f64,
+    },
+    /// Close the run.
+    Finish {
+        /// Run id.
+        run_id: i64,
+        /// Final status.
+        status: String,
+        /// Counters.
+        stats: serde_json::Value,
+    },
+}
+
+/// A handle to the writer thread.
+pub struct Writer {
+    tx: Option<Sender<Op>>,
+    handle: Option<JoinHandle<Result<()>>>,
+}
+
+const BATCH: usize = 256;
+const LINGER: Duration = Duration::from_millis(50);
+
+impl Writer {
+    /// Start a writer on the store's database.
+    pub fn start(store: &Store) -> Result<Writer> {
+        let path = store.path().to_path_buf();
+        let conn = open(&path)?;
+        let (tx, rx) = mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("llmops-writer".into())
+            .spawn(move || run(conn, rx, &path))
+            .map_err(|e| Error::io("writer thread", e))?;
+        Ok(Writer { tx: Some(tx), handle: Some(handle) })
+    }
+
+    /// Queue an op. Never blocks on the database.
+    pub fn send(&self, op: Op) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(op);
+        }
+    }
+
+    /// Flush everything and stop; returns the first database error, if any.
+    pub fn finish(mut self) -> Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        drop(self.tx.take());
+        match self.handle.take() {
+            Some(h) => h.join().unwrap_or_else(|_| Err(Error::usage("the store writer panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+fn open(path: &Path) -> Result<Connection> {
+    let err = |e: rusqlite::Error| Error::usage(format!("{}: database error: {e}", path.display()));
+    let conn = Connection::open(path).map_err(err)?;
+    conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+    Ok(conn)
+}
+
+fn run(mut conn: Connection, rx: Receiver<Op>, path: &Path) -> Result<()> {
+    let err = |e: rusqlite::Error| Error::usage(format!("{}: database error while saving results: {e}", path.display()));
+    let mut pending: Vec<Op> = Vec::new();
+    let mut first_at = Instant::now();
+    loop {
+        let timeout = if pending.is_empty() { Duration::from_secs(3600) } else { LINGER.saturating_sub(first_at.elapsed()) };
+        match rx.recv_timeout(timeout) {
+            Ok(op) => {
+                if pending.is_empty() {
+                    first_at = Instant::now();
+                }
+                pending.push(op);
+                if pending.len() < BATCH && first_at.elapsed() < LINGER {
+                    continue;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                commit(&mut conn, std::mem::take(&mut pending)).map_err(err)?;
+                return Ok(());
+            }
+        }
+        commit(&mut conn, std::mem::take(&mut pending)).map_err(err)?;
+    }
+}
+
+fn commit(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    // IMMEDIATE takes the write lock up front, so two processes queue on the busy timeout
+    // instead of failing a deferred upgrade.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let now = now_rfc3339();
+    for op in ops {
+        match op {
+            Op::Response { fingerprint, provider, model, request, response, latency_ms } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO responses (fingerprint, provider, model, request, response, latency_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![fingerprint, provider, model, request, response, latency_ms, now])?;
+            }
+            Op::Result(r) => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO results (run_id, suite, variant, prompt, prompt_hash, suite_hash, case_id, sample, status, score, output, error,
+                        finish_reason, provider, model, fingerprint, latency_ms, input_tokens, output_tokens, cost_usd, judge_input_tokens,
+                        judge_output_tokens, judge_cost_usd, cached, retries, vars, metadata, description, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
+                )?
+                .execute(params![
+                    r.run_id, r.suite, r.variant, r.prompt, r.prompt_hash, r.suite_hash, r.case_id, r.sample, r.status, r.score, r.output, r.error,
+                    r.finish_reason, r.provider, r.model, r.fingerprint, r.latency_ms, r.input_tokens, r.output_tokens, r.cost_usd,
+                    r.judge_input_tokens, r.judge_output_tokens, r.judge_cost_usd, r.cached, r.retries, r.vars.to_string(),
+                    r.metadata.to_string(), r.description, now
+                ])?;
+                tx.prepare_cached("DELETE FROM scores WHERE run_id = ?1 AND suite = ?2 AND variant = ?3 AND case_id = ?4 AND sample = ?5")?
+                    .execute(params![r.run_id, r.suite, r.variant, r.case_id, r.sample])?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO scores (run_id, suite, variant, case_id, sample, idx, kind, metric, pass, score, weight, critical, error, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )?;
+                for (i, s) in r.scores.iter().enumerate() {
+                    insert.execute(params![r.run_id, r.suite, r.variant, r.case_id, r.sample, i, s.kind, s.metric, s.pass, s.score, s.weight, s.critical, s.error, s.reason])?;
+                }
+            }
+            Op::Finish { run_id, status, stats } => {
+                tx.prepare_cached("UPDATE runs SET status = ?2, finished_at = ?3, stats = ?4 WHERE id = ?1")?
+                    .execute(params![run_id, status, now, stats.to_string()])?;
+            }
+        }
+    }
+    tx.commit()
+}

@@ -47,7 +47,7 @@ enum VariantRaw {
 struct VariantFull {
     prompt: String,
     #[serde(default)]
-    label: Option<String>,
+    name: Option<String>,
     #[serde(default)]
     model: Option<ModelSpec>,
 }
@@ -87,8 +87,8 @@ pub struct Thresholds {
 pub struct Variant {
     /// The prompt name.
     pub prompt: String,
-    /// A display label (defaults to the prompt name).
-    pub label: String,
+    /// The variant's name in reports (defaults to the prompt name).
+    pub name: String,
     /// Model overrides laid over the prompt's own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelSpec>,
@@ -197,7 +197,7 @@ impl Suite {
             }
             (Some(p), None) => variants.push(Variant {
                 prompt: p.value.clone(),
-                label: p.value.clone(),
+                name: p.value.clone(),
                 model: None,
                 line: line_of(p),
             }),
@@ -210,13 +210,13 @@ impl Suite {
                     variants.push(match &v.value {
                         VariantRaw::Name(n) => Variant {
                             prompt: n.clone(),
-                            label: n.clone(),
+                            name: n.clone(),
                             model: None,
                             line,
                         },
                         VariantRaw::Full(f) => Variant {
                             prompt: f.prompt.clone(),
-                            label: f.label.clone().unwrap_or_else(|| f.prompt.clone()),
+                            name: f.name.clone().unwrap_or_else(|| f.prompt.clone()),
                             model: f.model.clone(),
                             line,
                         },
@@ -224,14 +224,14 @@ impl Suite {
                 }
                 let mut seen = std::collections::HashSet::new();
                 for v in &variants {
-                    if !seen.insert(&v.label) {
+                    if !seen.insert(&v.name) {
                         return Err(Diagnostic::error(
                             "suite",
                             path,
-                            format!("two variants share the label `{}`", v.label),
+                            format!("two variants share the name `{}`", v.name),
                         )
                         .at(v.line, None)
-                        .help("give each variant a distinct `label:`"));
+                        .help("give each variant a distinct `name:`"));
                     }
                 }
             }
@@ -475,8 +475,8 @@ mod tests {
 
     #[test]
     fn variants_and_escape() {
-        let s = Suite::parse("evals/s.yaml", "prompts:\n  - a\n  - { prompt: a, label: big, model: { name: gpt-4o } }\ndataset: data/x.jsonl\n").unwrap();
-        assert_eq!(s.variants[1].label, "big");
+        let s = Suite::parse("evals/s.yaml", "prompts:\n  - a\n  - { prompt: a, name: big, model: { name: gpt-4o } }\ndataset: data/x.jsonl\n").unwrap();
+        assert_eq!(s.variants[1].name, "big");
         assert_eq!(s.dataset.as_ref().unwrap().0, "evals/data/x.jsonl");
         let e = Suite::parse(
             "evals/s.yaml",

@@ -102,7 +102,7 @@ Ticket:
 fn prompt_text(id: usize, edits: usize) -> String {
     let temperature = ((id + edits.div_ceil(2)) % 10) as f64 / 10.0;
     let words = 100 + 10 * (edits / 2);
-    let include = if id % INCLUDE_EVERY == 0 {
+    let include = if id.is_multiple_of(INCLUDE_EVERY) {
         "{% include \"partials/signature.jinja\" %}\n"
     } else {
         ""

@@ -161,6 +161,12 @@ pub enum Error {
     /// Git could not do what was asked.
     #[error("git: {0}")]
     Git(String),
+    /// Nothing matched: no suites, or no cases after filtering.
+    #[error("nothing to evaluate: {0}")]
+    Nothing(String),
+    /// The run was interrupted (Ctrl-C); finished work is kept.
+    #[error("interrupted")]
+    Interrupted,
     /// The stdout reader went away (`llmops list | head`): not an error for the user.
     #[error("broken pipe")]
     BrokenPipe,
@@ -195,6 +201,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::BrokenPipe => exit::OK,
+            Error::Nothing(_) => exit::NOTHING,
+            Error::Interrupted => exit::INTERRUPTED,
             _ => exit::BAD_INPUT,
         }
     }

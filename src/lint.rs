@@ -59,9 +59,19 @@ pub fn lint(reg: &Registry) -> Result<Report> {
             BTreeMap::new()
         }
     };
-    for (name, path) in files {
+    let loaded: Vec<_> = {
+        use rayon::prelude::*;
+        files
+            .into_par_iter()
+            .map(|(name, path)| {
+                let p = reg.load_prompt_file(&path);
+                (name, p)
+            })
+            .collect()
+    };
+    for (name, p) in loaded {
         report.prompts += 1;
-        match reg.load_prompt_file(&path) {
+        match p {
             Ok(p) => {
                 check_prompt(reg, &p, &dir, &mut out);
                 prompts.insert(name, p);

@@ -67,6 +67,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// `s` on one line (white space folded), cut to `max` characters with an ellipsis.
+pub fn one_line(s: &str, max: usize) -> String {
+    let folded = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded.chars().count() > max {
+        format!("{}…", folded.chars().take(max).collect::<String>())
+    } else {
+        folded
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

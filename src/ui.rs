@@ -83,3 +83,58 @@ impl Ui {
         }
     }
 }
+
+/// The eval progress bar: on stderr, hidden when stderr is not a terminal.
+pub struct Progress {
+    bar: indicatif::ProgressBar,
+}
+
+impl Progress {
+    /// A bar, hidden when `hidden` or when stderr is not a terminal.
+    pub fn new(hidden: bool) -> Progress {
+        let bar = if hidden || !io::stderr().is_terminal() {
+            indicatif::ProgressBar::hidden()
+        } else {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        };
+        Progress { bar }
+    }
+
+    /// Set the total.
+    pub fn total(&self, n: u64) {
+        self.bar.set_length(n);
+    }
+
+    /// One more done.
+    pub fn inc(&self) {
+        self.bar.inc(1);
+    }
+
+    /// A short status after the counter (`3 retries`).
+    pub fn message(&self, msg: String) {
+        self.bar.set_message(msg);
+    }
+
+    /// Print a line above the bar.
+    pub fn note(&self, text: &str) {
+        if self.bar.is_hidden() {
+            let _ = writeln!(io::stderr().lock(), "{text}");
+        } else {
+            self.bar.println(text);
+        }
+    }
+
+    /// Remove the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

@@ -40,12 +40,22 @@ pub struct Verdict {
 
 impl Verdict {
     fn bool(pass: bool, reason: impl Into<String>) -> Verdict {
-        Verdict { pass, score: if pass { 1.0 } else { 0.0 }, reason: reason.into(), error: false }
+        Verdict {
+            pass,
+            score: if pass { 1.0 } else { 0.0 },
+            reason: reason.into(),
+            error: false,
+        }
     }
 
     /// An assertion that could not be evaluated.
     pub fn error(reason: impl Into<String>) -> Verdict {
-        Verdict { pass: false, score: 0.0, reason: reason.into(), error: true }
+        Verdict {
+            pass: false,
+            score: 0.0,
+            reason: reason.into(),
+            error: true,
+        }
     }
 }
 
@@ -60,7 +70,10 @@ fn excerpt(s: &str) -> String {
 
 fn strings(v: &Value) -> Vec<String> {
     match v {
-        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
         Value::String(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
         _ => Vec::new(),
     }
@@ -80,8 +93,13 @@ pub fn find_json(text: &str) -> Option<Value> {
 }
 
 fn validate_schema(schema: &Value, v: &Value) -> Result<(), String> {
-    let validator = jsonschema::validator_for(schema).map_err(|e| format!("invalid JSON schema: {e}"))?;
-    let errors: Vec<String> = validator.iter_errors(v).take(3).map(|e| format!("{} at `{}`", e, e.instance_path())).collect();
+    let validator =
+        jsonschema::validator_for(schema).map_err(|e| format!("invalid JSON schema: {e}"))?;
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .take(3)
+        .map(|e| format!("{} at `{}`", e, e.instance_path()))
+        .collect();
     if errors.is_empty() {
         Ok(())
     } else {
@@ -92,8 +110,8 @@ fn validate_schema(schema: &Value, v: &Value) -> Result<(), String> {
 fn loosely_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::String(x), y) if !y.is_string() => x.trim() == y.to_string(),
-        (x, Value::String(y)) if !x.is_string() => x.to_string() == y.trim(),
+        (Value::String(x), y) if !y.is_string() => x.trim() == y.to_string().as_str(),
+        (x, Value::String(y)) if !x.is_string() => x.to_string().as_str() == y.trim(),
         _ => a == b,
     }
 }
@@ -126,9 +144,20 @@ fn luhn(digits: &str) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, &d)| if i % 2 == 1 { let x = d * 2; if x > 9 { x - 9 } else { x } } else { d })
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Kinds of personal data found in `text` (e-mail addresses, phone numbers, card numbers,
@@ -144,7 +173,11 @@ pub fn find_pii(text: &str) -> Vec<&'static str> {
     });
     let mut found = Vec::new();
     for (name, re) in pats {
-        let hit = if *name == "card number" { re.find_iter(text).any(|m| luhn(m.as_str())) } else { re.is_match(text) };
+        let hit = if *name == "card number" {
+            re.find_iter(text).any(|m| luhn(m.as_str()))
+        } else {
+            re.is_match(text)
+        };
         if hit && !found.contains(name) {
             found.push(*name);
         }
@@ -167,8 +200,15 @@ fn run_exec(a: &Assertion, s: &Subject<'_>) -> Verdict {
         }
         _ => return Verdict::error("exec: no command"),
     };
-    let input = json!({ "output": s.output, "finish_reason": s.finish_reason, "case": s.case }).to_string();
-    let mut child = match cmd.current_dir(s.workdir).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+    let input =
+        json!({ "output": s.output, "finish_reason": s.finish_reason, "case": s.case }).to_string();
+    let mut child = match cmd
+        .current_dir(s.workdir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
         Ok(c) => c,
         Err(e) => return Verdict::error(format!("exec: cannot start the command: {e}")),
     };
@@ -184,7 +224,10 @@ fn run_exec(a: &Assertion, s: &Subject<'_>) -> Verdict {
             Ok(None) if start.elapsed() > limit => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Verdict::error(format!("exec: timed out after {:.0} s", limit.as_secs_f64()));
+                return Verdict::error(format!(
+                    "exec: timed out after {:.0} s",
+                    limit.as_secs_f64()
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => return Verdict::error(format!("exec: {e}")),
@@ -196,18 +239,40 @@ fn run_exec(a: &Assertion, s: &Subject<'_>) -> Verdict {
     };
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        return Verdict::error(format!("exec: exited with {}: {}", out.status, excerpt(&err)));
+        return Verdict::error(format!(
+            "exec: exited with {}: {}",
+            out.status,
+            excerpt(&err)
+        ));
     }
     let v: Value = match serde_json::from_slice(&out.stdout) {
         Ok(v) => v,
-        Err(_) => return Verdict::error(format!("exec: stdout is not `{{pass, score, reason}}` JSON: {}", excerpt(&String::from_utf8_lossy(&out.stdout)))),
+        Err(_) => {
+            return Verdict::error(format!(
+                "exec: stdout is not `{{pass, score, reason}}` JSON: {}",
+                excerpt(&String::from_utf8_lossy(&out.stdout))
+            ))
+        }
     };
     let Some(pass) = v.get("pass").and_then(Value::as_bool) else {
         return Verdict::error("exec: the result has no boolean `pass`");
     };
-    let score = v.get("score").and_then(Value::as_f64).unwrap_or(if pass { 1.0 } else { 0.0 }).clamp(0.0, 1.0);
-    let reason = v.get("reason").and_then(Value::as_str).unwrap_or(if pass { "passed" } else { "failed" }).to_string();
-    Verdict { pass, score, reason, error: false }
+    let score = v
+        .get("score")
+        .and_then(Value::as_f64)
+        .unwrap_or(if pass { 1.0 } else { 0.0 })
+        .clamp(0.0, 1.0);
+    let reason = v
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or(if pass { "passed" } else { "failed" })
+        .to_string();
+    Verdict {
+        pass,
+        score,
+        reason,
+        error: false,
+    }
 }
 
 /// Score a deterministic assertion. Returns `None` for kinds the judge scores.
@@ -219,26 +284,58 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
         Kind::Similar => return None,
         k if k.is_model_graded() => return None,
         Kind::Equals => match value {
-            Some(Value::String(want)) => Verdict::bool(out.trim() == want.trim(), format!("expected exactly `{}`", excerpt(want))),
+            Some(Value::String(want)) => Verdict::bool(
+                out.trim() == want.trim(),
+                format!("expected exactly `{}`", excerpt(want)),
+            ),
             Some(want) => match serde_json::from_str::<Value>(out.trim()) {
-                Ok(got) => Verdict::bool(&got == want, format!("expected JSON {}", excerpt(&want.to_string()))),
+                Ok(got) => Verdict::bool(
+                    &got == want,
+                    format!("expected JSON {}", excerpt(&want.to_string())),
+                ),
                 Err(_) => Verdict::bool(false, "output is not JSON"),
             },
             None => Verdict::error("equals: no value"),
         },
         Kind::Contains => Verdict::bool(out.contains(text()), format!("contains `{}`", text())),
-        Kind::Icontains => Verdict::bool(out.to_lowercase().contains(&text().to_lowercase()), format!("contains `{}` (any case)", text())),
-        Kind::StartsWith => Verdict::bool(out.trim_start().starts_with(text()), format!("starts with `{}`", text())),
+        Kind::Icontains => Verdict::bool(
+            out.to_lowercase().contains(&text().to_lowercase()),
+            format!("contains `{}` (any case)", text()),
+        ),
+        Kind::StartsWith => Verdict::bool(
+            out.trim_start().starts_with(text()),
+            format!("starts with `{}`", text()),
+        ),
         Kind::ContainsAny | Kind::IcontainsAny | Kind::ContainsAll | Kind::IcontainsAll => {
             let fold = matches!(a.kind, Kind::IcontainsAny | Kind::IcontainsAll);
-            let hay = if fold { out.to_lowercase() } else { out.to_string() };
+            let hay = if fold {
+                out.to_lowercase()
+            } else {
+                out.to_string()
+            };
             let needles = value.map(strings).unwrap_or_default();
-            let found: Vec<&String> = needles.iter().filter(|n| hay.contains(&if fold { n.to_lowercase() } else { n.to_string() })).collect();
+            let found: Vec<&String> = needles
+                .iter()
+                .filter(|n| {
+                    hay.contains(&if fold {
+                        n.to_lowercase()
+                    } else {
+                        n.to_string()
+                    })
+                })
+                .collect();
             if matches!(a.kind, Kind::ContainsAny | Kind::IcontainsAny) {
                 Verdict::bool(!found.is_empty(), format!("contains one of {needles:?}"))
             } else {
                 let missing: Vec<&String> = needles.iter().filter(|n| !found.contains(n)).collect();
-                let mut v = Verdict::bool(missing.is_empty(), if missing.is_empty() { format!("contains all of {needles:?}") } else { format!("missing {missing:?}") });
+                let mut v = Verdict::bool(
+                    missing.is_empty(),
+                    if missing.is_empty() {
+                        format!("contains all of {needles:?}")
+                    } else {
+                        format!("missing {missing:?}")
+                    },
+                );
                 v.score = found.len() as f64 / needles.len().max(1) as f64;
                 v
             }
@@ -276,7 +373,12 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
         },
         Kind::JsonPath => {
             let path = a.path.as_deref().unwrap_or("$");
-            match (serde_json::from_str::<Value>(out.trim()).ok().or_else(|| find_json(out)), serde_json_path::JsonPath::parse(path)) {
+            match (
+                serde_json::from_str::<Value>(out.trim())
+                    .ok()
+                    .or_else(|| find_json(out)),
+                serde_json_path::JsonPath::parse(path),
+            ) {
                 (None, _) => Verdict::bool(false, "output is not JSON"),
                 (_, Err(e)) => Verdict::error(format!("json-path: invalid path `{path}`: {e}")),
                 (Some(doc), Ok(p)) => {
@@ -284,8 +386,13 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
                     let want = value.cloned().unwrap_or(Value::Null);
                     match nodes.first() {
                         None => Verdict::bool(false, format!("nothing at `{path}`")),
-                        Some(_) if nodes.iter().any(|n| loosely_equal(n, &want)) => Verdict::bool(true, format!("`{path}` is {want}")),
-                        Some(got) => Verdict::bool(false, format!("`{path}` is {}, expected {want}", excerpt(&got.to_string()))),
+                        Some(_) if nodes.iter().any(|n| loosely_equal(n, &want)) => {
+                            Verdict::bool(true, format!("`{path}` is {want}"))
+                        }
+                        Some(got) => Verdict::bool(
+                            false,
+                            format!("`{path}` is {}, expected {want}", excerpt(&got.to_string())),
+                        ),
                     }
                 }
             }
@@ -293,8 +400,16 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
         Kind::Levenshtein => {
             let d = crate::text::levenshtein(out.trim(), text().trim());
             let max = a.threshold.unwrap_or(5.0);
-            let longest = out.trim().chars().count().max(text().trim().chars().count()).max(1);
-            let mut v = Verdict::bool(d as f64 <= max, format!("edit distance {d} (at most {max})"));
+            let longest = out
+                .trim()
+                .chars()
+                .count()
+                .max(text().trim().chars().count())
+                .max(1);
+            let mut v = Verdict::bool(
+                d as f64 <= max,
+                format!("edit distance {d} (at most {max})"),
+            );
             v.score = 1.0 - d as f64 / longest as f64;
             v
         }
@@ -308,7 +423,10 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
             });
             match got {
                 None => Verdict::bool(false, "output has no number"),
-                Some(g) => Verdict::bool((g - want).abs() <= tol, format!("{g} vs {want} (tolerance {tol})")),
+                Some(g) => Verdict::bool(
+                    (g - want).abs() <= tol,
+                    format!("{g} vs {want} (tolerance {tol})"),
+                ),
             }
         }
         Kind::MaxLength | Kind::MinLength => {
@@ -322,18 +440,37 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
         }
         Kind::FinishReason => {
             let got = s.finish_reason.unwrap_or("unknown");
-            Verdict::bool(got == text(), format!("finish reason `{got}` (expected `{}`)", text()))
+            Verdict::bool(
+                got == text(),
+                format!("finish reason `{got}` (expected `{}`)", text()),
+            )
         }
         Kind::IsRefusal => {
             let r = is_refusal(out, s.finish_reason);
-            Verdict::bool(r, if r { "the output is a refusal" } else { "the output is not a refusal" })
+            Verdict::bool(
+                r,
+                if r {
+                    "the output is a refusal"
+                } else {
+                    "the output is not a refusal"
+                },
+            )
         }
         Kind::NoPii => {
             let found = find_pii(out);
-            Verdict::bool(found.is_empty(), if found.is_empty() { "no personal data found".to_string() } else { format!("found {}", found.join(", ")) })
+            Verdict::bool(
+                found.is_empty(),
+                if found.is_empty() {
+                    "no personal data found".to_string()
+                } else {
+                    format!("found {}", found.join(", "))
+                },
+            )
         }
         Kind::Cost => match s.cost_usd {
-            None => Verdict::error("cost: the model has no known price; add it under `pricing:` in llmops.yaml"),
+            None => Verdict::error(
+                "cost: the model has no known price; add it under `pricing:` in llmops.yaml",
+            ),
             Some(c) => {
                 let max = a.threshold.unwrap_or(0.0);
                 Verdict::bool(c <= max, format!("cost ${c:.6} (at most ${max})"))
@@ -341,13 +478,21 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
         },
         Kind::Latency => {
             let max = a.threshold.unwrap_or(0.0);
-            Verdict::bool(s.latency_ms <= max, format!("latency {:.0} ms (at most {max} ms)", s.latency_ms))
+            Verdict::bool(
+                s.latency_ms <= max,
+                format!("latency {:.0} ms (at most {max} ms)", s.latency_ms),
+            )
         }
         Kind::Exec => run_exec(a, s),
         _ => unreachable!("model-graded kinds return above"),
     };
     Some(if a.negate && !v.error {
-        Verdict { pass: !v.pass, score: 1.0 - v.score, reason: format!("not: {}", v.reason), error: false }
+        Verdict {
+            pass: !v.pass,
+            score: 1.0 - v.score,
+            reason: format!("not: {}", v.reason),
+            error: false,
+        }
     } else {
         v
     })
@@ -359,9 +504,21 @@ mod tests {
     use crate::assert::{Assertion, RawAssertion};
 
     fn check(kind: &str, value: Value, out: &str) -> Verdict {
-        let a = Assertion::from_raw(&RawAssertion { kind: kind.into(), value: Some(value), ..RawAssertion::default() }).unwrap();
+        let a = Assertion::from_raw(&RawAssertion {
+            kind: kind.into(),
+            value: Some(value),
+            ..RawAssertion::default()
+        })
+        .unwrap();
         let case = json!({});
-        let s = Subject { output: out, finish_reason: Some("stop"), latency_ms: 120.0, cost_usd: Some(0.001), case: &case, workdir: std::path::Path::new(".") };
+        let s = Subject {
+            output: out,
+            finish_reason: Some("stop"),
+            latency_ms: 120.0,
+            cost_usd: Some(0.001),
+            case: &case,
+            workdir: std::path::Path::new("."),
+        };
         score(&a, &s).unwrap()
     }
 
@@ -369,7 +526,14 @@ mod tests {
     fn text_kinds() {
         assert!(check("contains", json!("refund"), "your refund is on its way").pass);
         assert!(!check("not-contains", json!("refund"), "your refund").pass);
-        assert!(check("icontains-all", json!(["REFUND", "days"]), "refund in 5 days").pass);
+        assert!(
+            check(
+                "icontains-all",
+                json!(["REFUND", "days"]),
+                "refund in 5 days"
+            )
+            .pass
+        );
         let partial = check("contains-all", json!(["a", "zz"]), "abc");
         assert!(!partial.pass && partial.score == 0.5);
         assert!(check("regex", json!("^\\d+$"), "123").pass);
@@ -382,13 +546,36 @@ mod tests {
         let schema = json!({"type": "object", "required": ["category"], "properties": {"category": {"enum": ["billing", "bug"]}}});
         assert!(check("json-schema", schema.clone(), "{\"category\": \"billing\"}").pass);
         let bad = check("json-schema", schema.clone(), "{\"category\": \"other\"}");
-        assert!(!bad.pass && bad.reason.contains("category"), "{}", bad.reason);
-        assert!(check("contains-json", schema, "Sure! ```json\n{\"category\": \"bug\"}\n```").pass);
+        assert!(
+            !bad.pass && bad.reason.contains("category"),
+            "{}",
+            bad.reason
+        );
+        assert!(
+            check(
+                "contains-json",
+                schema,
+                "Sure! ```json\n{\"category\": \"bug\"}\n```"
+            )
+            .pass
+        );
         assert!(!check("is-json", Value::Null, "```json\n{}\n```").pass);
-        let mut a = RawAssertion { kind: "json-path".into(), value: Some(json!("billing")), path: Some("$.category".into()), ..RawAssertion::default() };
+        let mut a = RawAssertion {
+            kind: "json-path".into(),
+            value: Some(json!("billing")),
+            path: Some("$.category".into()),
+            ..RawAssertion::default()
+        };
         let a2 = Assertion::from_raw(&a).unwrap();
         let case = json!({});
-        let s = Subject { output: "{\"category\":\"billing\",\"n\":3}", finish_reason: None, latency_ms: 1.0, cost_usd: None, case: &case, workdir: std::path::Path::new(".") };
+        let s = Subject {
+            output: "{\"category\":\"billing\",\"n\":3}",
+            finish_reason: None,
+            latency_ms: 1.0,
+            cost_usd: None,
+            case: &case,
+            workdir: std::path::Path::new("."),
+        };
         assert!(score(&a2, &s).unwrap().pass);
         a.path = Some("$.n".into());
         a.value = Some(json!(3));
@@ -403,19 +590,39 @@ mod tests {
         assert!(find_pii("mail me at ada@example.com").contains(&"email address"));
         assert!(find_pii("card 4111 1111 1111 1111").contains(&"card number"));
         assert!(find_pii("call +1 415 555 0100").contains(&"phone number"));
-        assert!(find_pii("order 1234567890123 shipped").is_empty(), "not a Luhn number");
+        assert!(
+            find_pii("order 1234567890123 shipped").is_empty(),
+            "not a Luhn number"
+        );
         assert!(find_pii("Hi Ada, thanks for your patience.").is_empty());
     }
 
     #[test]
     fn numbers_lengths_and_exec() {
-        let a = Assertion::from_raw(&RawAssertion { kind: "number".into(), value: Some(json!(42)), tolerance: Some(0.5), ..RawAssertion::default() }).unwrap();
+        let a = Assertion::from_raw(&RawAssertion {
+            kind: "number".into(),
+            value: Some(json!(42)),
+            tolerance: Some(0.5),
+            ..RawAssertion::default()
+        })
+        .unwrap();
         let case = json!({"id": "x"});
-        let s = Subject { output: "The answer is 42.3", finish_reason: None, latency_ms: 1.0, cost_usd: None, case: &case, workdir: std::path::Path::new(".") };
+        let s = Subject {
+            output: "The answer is 42.3",
+            finish_reason: None,
+            latency_ms: 1.0,
+            cost_usd: None,
+            case: &case,
+            workdir: std::path::Path::new("."),
+        };
         assert!(score(&a, &s).unwrap().pass);
         assert!(check("max-length", json!(5), "hello").pass);
         assert!(!check("min-length", json!(6), "hello").pass);
-        let e = check("exec", json!("cat >/dev/null; echo '{\"pass\": true, \"score\": 0.7, \"reason\": \"ok\"}'"), "x");
+        let e = check(
+            "exec",
+            json!("cat >/dev/null; echo '{\"pass\": true, \"score\": 0.7, \"reason\": \"ok\"}'"),
+            "x",
+        );
         assert!(e.pass && e.score == 0.7, "{e:?}");
         let e = check("exec", json!("exit 3"), "x");
         assert!(e.error);

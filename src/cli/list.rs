@@ -46,8 +46,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         }
     }
     let mut rows = Vec::new();
-    for (name, path) in reg.prompt_files()? {
-        let p = match reg.load_prompt_file(&path) {
+    // Parsing front matter dominates on large registries; two cores halve it.
+    let files: Vec<(String, String)> = reg.prompt_files()?.into_iter().collect();
+    let loaded: Vec<_> = {
+        use rayon::prelude::*;
+        files
+            .into_par_iter()
+            .map(|(name, path)| {
+                let p = reg.load_prompt_file(&path);
+                (name, path, p)
+            })
+            .collect()
+    };
+    for (name, path, p) in loaded {
+        let p = match p {
             Ok(p) => p,
             Err(e) => {
                 errors.push(e);

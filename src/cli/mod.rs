@@ -1,10 +1,14 @@
 //! Command-line definitions and the one dispatch `match`. Each command lives in its own file
 //! with its `Args` and a `run(ctx, args)`.
 
+mod cache;
+mod eval;
 mod init;
 mod lint;
 mod list;
 mod render;
+mod report;
+mod runs;
 mod show;
 
 use std::path::PathBuf;
@@ -25,6 +29,8 @@ Examples:
   llmops show support-reply@HEAD~3     a prompt as it was three commits ago
   llmops render support-reply --var customer_name=Ada --var ticket='Where is my refund?'
   llmops lint                          check every prompt, suite and dataset
+  llmops eval                          run every suite; cached answers are reused
+  llmops report --format markdown      the last run again, for a pull request
 
 Exit codes: 0 ok, 1 quality failure, 2 bad input or configuration,
 3 provider or network failure, 4 nothing to evaluate, 130 interrupted.
@@ -70,6 +76,11 @@ enum Command {
     Show(show::Args),
     Render(render::Args),
     Lint(lint::Args),
+    Eval(eval::Args),
+    Runs(runs::Args),
+    Report(report::Args),
+    #[command(subcommand)]
+    Cache(cache::Command),
 }
 
 /// Output format for commands whose output is data.
@@ -80,6 +91,20 @@ pub enum Format {
     Text,
     /// For programs.
     Json,
+}
+
+/// Output format for run reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ReportFormat {
+    /// A table and the failing cases, for people.
+    #[default]
+    Text,
+    /// Everything, for programs.
+    Json,
+    /// For a pull-request comment.
+    Markdown,
+    /// JUnit XML, for CI test views.
+    Junit,
 }
 
 /// What every command gets.
@@ -137,6 +162,10 @@ pub fn run() -> u8 {
         Command::Show(args) => show::run(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
         Command::Lint(args) => lint::run(&ctx, args),
+        Command::Eval(args) => eval::run(&ctx, args),
+        Command::Runs(args) => runs::run(&ctx, args),
+        Command::Report(args) => report::run(&ctx, args),
+        Command::Cache(cmd) => cache::run(&ctx, cmd),
     };
     match result {
         Ok(code) => code,

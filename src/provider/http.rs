@@ -23,13 +23,20 @@ pub struct Client {
 const MAX_ERROR_TEXT: usize = 300;
 
 fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = v.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }
     // An HTTP date: wait until then.
     let when = httpdate_to_unix(v)?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
     Some(Duration::from_secs(when.saturating_sub(now)))
 }
 
@@ -40,15 +47,24 @@ fn httpdate_to_unix(s: &str) -> Option<u64> {
         return None;
     }
     let day: u64 = parts[1].parse().ok()?;
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let month = MONTHS.iter().position(|m| *m == parts[2])? as u64 + 1;
     let year: u64 = parts[3].parse().ok()?;
-    let hms: Vec<u64> = parts[4].split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let hms: Vec<u64> = parts[4]
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
     if hms.len() != 3 {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm).
-    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y / 400;
     let yoe = y - era * 400;
     let doy = (153 * m + 2) / 5 + day - 1;
@@ -60,7 +76,10 @@ fn httpdate_to_unix(s: &str) -> Option<u64> {
 fn response_format(v: &Value) -> Value {
     match v {
         Value::String(s) => json!({ "type": s }),
-        Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("json_schema") && o.contains_key("schema") => {
+        Value::Object(o)
+            if o.get("type").and_then(Value::as_str) == Some("json_schema")
+                && o.contains_key("schema") =>
+        {
             json!({
                 "type": "json_schema",
                 "json_schema": {
@@ -76,7 +95,12 @@ fn response_format(v: &Value) -> Value {
 
 impl Client {
     /// A client for `base` with `key` (if the provider needs one).
-    pub fn new(kind: ProviderKind, base: String, key: Option<Secret>, timeout: Duration) -> Result<Client> {
+    pub fn new(
+        kind: ProviderKind,
+        base: String,
+        key: Option<Secret>,
+        timeout: Duration,
+    ) -> Result<Client> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -99,7 +123,12 @@ impl Client {
         body.insert("model".into(), json!(req.model));
         match self.kind {
             ProviderKind::Anthropic => {
-                let system: Vec<&str> = req.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
+                let system: Vec<&str> = req
+                    .messages
+                    .iter()
+                    .filter(|m| m.role == Role::System)
+                    .map(|m| m.content.as_str())
+                    .collect();
                 if !system.is_empty() {
                     body.insert("system".into(), json!(system.join("\n\n")));
                 }
@@ -120,7 +149,11 @@ impl Client {
                 }
             }
             _ => {
-                let msgs: Vec<Value> = req.messages.iter().map(|m| json!({"role": m.role.as_str(), "content": m.content})).collect();
+                let msgs: Vec<Value> = req
+                    .messages
+                    .iter()
+                    .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+                    .collect();
                 body.insert("messages".into(), Value::Array(msgs));
                 if let Some(v) = p.max_tokens {
                     body.insert("max_tokens".into(), json!(v));
@@ -168,10 +201,20 @@ impl Client {
 
     /// One attempt, no retries.
     pub async fn call(&self, req: &Request) -> Result<Response, CallError> {
+        if req.embed {
+            return self.embed(req).await;
+        }
         let (url, mut builder) = match self.kind {
             ProviderKind::Anthropic => {
-                let url = if self.base.ends_with("/v1") { format!("{}/messages", self.base) } else { format!("{}/v1/messages", self.base) };
-                let mut b = self.http.post(&url).header("anthropic-version", "2023-06-01");
+                let url = if self.base.ends_with("/v1") {
+                    format!("{}/messages", self.base)
+                } else {
+                    format!("{}/v1/messages", self.base)
+                };
+                let mut b = self
+                    .http
+                    .post(&url)
+                    .header("anthropic-version", "2023-06-01");
                 if let Some(k) = &self.key {
                     b = b.header("x-api-key", k.expose());
                 }
@@ -187,25 +230,44 @@ impl Client {
             }
         };
         builder = builder.json(&self.body(req));
-        let resp = builder.send().await.map_err(|e| self.transport_error(&e, &url))?;
+        let resp = builder
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e, &url))?;
         let status = resp.status().as_u16();
         let retry_after = parse_retry_after(resp.headers());
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e, &url))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e, &url))?;
         match status {
             200..=299 => {}
             429 => return Err(CallError::RateLimited { retry_after }),
             401 | 403 => return Err(CallError::Auth(status)),
-            500..=599 => return Err(CallError::Server { status, retry_after }),
+            500..=599 => {
+                return Err(CallError::Server {
+                    status,
+                    retry_after,
+                })
+            }
             _ => {
                 let text = String::from_utf8_lossy(&bytes);
                 let message = serde_json::from_slice::<Value>(&bytes)
                     .ok()
-                    .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_string))
+                    .and_then(|v| {
+                        v.pointer("/error/message")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
                     .unwrap_or_else(|| text.into_owned());
-                return Err(CallError::Client { status, message: self.scrub(&message) });
+                return Err(CallError::Client {
+                    status,
+                    message: self.scrub(&message),
+                });
             }
         }
-        let v: Value = serde_json::from_slice(&bytes).map_err(|e| CallError::BadResponse(format!("not JSON ({e})")))?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| CallError::BadResponse(format!("not JSON ({e})")))?;
         match self.kind {
             ProviderKind::Anthropic => parse_anthropic(&v),
             _ => parse_openai(&v),
@@ -219,6 +281,67 @@ impl Client {
                 };
             }
             r
+        })
+    }
+
+    async fn embed(&self, req: &Request) -> Result<Response, CallError> {
+        if self.kind == ProviderKind::Anthropic {
+            return Err(CallError::Client { status: 400, message: "the Anthropic API has no embeddings endpoint; use an OpenAI-compatible provider for `similar`".into() });
+        }
+        let url = format!("{}/embeddings", self.base);
+        let text = req.messages.first().map_or("", |m| m.content.as_str());
+        let mut b = self
+            .http
+            .post(&url)
+            .json(&json!({ "model": req.model, "input": text }));
+        if let Some(k) = &self.key {
+            b = b.bearer_auth(k.expose());
+        }
+        let resp = b.send().await.map_err(|e| self.transport_error(&e, &url))?;
+        let status = resp.status().as_u16();
+        let retry_after = parse_retry_after(resp.headers());
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e, &url))?;
+        match status {
+            200..=299 => {}
+            429 => return Err(CallError::RateLimited { retry_after }),
+            401 | 403 => return Err(CallError::Auth(status)),
+            500..=599 => {
+                return Err(CallError::Server {
+                    status,
+                    retry_after,
+                })
+            }
+            _ => {
+                return Err(CallError::Client {
+                    status,
+                    message: self.scrub(&String::from_utf8_lossy(&bytes)),
+                })
+            }
+        }
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| CallError::BadResponse(format!("not JSON ({e})")))?;
+        let vector = v
+            .pointer("/data/0/embedding")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("no `data[0].embedding` in the body"))?;
+        if vector.is_empty() || !vector.iter().all(Value::is_number) {
+            return Err(bad("the embedding is not a list of numbers"));
+        }
+        let input_tokens = v
+            .pointer("/usage/prompt_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or_else(|| super::estimate_tokens(text));
+        Ok(Response {
+            text: Value::Array(vector.clone()).to_string(),
+            finish_reason: None,
+            usage: Usage {
+                input_tokens,
+                output_tokens: 0,
+                estimated: false,
+            },
         })
     }
 
@@ -245,8 +368,12 @@ fn bad(what: &str) -> CallError {
 }
 
 fn parse_openai(v: &Value) -> Result<Response, CallError> {
-    let choice = v.pointer("/choices/0").ok_or_else(|| bad("no `choices[0]` in the body"))?;
-    let msg = choice.get("message").ok_or_else(|| bad("no `message` in `choices[0]`"))?;
+    let choice = v
+        .pointer("/choices/0")
+        .ok_or_else(|| bad("no `choices[0]` in the body"))?;
+    let msg = choice
+        .get("message")
+        .ok_or_else(|| bad("no `message` in `choices[0]`"))?;
     let text = match msg.get("content") {
         Some(Value::String(s)) => s.clone(),
         _ => match msg.get("tool_calls") {
@@ -256,18 +383,27 @@ fn parse_openai(v: &Value) -> Result<Response, CallError> {
     };
     let usage = v.get("usage").map(|u| Usage {
         input_tokens: u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
-        output_tokens: u.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0),
+        output_tokens: u
+            .get("completion_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
         estimated: false,
     });
     Ok(Response {
         text,
-        finish_reason: choice.get("finish_reason").and_then(Value::as_str).map(str::to_string),
+        finish_reason: choice
+            .get("finish_reason")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         usage: usage.unwrap_or_default(),
     })
 }
 
 fn parse_anthropic(v: &Value) -> Result<Response, CallError> {
-    let content = v.get("content").and_then(Value::as_array).ok_or_else(|| bad("no `content` array in the body"))?;
+    let content = v
+        .get("content")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no `content` array in the body"))?;
     let mut text = String::new();
     let mut tools = Vec::new();
     for block in content {
@@ -308,7 +444,10 @@ mod tests {
 
     #[test]
     fn http_dates() {
-        assert_eq!(httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(
+            httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
         assert_eq!(httpdate_to_unix("garbage"), None);
     }
 
@@ -318,6 +457,9 @@ mod tests {
         assert_eq!((o.text.as_str(), o.usage.input_tokens), ("hi", 3));
         assert!(parse_openai(&json!({"oops": 1})).is_err());
         let a = parse_anthropic(&json!({"content":[{"type":"text","text":"yo"}],"stop_reason":"max_tokens","usage":{"input_tokens":5,"output_tokens":2}})).unwrap();
-        assert_eq!((a.text.as_str(), a.finish_reason.as_deref()), ("yo", Some("length")));
+        assert_eq!(
+            (a.text.as_str(), a.finish_reason.as_deref()),
+            ("yo", Some("length"))
+        );
     }
 }

@@ -33,6 +33,10 @@ pub struct Request {
     /// replay keys) but never sent to the provider.
     #[serde(default)]
     pub sample: u32,
+    /// An embeddings request: the first message's content is the text to embed, and the
+    /// response text is the vector as a JSON array.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub embed: bool,
 }
 
 /// Token counts.
@@ -87,7 +91,9 @@ pub enum CallError {
     #[error("unreadable response: {0}")]
     BadResponse(String),
     /// HTTP 401/403.
-    #[error("authentication failed (HTTP {0}): check the key in the provider's `api_key_env` variable")]
+    #[error(
+        "authentication failed (HTTP {0}): check the key in the provider's `api_key_env` variable"
+    )]
     Auth(u16),
     /// Another 4xx: the request itself is wrong; retrying will not help.
     #[error("request rejected (HTTP {status}): {message}")]
@@ -130,7 +136,9 @@ impl CallError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            CallError::RateLimited { retry_after } | CallError::Server { retry_after, .. } => *retry_after,
+            CallError::RateLimited { retry_after } | CallError::Server { retry_after, .. } => {
+                *retry_after
+            }
             _ => None,
         }
     }
@@ -228,12 +236,25 @@ pub struct Provider {
     rpm: Option<TokenBucket>,
     tpm: Option<TokenBucket>,
     retry: RetryPolicy,
+    /// The key's variable, when the provider needs one and it is not set.
+    key_missing: Option<String>,
 }
 
 /// Every provider a run may use, plus the run-wide retry budget.
 pub struct Providers {
     by_name: HashMap<String, Arc<Provider>>,
     retry_budget: AtomicU64,
+    rate_limited: AtomicU64,
+    retry_wait_ms: AtomicU64,
+}
+
+/// Run-wide counters across providers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProviderStats {
+    /// 429 answers.
+    pub rate_limited: u64,
+    /// Seconds waited before retries.
+    pub retry_wait_s: f64,
 }
 
 /// Rough token count for text with no tokenizer at hand: about four characters a token.
@@ -243,7 +264,10 @@ pub fn estimate_tokens(text: &str) -> u64 {
 
 /// Estimated prompt tokens of a request.
 pub fn estimate_request_tokens(req: &Request) -> u64 {
-    req.messages.iter().map(|m| estimate_tokens(&m.content) + 4).sum()
+    req.messages
+        .iter()
+        .map(|m| estimate_tokens(&m.content) + 4)
+        .sum()
 }
 
 impl Providers {
@@ -281,7 +305,9 @@ impl Providers {
                     return Err(Error::usage_help(
                         format!("unknown provider `{name}`"),
                         crate::text::did_you_mean(&name, settings.provider_names().iter().copied())
-                            .unwrap_or_else(|| "configure it under `providers:` in llmops.yaml".into()),
+                            .unwrap_or_else(|| {
+                                "configure it under `providers:` in llmops.yaml".into()
+                            }),
                     ))
                 }
             };
@@ -294,6 +320,35 @@ impl Providers {
             // Retries across the whole run: enough to ride out a rough patch, not enough to
             // turn an outage into hours of waiting.
             retry_budget: AtomicU64::new(20 + expected_calls),
+            rate_limited: AtomicU64::new(0),
+            retry_wait_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ProviderStats {
+        ProviderStats {
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            retry_wait_s: self.retry_wait_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+        }
+    }
+
+    /// The error to stop on when `name` (or a member of its chain) needs a key that is not
+    /// set. Checked at the first real call, so cached and replayed runs need no key.
+    pub fn missing_key(&self, name: &str) -> Option<Error> {
+        let p = self.by_name.get(name)?;
+        if p.kind == ProviderKind::Fallback {
+            // A chain works while any member has what it needs.
+            let missing: Vec<Error> = p.chain.iter().filter_map(|c| self.missing_key(c)).collect();
+            return (missing.len() == p.chain.len())
+                .then(|| missing.into_iter().next())
+                .flatten();
+        }
+        p.key_missing.as_ref().map(|var| {
+            Error::usage_help(
+                format!("provider `{name}` needs an API key, and the environment variable {var} is not set"),
+                format!("export {var}=... (or set it as a CI secret); cached and replayed calls need no key"),
+            )
         })
     }
 
@@ -310,8 +365,16 @@ impl Providers {
 
     /// Call `name` with retries, backoff and rate limits, walking a fallback chain on failure.
     /// `on_retry` hears about every retry as it happens.
-    pub async fn call(&self, name: &str, req: &Request, on_retry: &(dyn Fn(RetryNote) + Sync)) -> CallOutcome {
-        let provider = self.by_name.get(name).expect("built for every planned provider");
+    pub async fn call(
+        &self,
+        name: &str,
+        req: &Request,
+        on_retry: &(dyn Fn(RetryNote) + Sync),
+    ) -> CallOutcome {
+        let provider = self
+            .by_name
+            .get(name)
+            .expect("built for every planned provider");
         if provider.kind != ProviderKind::Fallback {
             return self.call_one(provider, req, on_retry).await;
         }
@@ -327,11 +390,27 @@ impl Providers {
         last.expect("a fallback chain is never empty")
     }
 
-    async fn call_one(&self, p: &Provider, req: &Request, on_retry: &(dyn Fn(RetryNote) + Sync)) -> CallOutcome {
+    async fn call_one(
+        &self,
+        p: &Provider,
+        req: &Request,
+        on_retry: &(dyn Fn(RetryNote) + Sync),
+    ) -> CallOutcome {
         let mut retries = 0;
         let mut retry_wait = Duration::ZERO;
         let mut rate_limited = 0;
         let tokens = estimate_request_tokens(req) + u64::from(req.params.max_tokens.unwrap_or(256));
+        if let Some(var) = &p.key_missing {
+            // Fail before queueing on rate limits: no request will be sent.
+            return CallOutcome {
+                result: Err(CallError::MissingKey(var.clone())),
+                provider: p.name.clone(),
+                latency_ms: 0.0,
+                retries: 0,
+                retry_wait: Duration::ZERO,
+                rate_limited: 0,
+            };
+        }
         loop {
             if let Some(b) = &p.rpm {
                 b.acquire(1.0).await;
@@ -359,6 +438,7 @@ impl Providers {
             };
             if matches!(err, CallError::RateLimited { .. }) {
                 rate_limited += 1;
+                self.rate_limited.fetch_add(1, Ordering::Relaxed);
             }
             if !err.retryable() || retries >= p.retry.max_retries || !self.take_retry() {
                 return CallOutcome {
@@ -379,6 +459,8 @@ impl Providers {
                 wait,
             });
             retry_wait += wait;
+            self.retry_wait_ms
+                .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
             tokio::time::sleep(wait).await;
         }
     }
@@ -386,7 +468,10 @@ impl Providers {
 
 /// Exponential backoff with full jitter; a server's `Retry-After` wins when it is longer.
 fn backoff(policy: &RetryPolicy, attempt: u32, retry_after: Option<Duration>) -> Duration {
-    let exp = policy.base.saturating_mul(1u32 << attempt.min(16)).min(policy.cap);
+    let exp = policy
+        .base
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(policy.cap);
     let jittered = exp.mul_f64(0.5 + 0.5 * jitter());
     match retry_after {
         Some(ra) => ra.min(policy.cap).max(jittered),
@@ -416,7 +501,9 @@ impl Provider {
         concurrency_override: Option<usize>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Provider> {
-        let timeout = Duration::from_secs_f64(cfg.timeout_s.unwrap_or(settings.timeout_s).max(0.001));
+        let timeout =
+            Duration::from_secs_f64(cfg.timeout_s.unwrap_or(settings.timeout_s).max(0.001));
+        let mut key_missing = None;
         let http = match cfg.kind {
             ProviderKind::Openai | ProviderKind::Anthropic => {
                 let key = match &cfg.api_key_env {
@@ -424,21 +511,28 @@ impl Provider {
                     Some(var) => match env(var).filter(|k| !k.is_empty()) {
                         Some(k) => Some(Secret(k)),
                         None => {
-                            return Err(Error::usage_help(
-                                format!("provider `{name}` needs an API key, and the environment variable {var} is not set"),
-                                format!("export {var}=... (or set it as a CI secret); replayed and cached calls need no key"),
-                            ))
+                            key_missing = Some(var.clone());
+                            None
                         }
                     },
                 };
-                let default_url = if cfg.kind == ProviderKind::Openai { "https://api.openai.com/v1" } else { "https://api.anthropic.com" };
-                let base = cfg.base_url.clone().unwrap_or_else(|| default_url.to_string());
+                let default_url = if cfg.kind == ProviderKind::Openai {
+                    "https://api.openai.com/v1"
+                } else {
+                    "https://api.anthropic.com"
+                };
+                let base = cfg
+                    .base_url
+                    .clone()
+                    .unwrap_or_else(|| default_url.to_string());
                 Some(http::Client::new(cfg.kind, base, key, timeout)?)
             }
             _ => None,
         };
         let recordings = match (&cfg.kind, &cfg.path) {
-            (ProviderKind::Replay, Some(path)) => Some(Arc::new(Recordings::load(&root.join(path), path)?)),
+            (ProviderKind::Replay, Some(path)) => {
+                Some(Arc::new(Recordings::load(&root.join(path), path)?))
+            }
             _ => None,
         };
         let concurrency = concurrency_override
@@ -459,17 +553,39 @@ impl Provider {
                 max_retries: cfg.max_retries.unwrap_or(4),
                 ..RetryPolicy::default()
             },
+            key_missing,
         })
+    }
+
+    /// Whether the provider enforces a JSON schema on the output (`response_format`).
+    pub fn structured_output(&self) -> bool {
+        self.kind == ProviderKind::Openai
     }
 
     /// Whether responses from this provider are worth caching (echo and replay are local).
     pub fn cacheable(&self) -> bool {
-        matches!(self.kind, ProviderKind::Openai | ProviderKind::Anthropic | ProviderKind::Fallback)
+        matches!(
+            self.kind,
+            ProviderKind::Openai | ProviderKind::Anthropic | ProviderKind::Fallback
+        )
     }
 
     async fn call_once(&self, req: &Request) -> std::result::Result<Response, CallError> {
+        if let Some(var) = &self.key_missing {
+            return Err(CallError::MissingKey(var.clone()));
+        }
         match self.kind {
-            ProviderKind::Openai | ProviderKind::Anthropic => self.http.as_ref().expect("http providers have a client").call(req).await,
+            ProviderKind::Openai | ProviderKind::Anthropic => {
+                self.http
+                    .as_ref()
+                    .expect("http providers have a client")
+                    .call(req)
+                    .await
+            }
+            ProviderKind::Echo if req.embed => Err(CallError::Client {
+                status: 400,
+                message: format!("provider `{}` (echo) has no embeddings", self.name),
+            }),
             ProviderKind::Echo => {
                 let text = req
                     .messages
@@ -488,7 +604,11 @@ impl Provider {
                     usage,
                 })
             }
-            ProviderKind::Replay => self.recordings.as_ref().expect("replay has recordings").answer(req),
+            ProviderKind::Replay => self
+                .recordings
+                .as_ref()
+                .expect("replay has recordings")
+                .answer(req),
             ProviderKind::Fallback => unreachable!("fallback is resolved by Providers::call"),
         }
     }
@@ -502,10 +622,16 @@ mod tests {
     fn backoff_grows_and_honours_retry_after() {
         let p = RetryPolicy::default();
         let a = backoff(&p, 1, None);
-        assert!(a >= Duration::from_millis(250) && a <= Duration::from_millis(500), "{a:?}");
+        assert!(
+            a >= Duration::from_millis(250) && a <= Duration::from_millis(500),
+            "{a:?}"
+        );
         let c = backoff(&p, 30, None);
         assert!(c <= p.cap);
-        assert_eq!(backoff(&p, 1, Some(Duration::from_secs(7))), Duration::from_secs(7));
+        assert_eq!(
+            backoff(&p, 1, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
         assert_eq!(backoff(&p, 1, Some(Duration::from_secs(600))), p.cap);
     }
 
@@ -513,7 +639,10 @@ mod tests {
     fn secrets_do_not_print() {
         let s = Secret("sk-test-123456".into());
         assert_eq!(format!("{s:?}"), "Secret([redacted])");
-        assert_eq!(s.scrub("bad key sk-test-123456 given"), "bad key [redacted] given");
+        assert_eq!(
+            s.scrub("bad key sk-test-123456 given"),
+            "bad key [redacted] given"
+        );
     }
 
     #[test]

@@ -45,8 +45,14 @@ pub fn price(model: &str, overrides: &IndexMap<String, Price>) -> Option<Price> 
 }
 
 /// Cost in USD of a call, or `None` when the model has no known price.
-pub fn cost(model: &str, input_tokens: u64, output_tokens: u64, overrides: &IndexMap<String, Price>) -> Option<f64> {
-    price(model, overrides).map(|p| (input_tokens as f64 * p.input + output_tokens as f64 * p.output) / 1_000_000.0)
+pub fn cost(
+    model: &str,
+    input_tokens: u64,
+    output_tokens: u64,
+    overrides: &IndexMap<String, Price>,
+) -> Option<f64> {
+    price(model, overrides)
+        .map(|p| (input_tokens as f64 * p.input + output_tokens as f64 * p.output) / 1_000_000.0)
 }
 
 #[cfg(test)]
@@ -60,7 +66,13 @@ mod tests {
         assert_eq!(price("gpt-4o-2024-08-06", &none).unwrap().input, 2.50);
         assert!(price("my-local-model", &none).is_none());
         let mut o = IndexMap::new();
-        o.insert("gpt-4o".to_string(), Price { input: 1.0, output: 2.0 });
+        o.insert(
+            "gpt-4o".to_string(),
+            Price {
+                input: 1.0,
+                output: 2.0,
+            },
+        );
         assert_eq!(cost("gpt-4o", 1_000_000, 500_000, &o), Some(2.0));
     }
 }

@@ -14,11 +14,12 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
-    /// A bucket allowing `per_minute` units a minute, with a burst of one second's worth
-    /// (at least one unit), so a run starts promptly but never outpaces the limit.
+    /// A bucket allowing `per_minute` units a minute, with a burst of ten seconds' worth (at
+    /// least one unit): providers count in minute windows, so a short burst is allowed, and a
+    /// long run still never outpaces the limit.
     pub fn per_minute(per_minute: f64) -> TokenBucket {
         let rate = (per_minute / 60.0).max(1e-6);
-        let capacity = rate.max(1.0);
+        let capacity = (rate * 10.0).max(1.0);
         TokenBucket {
             capacity,
             rate,
@@ -55,11 +56,11 @@ mod tests {
     async fn limits_the_rate() {
         let b = TokenBucket::per_minute(600.0); // 10 a second
         let start = tokio::time::Instant::now();
-        for _ in 0..31 {
+        for _ in 0..121 {
             b.acquire(1.0).await;
         }
         let took = start.elapsed().as_secs_f64();
-        // A one-second burst of 10, then 21 more at 10 a second.
+        // A ten-second burst of 100, then 21 more at 10 a second.
         assert!((2.0..2.2).contains(&took), "{took}");
     }
 }

@@ -40,7 +40,10 @@ impl Recordings {
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Recordings { dir: shown.to_string(), by_key })
+                return Ok(Recordings {
+                    dir: shown.to_string(),
+                    by_key,
+                })
             }
             Err(e) => return Err(Error::io(shown, e)),
         };
@@ -50,19 +53,26 @@ impl Recordings {
             .collect();
         files.sort();
         for path in files {
-            let name = format!("{shown}/{}", path.file_name().unwrap_or_default().to_string_lossy());
+            let name = format!(
+                "{shown}/{}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            );
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&name, e))?;
             for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;
                 }
                 let rec: Recording = serde_json::from_str(line).map_err(|e| {
-                    Diagnostic::error("recording", &name, format!("unreadable recording: {e}")).at(i + 1, Some(e.column()))
+                    Diagnostic::error("recording", &name, format!("unreadable recording: {e}"))
+                        .at(i + 1, Some(e.column()))
                 })?;
                 by_key.insert(rec.key, rec.response);
             }
         }
-        Ok(Recordings { dir: shown.to_string(), by_key })
+        Ok(Recordings {
+            dir: shown.to_string(),
+            by_key,
+        })
     }
 
     /// How many recordings were loaded.
@@ -78,7 +88,10 @@ impl Recordings {
     /// The recorded answer to `req`.
     pub fn answer(&self, req: &Request) -> std::result::Result<Response, CallError> {
         let key = request_key(req);
-        self.by_key.get(&key).cloned().ok_or(CallError::ReplayMiss { key, dir: self.dir.clone() })
+        self.by_key.get(&key).cloned().ok_or(CallError::ReplayMiss {
+            key,
+            dir: self.dir.clone(),
+        })
     }
 }
 

@@ -274,7 +274,8 @@ fn git_source(root: &Path, rev: &str) -> Result<Source> {
             .id()
     };
     Ok(Source::Git {
-        repo,
+        repo: std::sync::Mutex::new(repo),
+        dirs: Default::default(),
         commit,
         prefix,
         rev: rev.to_string(),
@@ -316,4 +317,26 @@ pub fn init_and_commit(dir: &Path, files: &[&str], message: &str) -> Result<Stri
     let sig = signature(&repo)?;
     let id = repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[])?;
     Ok(id.to_string())
+}
+
+/// HEAD's commit and whether the registry has uncommitted changes (ignored files aside), or
+/// `None` outside a git repository.
+pub fn head_state(root: &Path) -> Option<(String, bool)> {
+    let repo = git2::Repository::discover(root).ok()?;
+    let commit = repo.head().ok()?.peel_to_commit().ok()?.id().to_string();
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .include_ignored(false)
+        .exclude_submodules(true);
+    let workdir = repo.workdir()?.canonicalize().ok()?;
+    if let Ok(rel) = root.strip_prefix(&workdir) {
+        if !rel.as_os_str().is_empty() {
+            opts.pathspec(rel);
+        }
+    }
+    let dirty = repo
+        .statuses(Some(&mut opts))
+        .map(|s| !s.is_empty())
+        .unwrap_or(false);
+    Some((commit, dirty))
 }

@@ -24,15 +24,61 @@ pub enum Source {
     },
     /// Files in a commit's tree; `prefix` is the registry root inside the repository.
     Git {
-        /// The repository.
-        repo: git2::Repository,
+        /// The repository. git2's handle is `Send` but not `Sync`; the lock lets the planner
+        /// thread read while the main thread holds the registry.
+        repo: std::sync::Mutex<git2::Repository>,
         /// The commit read.
         commit: git2::Oid,
+        /// Directory listings already decoded, by repository path. libgit2 does not cache
+        /// large trees, and a prompts directory of 500 files would be decoded on every read.
+        dirs: std::sync::Mutex<std::collections::HashMap<String, Listing>>,
         /// The registry root's path inside the repository ("" at the top).
         prefix: String,
         /// What the user wrote (`HEAD~2`, `main`).
         rev: String,
     },
+}
+
+/// A decoded git tree: name -> (object id, is a directory).
+pub type Listing = std::sync::Arc<std::collections::BTreeMap<String, (git2::Oid, bool)>>;
+
+/// The listing of `path` (repository-relative, "" for the top) in `commit`, cached.
+fn listing(
+    repo: &git2::Repository,
+    commit: git2::Oid,
+    dirs: &std::sync::Mutex<std::collections::HashMap<String, Listing>>,
+    path: &str,
+) -> Result<Option<Listing>> {
+    if let Some(l) = dirs.lock().expect("not poisoned").get(path) {
+        return Ok(Some(l.clone()));
+    }
+    let tree_id = if path.is_empty() {
+        repo.find_commit(commit)?.tree_id()
+    } else {
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let Some(up) = listing(repo, commit, dirs, parent)? else {
+            return Ok(None);
+        };
+        match up.get(name) {
+            Some((oid, true)) => *oid,
+            _ => return Ok(None),
+        }
+    };
+    let tree = repo.find_tree(tree_id)?;
+    let entries: std::collections::BTreeMap<String, (git2::Oid, bool)> = tree
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e.name()?.to_string(),
+                (e.id(), e.kind() == Some(git2::ObjectType::Tree)),
+            ))
+        })
+        .collect();
+    let l: Listing = std::sync::Arc::new(entries);
+    dirs.lock()
+        .expect("not poisoned")
+        .insert(path.to_string(), l.clone());
+    Ok(Some(l))
 }
 
 /// Join `rel` onto `base` (both registry-relative, `/`-separated) and normalise `.` and `..`.
@@ -97,9 +143,15 @@ impl Source {
 
     fn worktree_path(root: &Path, rel: &str) -> Result<PathBuf> {
         let path = root.join(rel);
-        // A symlink must not lead out of the registry.
-        if let (Ok(real), Ok(real_root)) = (path.canonicalize(), root.canonicalize()) {
-            if !real.starts_with(&real_root) {
+        // A symlink must not lead out of the registry. The root is already canonical
+        // (`find_root`), and only a path with a symlink in it can resolve elsewhere.
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+            || rel.split('/').count() > 1
+        {
+            let Ok(real) = path.canonicalize() else {
+                return Ok(path);
+            };
+            if !real.starts_with(root) {
                 return Err(Error::usage_help(
                     format!("{rel}: resolves outside the repository"),
                     "symlinks in the registry must point inside it",
@@ -128,18 +180,19 @@ impl Source {
             Source::Git {
                 repo,
                 commit,
+                dirs,
                 prefix,
                 ..
             } => {
-                let tree = repo.find_commit(*commit)?.tree()?;
-                let entry = match tree.get_path(Path::new(&Self::git_path(prefix, rel))) {
-                    Ok(e) => e,
-                    Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
-                    Err(e) => return Err(e.into()),
+                let repo = repo.lock().expect("not poisoned");
+                let full = Self::git_path(prefix, rel.trim_matches('/'));
+                let (dir, name) = full.rsplit_once('/').unwrap_or(("", &full));
+                let Some(l) = listing(&repo, *commit, dirs, dir)? else {
+                    return Ok(None);
                 };
-                match entry.to_object(repo)?.into_blob() {
-                    Ok(blob) => Ok(Some(blob.content().to_vec())),
-                    Err(_) => Ok(None),
+                match l.get(name) {
+                    Some((oid, false)) => Ok(Some(repo.find_blob(*oid)?.content().to_vec())),
+                    _ => Ok(None),
                 }
             }
         }
@@ -188,29 +241,17 @@ impl Source {
             Source::Git {
                 repo,
                 commit,
+                dirs,
                 prefix,
                 ..
             } => {
-                let root = repo.find_commit(*commit)?.tree()?;
+                let repo = repo.lock().expect("not poisoned");
                 let path = Self::git_path(prefix, rel_dir.trim_matches('/'));
-                let tree = if path.is_empty() {
-                    root
-                } else {
-                    match root.get_path(Path::new(&path)) {
-                        Ok(e) => match e.to_object(repo)?.into_tree() {
-                            Ok(t) => t,
-                            Err(_) => return Ok(out),
-                        },
-                        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(out),
-                        Err(e) => return Err(e.into()),
-                    }
-                };
-                for e in tree.iter() {
-                    let Some(name) = e.name() else { continue };
-                    out.push(Entry {
-                        name: name.to_string(),
-                        is_dir: e.kind() == Some(git2::ObjectType::Tree),
-                    });
+                if let Some(l) = listing(&repo, *commit, dirs, path.trim_matches('/'))? {
+                    out.extend(l.iter().map(|(name, (_, is_dir))| Entry {
+                        name: name.clone(),
+                        is_dir: *is_dir,
+                    }));
                 }
             }
         }

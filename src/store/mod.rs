@@ -2,7 +2,7 @@
 //! only module that touches rusqlite. One writer thread per process; WAL and a busy timeout
 //! let two processes share a database without corrupting it or losing rows.
 
-mod writer;
+pub mod writer;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -17,8 +17,7 @@ use crate::provider::Response;
 pub use writer::Writer;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE responses (
+const MIGRATIONS: &[&str] = &["CREATE TABLE responses (
         fingerprint TEXT PRIMARY KEY,
         provider TEXT NOT NULL,
         model TEXT NOT NULL,
@@ -88,8 +87,7 @@ const MIGRATIONS: &[&str] = &[
         error INTEGER NOT NULL,
         reason TEXT NOT NULL,
         PRIMARY KEY (run_id, suite, variant, case_id, sample, idx)
-    );",
-];
+    );"];
 
 /// A run's row.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -221,7 +219,9 @@ pub struct Store {
 
 /// Now, RFC 3339 in UTC with milliseconds.
 pub fn now_rfc3339() -> String {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     rfc3339(d.as_secs() as i64, d.subsec_millis())
 }
 
@@ -240,11 +240,21 @@ pub fn rfc3339(secs: i64, millis: u32) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |e| Error::usage_help(format!("{}: database error: {e}", path.display()), "if the file is damaged, `llmops cache clear --all` starts afresh")
+    move |e| {
+        Error::usage_help(
+            format!("{}: database error: {e}", path.display()),
+            "if the file is damaged, `llmops cache clear --all` starts afresh",
+        )
+    }
 }
 
 impl Store {
@@ -256,17 +266,27 @@ impl Store {
         let err = db_err(path);
         let conn = Connection::open(path).map_err(&err)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(&err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(&err)?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(&err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(&err)?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
         store.migrate()?;
         Ok(store)
     }
 
     fn migrate(&mut self) -> Result<()> {
         let err = db_err(&self.path);
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&err)?;
-        let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(&err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&err)?;
+        let version: usize = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(&err)?;
         if version > MIGRATIONS.len() {
             return Err(Error::usage(format!(
                 "{} was written by a newer llmops (schema {version}, this one knows {})",
@@ -276,7 +296,8 @@ impl Store {
         }
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
             tx.execute_batch(m).map_err(&err)?;
-            tx.pragma_update(None, "user_version", i + 1).map_err(&err)?;
+            tx.pragma_update(None, "user_version", i + 1)
+                .map_err(&err)?;
         }
         tx.commit().map_err(&err)
     }
@@ -291,7 +312,13 @@ impl Store {
     }
 
     /// Record a new run and return its id.
-    pub fn begin_run(&self, command: &str, settings: &serde_json::Value, plan_key: &str, git: Option<(String, bool)>) -> Result<i64> {
+    pub fn begin_run(
+        &self,
+        command: &str,
+        settings: &serde_json::Value,
+        plan_key: &str,
+        git: Option<(String, bool)>,
+    ) -> Result<i64> {
         let (commit, dirty) = git.map_or((None, false), |(c, d)| (Some(c), d));
         self.conn
             .execute(
@@ -316,23 +343,40 @@ impl Store {
 
     /// Mark a resumed run as running again.
     pub fn reopen_run(&self, id: i64) -> Result<()> {
-        self.conn.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?1", [id]).map_err(self.err())?;
+        self.conn
+            .execute(
+                "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?1",
+                [id],
+            )
+            .map_err(self.err())?;
         Ok(())
     }
 
     /// (suite, variant, case, sample) of every result already stored for a run.
     pub fn done_keys(&self, run_id: i64) -> Result<HashSet<(String, String, String, u32)>> {
-        let mut stmt = self.conn.prepare("SELECT suite, variant, case_id, sample FROM results WHERE run_id = ?1").map_err(self.err())?;
-        let rows = stmt
-            .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        let mut stmt = self
+            .conn
+            .prepare("SELECT suite, variant, case_id, sample FROM results WHERE run_id = ?1")
             .map_err(self.err())?;
-        rows.collect::<rusqlite::Result<HashSet<_>>>().map_err(self.err())
+        let rows = stmt
+            .query_map([run_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<HashSet<_>>>()
+            .map_err(self.err())
     }
 
     /// A cached response and its original latency.
     pub fn cached(&self, fingerprint: &str) -> Result<Option<(Response, f64)>> {
-        let mut stmt = self.conn.prepare_cached("SELECT response, latency_ms FROM responses WHERE fingerprint = ?1").map_err(self.err())?;
-        let row: Option<(String, f64)> = stmt.query_row([fingerprint], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(self.err())?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT response, latency_ms FROM responses WHERE fingerprint = ?1")
+            .map_err(self.err())?;
+        let row: Option<(String, f64)> = stmt
+            .query_row([fingerprint], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(self.err())?;
         Ok(row.and_then(|(json, ms)| serde_json::from_str(&json).ok().map(|r| (r, ms))))
     }
 
@@ -340,14 +384,24 @@ impl Store {
     pub fn cached_request(&self, fingerprint: &str) -> Result<Option<serde_json::Value>> {
         let row: Option<String> = self
             .conn
-            .query_row("SELECT request FROM responses WHERE fingerprint = ?1", [fingerprint], |r| r.get(0))
+            .query_row(
+                "SELECT request FROM responses WHERE fingerprint = ?1",
+                [fingerprint],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(self.err())?;
         Ok(row.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
     /// The newest stored result of one case (any run), for `cache explain`.
-    pub fn latest_result(&self, suite: &str, variant: &str, case_id: &str, sample: u32) -> Result<Option<(i64, String)>> {
+    pub fn latest_result(
+        &self,
+        suite: &str,
+        variant: &str,
+        case_id: &str,
+        sample: u32,
+    ) -> Result<Option<(i64, String)>> {
         self.conn
             .query_row(
                 "SELECT run_id, fingerprint FROM results WHERE suite = ?1 AND variant = ?2 AND case_id = ?3 AND sample = ?4 ORDER BY run_id DESC LIMIT 1",
@@ -364,23 +418,31 @@ impl Store {
             .conn
             .prepare("SELECT id, started_at, finished_at, status, git_commit, dirty, command, settings, plan_key, stats FROM runs ORDER BY id DESC LIMIT ?1")
             .map_err(self.err())?;
-        let rows = stmt.query_map([limit as i64], run_row).map_err(self.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+        let rows = stmt
+            .query_map([limit as i64], run_row)
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())
     }
 
     /// One run, or the newest when `id` is `None`.
     pub fn run(&self, id: Option<i64>) -> Result<Option<RunRow>> {
         let sql = "SELECT id, started_at, finished_at, status, git_commit, dirty, command, settings, plan_key, stats FROM runs";
         let row = match id {
-            Some(id) => self.conn.query_row(&format!("{sql} WHERE id = ?1"), [id], run_row),
-            None => self.conn.query_row(&format!("{sql} ORDER BY id DESC LIMIT 1"), [], run_row),
+            Some(id) => self
+                .conn
+                .query_row(&format!("{sql} WHERE id = ?1"), [id], run_row),
+            None => self
+                .conn
+                .query_row(&format!("{sql} ORDER BY id DESC LIMIT 1"), [], run_row),
         };
         row.optional().map_err(self.err())
     }
 
     /// Every result of a run with its scores, ordered by suite, variant, case, sample.
     pub fn results(&self, run_id: i64) -> Result<Vec<ResultRow>> {
-        let mut scores: std::collections::HashMap<(String, String, String, u32), Vec<ScoreRow>> = std::collections::HashMap::new();
+        let mut scores: std::collections::HashMap<(String, String, String, u32), Vec<ScoreRow>> =
+            std::collections::HashMap::new();
         {
             let mut stmt = self
                 .conn
@@ -457,7 +519,14 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let mut row = row.map_err(self.err())?;
-            row.scores = scores.remove(&(row.suite.clone(), row.variant.clone(), row.case_id.clone(), row.sample)).unwrap_or_default();
+            row.scores = scores
+                .remove(&(
+                    row.suite.clone(),
+                    row.variant.clone(),
+                    row.case_id.clone(),
+                    row.sample,
+                ))
+                .unwrap_or_default();
             out.push(row);
         }
         Ok(out)
@@ -493,24 +562,37 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.err())?;
         let file_bytes = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
-        Ok(CacheStats { responses, bytes, by_model, file_bytes })
+        Ok(CacheStats {
+            responses,
+            bytes,
+            by_model,
+            file_bytes,
+        })
     }
 
     /// Delete cached responses (all, or those older than `before`); runs and results stay.
     pub fn clear_cache(&self, before: Option<&str>) -> Result<usize> {
         let n = match before {
-            Some(t) => self.conn.execute("DELETE FROM responses WHERE created_at < ?1", [t]),
+            Some(t) => self
+                .conn
+                .execute("DELETE FROM responses WHERE created_at < ?1", [t]),
             None => self.conn.execute("DELETE FROM responses", []),
         }
         .map_err(self.err())?;
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;").map_err(self.err())?;
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
+            .map_err(self.err())?;
         Ok(n)
     }
 
     /// Hit counts recorded for a run: (results, cached results).
     pub fn hit_counts(&self, run_id: i64) -> Result<(u64, u64)> {
         self.conn
-            .query_row("SELECT COUNT(*), COALESCE(SUM(cached), 0) FROM results WHERE run_id = ?1", [run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(cached), 0) FROM results WHERE run_id = ?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(self.err())
     }
 }
@@ -548,7 +630,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x/llmops.db");
         let s = Store::open(&p).unwrap();
-        let id = s.begin_run("eval", &serde_json::json!({}), "k", None).unwrap();
+        let id = s
+            .begin_run("eval", &serde_json::json!({}), "k", None)
+            .unwrap();
         drop(s);
         let s = Store::open(&p).unwrap();
         assert_eq!(s.run(None).unwrap().unwrap().id, id);

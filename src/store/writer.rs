@@ -60,7 +60,10 @@ impl Writer {
             .name("llmops-writer".into())
             .spawn(move || run(conn, rx, &path))
             .map_err(|e| Error::io("writer thread", e))?;
-        Ok(Writer { tx: Some(tx), handle: Some(handle) })
+        Ok(Writer {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
     }
 
     /// Queue an op. Never blocks on the database.
@@ -78,7 +81,9 @@ impl Writer {
     fn stop(&mut self) -> Result<()> {
         drop(self.tx.take());
         match self.handle.take() {
-            Some(h) => h.join().unwrap_or_else(|_| Err(Error::usage("the store writer panicked"))),
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(Error::usage("the store writer panicked"))),
             None => Ok(()),
         }
     }
@@ -94,16 +99,26 @@ fn open(path: &Path) -> Result<Connection> {
     let err = |e: rusqlite::Error| Error::usage(format!("{}: database error: {e}", path.display()));
     let conn = Connection::open(path).map_err(err)?;
     conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
-    conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(err)?;
     Ok(conn)
 }
 
 fn run(mut conn: Connection, rx: Receiver<Op>, path: &Path) -> Result<()> {
-    let err = |e: rusqlite::Error| Error::usage(format!("{}: database error while saving results: {e}", path.display()));
+    let err = |e: rusqlite::Error| {
+        Error::usage(format!(
+            "{}: database error while saving results: {e}",
+            path.display()
+        ))
+    };
     let mut pending: Vec<Op> = Vec::new();
     let mut first_at = Instant::now();
     loop {
-        let timeout = if pending.is_empty() { Duration::from_secs(3600) } else { LINGER.saturating_sub(first_at.elapsed()) };
+        let timeout = if pending.is_empty() {
+            Duration::from_secs(3600)
+        } else {
+            LINGER.saturating_sub(first_at.elapsed())
+        };
         match rx.recv_timeout(timeout) {
             Ok(op) => {
                 if pending.is_empty() {
@@ -134,7 +149,14 @@ fn commit(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
     let now = now_rfc3339();
     for op in ops {
         match op {
-            Op::Response { fingerprint, provider, model, request, response, latency_ms } => {
+            Op::Response {
+                fingerprint,
+                provider,
+                model,
+                request,
+                response,
+                latency_ms,
+            } => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO responses (fingerprint, provider, model, request, response, latency_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
@@ -160,12 +182,21 @@ fn commit(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 )?;
                 for (i, s) in r.scores.iter().enumerate() {
-                    insert.execute(params![r.run_id, r.suite, r.variant, r.case_id, r.sample, i, s.kind, s.metric, s.pass, s.score, s.weight, s.critical, s.error, s.reason])?;
+                    insert.execute(params![
+                        r.run_id, r.suite, r.variant, r.case_id, r.sample, i, s.kind, s.metric,
+                        s.pass, s.score, s.weight, s.critical, s.error, s.reason
+                    ])?;
                 }
             }
-            Op::Finish { run_id, status, stats } => {
-                tx.prepare_cached("UPDATE runs SET status = ?2, finished_at = ?3, stats = ?4 WHERE id = ?1")?
-                    .execute(params![run_id, status, now, stats.to_string()])?;
+            Op::Finish {
+                run_id,
+                status,
+                stats,
+            } => {
+                tx.prepare_cached(
+                    "UPDATE runs SET status = ?2, finished_at = ?3, stats = ?4 WHERE id = ?1",
+                )?
+                .execute(params![run_id, status, now, stats.to_string()])?;
             }
         }
     }

@@ -601,15 +601,20 @@ fn padded(m: &MessageTemplate) -> String {
     s
 }
 
+/// Whether `line` mentions `var` as a whole identifier.
+fn mentions(line: &str, var: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    line.match_indices(var).any(|(i, _)| {
+        let before = line[..i].chars().next_back();
+        let after = line[i + var.len()..].chars().next();
+        !before.is_some_and(ident) && !after.is_some_and(ident)
+    })
+}
+
 fn first_use_line(src: &str, var: &str) -> usize {
-    let re = regex::Regex::new(&format!(r"\b{}\b", regex::escape(var))).expect("escaped");
-    for (i, line) in src.lines().enumerate() {
-        if (line.contains("{{") || line.contains("{%")) && re.is_match(line) {
-            return i + 1;
-        }
-    }
     src.lines()
-        .position(|l| re.is_match(l))
+        .position(|l| (l.contains("{{") || l.contains("{%")) && mentions(l, var))
+        .or_else(|| src.lines().position(|l| mentions(l, var)))
         .map_or(1, |i| i + 1)
 }
 

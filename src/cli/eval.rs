@@ -1,0 +1,481 @@
+//! `llmops eval`: render every prompt over its dataset, call the providers concurrently,
+//! score, store and report.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+
+use super::{Ctx, ReportFormat};
+use crate::config::ProviderKind;
+use crate::engine::{self, Event, Options, Stop};
+use crate::error::{exit, Error, Result};
+use crate::provider::replay::{self, Recording};
+use crate::registry::Registry;
+use crate::report::{self, SuitePolicy};
+use crate::store::{writer::Op, Store, Writer};
+use crate::ui::Progress;
+
+/// Evaluate prompts over their suites.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Each (prompt × case × sample) is one request, fingerprinted by provider, model, parameters,
+rendered messages and sample index; cached answers are reused. Results go to the store
+(`.llmops/cache/llmops.db`); `llmops runs` and `llmops report` show them again.
+
+Exit codes: 0 every suite cleared its thresholds, 1 a suite missed one (or, with none set,
+a case failed), 2 bad input, 3 a provider failed beyond retries, 4 nothing to evaluate,
+130 interrupted (finished cases are kept; `--resume` continues).
+
+Examples:
+  llmops eval                              every suite
+  llmops eval support-reply -j 16          one prompt's suites, 16 calls in flight
+  llmops eval --dry-run                    calls, cache hits, tokens and cost; calls nothing
+  llmops eval --repeat 3 --filter refund   three samples of the cases matching `refund`
+  llmops eval --shard 2/4 --format junit --output junit.xml
+  llmops eval --profile live --record      call the real provider and save recordings")]
+pub struct Args {
+    /// Prompt or suite names (default: every suite).
+    #[arg(value_name = "PROMPT|SUITE")]
+    targets: Vec<String>,
+    /// Calls in flight per provider (overrides the config).
+    #[arg(short = 'j', long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// Samples per case.
+    #[arg(long, value_name = "K")]
+    repeat: Option<u32>,
+    /// Only cases whose id or description matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    filter: Option<String>,
+    /// Use this provider for every prompt.
+    #[arg(long, value_name = "NAME")]
+    provider: Option<String>,
+    /// Ignore cached responses (they are not read, and new ones are not written).
+    #[arg(long)]
+    no_cache: bool,
+    /// Call the providers even when the cache has an answer, and replace it.
+    #[arg(long, conflicts_with = "no_cache")]
+    refresh: bool,
+    /// Print the plan (calls, cache hits, estimated tokens and cost) and call nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Stop before spending more than this many US dollars.
+    #[arg(long, value_name = "USD")]
+    budget: Option<f64>,
+    /// Run slice I of N (1-based), chosen by a hash of each case id.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<(u32, u32)>,
+    /// Continue the newest unfinished run of the same selection.
+    #[arg(long)]
+    resume: bool,
+    /// Save every provider answer as a recording for the `replay` provider (into DIR, or the
+    /// replay provider's `path`).
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "")]
+    record: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: ReportFormat,
+    /// Write the report to FILE instead of stdout (a summary still goes to stderr).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+fn parse_shard(s: &str) -> std::result::Result<(u32, u32), String> {
+    let (i, n) = s.split_once('/').ok_or("expected I/N, for example 2/4")?;
+    let (i, n): (u32, u32) = (
+        i.trim().parse().map_err(|_| "I must be a whole number")?,
+        n.trim().parse().map_err(|_| "N must be a whole number")?,
+    );
+    if n == 0 || i == 0 || i > n {
+        return Err(format!("shard {i}/{n}: need 1 <= I <= N"));
+    }
+    Ok((i, n))
+}
+
+fn record_dir(reg: &Registry, arg: &str) -> Result<PathBuf> {
+    if !arg.is_empty() {
+        return Ok(reg.root.join(arg));
+    }
+    let replays: Vec<&String> = reg
+        .settings
+        .providers
+        .iter()
+        .filter(|(_, p)| p.kind == ProviderKind::Replay)
+        .filter_map(|(_, p)| p.path.as_ref())
+        .collect();
+    match replays.as_slice() {
+        [one] => Ok(reg.root.join(one)),
+        [] => Err(Error::usage_help(
+            "--record needs a directory: no `replay` provider is configured",
+            "pass `--record DIR` or add `providers: { replay: { type: replay, path: DIR } }`",
+        )),
+        _ => Err(Error::usage_help(
+            "--record needs a directory: several `replay` providers are configured",
+            "pass `--record DIR`",
+        )),
+    }
+}
+
+/// Run `llmops eval`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+    let reg = ctx.registry(None)?;
+    let opts = Options {
+        selectors: args.targets.clone(),
+        filter: args.filter.clone(),
+        repeat: args.repeat,
+        use_cache: reg.settings.cache_enabled && !args.no_cache,
+        refresh: args.refresh,
+        budget: args.budget,
+        shard: args.shard,
+        provider: args.provider.clone(),
+        concurrency: args.concurrency,
+    };
+    if args.concurrency == Some(0) {
+        return Err(Error::usage("-j/--concurrency must be at least 1"));
+    }
+    if let Some(b) = args.budget {
+        if !(b.is_finite() && b >= 0.0) {
+            return Err(Error::usage(
+                "--budget must be a number of US dollars, 0 or more",
+            ));
+        }
+    }
+    let recording = args
+        .record
+        .as_deref()
+        .map(|a| record_dir(&reg, a))
+        .transpose()?;
+    let planned = engine::plan::select(&reg, &opts)?;
+    let store = Store::open(&reg.root.join(&reg.settings.cache_path))?;
+    if args.dry_run {
+        return dry_run(ctx, &reg, &planned, &opts, &store, args.format);
+    }
+    let policies: BTreeMap<String, SuitePolicy> = planned
+        .iter()
+        .map(|p| {
+            (
+                p.suite.name.clone(),
+                SuitePolicy {
+                    thresholds: p.suite.thresholds.clone(),
+                    min_pass: p.suite.min_pass,
+                    repeat: p.repeat,
+                },
+            )
+        })
+        .collect();
+    let plan_key = engine::plan::plan_key(&planned, &opts);
+    let settings = json!({
+        "suites": policies,
+        "concurrency": args.concurrency,
+        "repeat": args.repeat,
+        "filter": args.filter,
+        "shard": args.shard,
+        "budget": args.budget,
+        "provider": args.provider,
+        "profile": reg.settings.profile,
+        "cache": opts.use_cache,
+    });
+    let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
+    let resumed = if args.resume {
+        store.resumable(&plan_key)?
+    } else {
+        None
+    };
+    let run_id = match resumed {
+        Some(id) => {
+            store.reopen_run(id)?;
+            ctx.ui.note(&format!("resuming run {id}"));
+            id
+        }
+        None => {
+            if args.resume {
+                ctx.ui
+                    .note("nothing to resume for this selection: starting a new run");
+            }
+            store.begin_run(
+                &command,
+                &settings,
+                &plan_key,
+                crate::registry::head_state(&reg.root),
+            )?
+        }
+    };
+    let done = match resumed {
+        Some(id) => store.done_keys(id)?,
+        None => Default::default(),
+    };
+    let writer = Writer::start(&store)?;
+    let store = Arc::new(Mutex::new(store));
+    let progress = Progress::new(args.no_progress);
+    let mut recordings: BTreeMap<String, Vec<Recording>> = BTreeMap::new();
+    let mut retries = 0u64;
+    let write_cache = opts.use_cache || args.refresh;
+    let mut sink = |e: Event| match e {
+        Event::Total(n) => progress.total(n),
+        Event::Retry(note) => {
+            retries += 1;
+            progress.message(format!(
+                "{retries} retries (last: {} {})",
+                note.provider, note.error
+            ));
+        }
+        Event::Response {
+            fingerprint,
+            provider,
+            cacheable,
+            prompt,
+            request,
+            response,
+            latency_ms,
+        } => {
+            if recording.is_some() {
+                let kind = reg.settings.providers.get(&provider).map(|p| p.kind);
+                if !matches!(kind, Some(ProviderKind::Replay) | Some(ProviderKind::Echo))
+                    && provider != "echo"
+                {
+                    recordings.entry(prompt).or_default().push(Recording {
+                        key: replay::request_key(&request),
+                        request: *request.clone(),
+                        response: *response.clone(),
+                    });
+                }
+            }
+            if cacheable && write_cache {
+                writer.send(Op::Response {
+                    fingerprint,
+                    model: request.model.clone(),
+                    provider,
+                    request: serde_json::to_string(&request).expect("serialisable"),
+                    response: serde_json::to_string(&response).expect("serialisable"),
+                    latency_ms,
+                });
+            }
+        }
+        Event::Finished(row) => {
+            progress.inc();
+            writer.send(Op::Result(row));
+        }
+        Event::Warning(w) => progress.note(&format!("warning: {w}")),
+    };
+    let env_lookup: engine::EnvLookup = Arc::new(|k: &str| std::env::var(k).ok());
+    let env = engine::RunEnv {
+        reg: &reg,
+        run_id,
+        done,
+        store: store.clone(),
+        env: env_lookup,
+    };
+    let outcome = engine::run(env, planned, &opts, &mut sink);
+    progress.finish();
+    let (status, stats, fatal) = match outcome {
+        Ok(o) => {
+            let status = match &o.stop {
+                None => "finished",
+                Some(Stop::Interrupted) => "interrupted",
+                Some(Stop::Budget { .. }) => "stopped-budget",
+            };
+            if let Some(Stop::Budget { spent, budget }) = &o.stop {
+                ctx.ui.note(&format!("stopped: the next calls would take spending past the budget (${spent:.4} spent of ${budget}); `--resume` continues with a larger --budget"));
+            }
+            (
+                status,
+                serde_json::to_value(&o.stats).expect("serialisable"),
+                o.stop.map(|s| match s {
+                    Stop::Interrupted => Error::Interrupted,
+                    Stop::Budget { .. } => Error::usage("budget reached"),
+                }),
+            )
+        }
+        Err(e) => ("failed", json!({}), Some(e)),
+    };
+    writer.send(Op::Finish {
+        run_id,
+        status: status.into(),
+        stats,
+    });
+    writer.finish()?;
+    if let Some(dir) = &recording {
+        let mut n = 0;
+        for (group, recs) in recordings {
+            n += replay::write(dir, &group, recs)?;
+        }
+        ctx.ui
+            .note(&format!("recorded {n} response(s) in {}", dir.display()));
+    }
+    let store = Arc::try_unwrap(store)
+        .map_err(|_| Error::usage("store still in use"))?
+        .into_inner()
+        .expect("not poisoned");
+    match fatal {
+        Some(Error::Interrupted) => {
+            let (rows, _) = store.hit_counts(run_id)?;
+            ctx.ui.note(&format!("interrupted: run {run_id} kept {rows} finished sample(s); `llmops eval --resume` continues it"));
+            return Ok(exit::INTERRUPTED);
+        }
+        Some(e) if status == "failed" => return Err(e),
+        _ => {}
+    }
+    let run = store.run(Some(run_id))?.expect("the run exists");
+    let rows = store.results(run_id)?;
+    let report = report::build(run, &rows);
+    emit_report(ctx, &report, args.format, args.output.as_deref())?;
+    if status == "stopped-budget" {
+        return Ok(exit::QUALITY.max(report.exit_code()));
+    }
+    Ok(report.exit_code())
+}
+
+/// Write a report in `format` to stdout or `output` (write-then-rename), with a short summary
+/// on stderr when the report goes to a file.
+pub(crate) fn emit_report(
+    ctx: &Ctx,
+    report: &report::RunReport,
+    format: ReportFormat,
+    output: Option<&std::path::Path>,
+) -> Result<()> {
+    let text = match format {
+        ReportFormat::Text => report::text(report),
+        ReportFormat::Json => serde_json::to_string_pretty(report).expect("serialisable") + "\n",
+        ReportFormat::Markdown => report::markdown(report),
+        ReportFormat::Junit => report::junit(report),
+    };
+    match output {
+        None => ctx.ui.out(&text),
+        Some(path) => {
+            let shown = path.display().to_string();
+            let tmp = path.with_extension("llmops-tmp");
+            std::fs::write(&tmp, &text).map_err(|e| Error::io(&shown, e))?;
+            std::fs::rename(&tmp, path).map_err(|e| Error::io(&shown, e))?;
+            let summary: Vec<String> = report
+                .groups
+                .iter()
+                .map(|g| {
+                    format!(
+                        "{}: {}/{} passed{}",
+                        g.suite,
+                        g.passed,
+                        g.cases,
+                        if g.ok() { "" } else { " (FAILED)" }
+                    )
+                })
+                .collect();
+            ctx.ui.note(&format!(
+                "run {}: {}; report written to {shown}",
+                report.run.id,
+                summary.join(", ")
+            ));
+            Ok(())
+        }
+    }
+}
+
+fn dry_run(
+    ctx: &Ctx,
+    reg: &Registry,
+    planned: &[engine::Planned],
+    opts: &Options,
+    store: &Store,
+    format: ReportFormat,
+) -> Result<u8> {
+    #[derive(Default, serde::Serialize)]
+    struct Line {
+        suite: String,
+        variant: String,
+        provider: String,
+        model: String,
+        samples: u64,
+        calls: u64,
+        cache_hits: u64,
+        est_input_tokens: u64,
+        est_output_tokens: u64,
+        est_cost_usd: f64,
+        priced: bool,
+    }
+    let mut lines: BTreeMap<(String, String), Line> = BTreeMap::new();
+    let mut lookup = |fp: &str| store.cached(fp);
+    let mut emit = |job: engine::Job| {
+        let l = lines
+            .entry((job.suite.to_string(), job.variant.to_string()))
+            .or_default();
+        l.suite = job.suite.to_string();
+        l.variant = job.variant.to_string();
+        l.provider = job.provider.clone();
+        l.model = job.request.model.clone();
+        l.samples += 1;
+        if job.cached.is_some() {
+            l.cache_hits += 1;
+        } else {
+            l.calls += 1;
+            let out = u64::from(job.request.params.max_tokens.unwrap_or(256));
+            l.est_input_tokens += job.est_input_tokens;
+            l.est_output_tokens += out;
+            match crate::provider::pricing::cost(
+                &job.request.model,
+                job.est_input_tokens,
+                out,
+                &reg.settings.pricing,
+            ) {
+                Some(c) => {
+                    l.est_cost_usd += c;
+                    l.priced = true;
+                }
+                None => l.priced = false,
+            }
+        }
+        true
+    };
+    engine::plan::plan(
+        reg,
+        planned,
+        opts,
+        &Default::default(),
+        &mut lookup,
+        &mut emit,
+    )?;
+    let lines: Vec<Line> = lines.into_values().collect();
+    if format == ReportFormat::Json {
+        ctx.ui.json(&lines)?;
+        return Ok(exit::OK);
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY)
+        .set_header([
+            "SUITE",
+            "VARIANT",
+            "PROVIDER",
+            "MODEL",
+            "SAMPLES",
+            "CALLS",
+            "CACHED",
+            "EST. TOKENS IN/OUT",
+            "EST. COST",
+        ]);
+    for l in &lines {
+        t.add_row([
+            l.suite.clone(),
+            l.variant.clone(),
+            l.provider.clone(),
+            l.model.clone(),
+            l.samples.to_string(),
+            l.calls.to_string(),
+            l.cache_hits.to_string(),
+            format!("{}/{} (at most)", l.est_input_tokens, l.est_output_tokens),
+            if l.calls == 0 {
+                "$0".into()
+            } else if l.priced {
+                format!("≤ ${:.4}", l.est_cost_usd)
+            } else {
+                "no price".into()
+            },
+        ]);
+    }
+    let calls: u64 = lines.iter().map(|l| l.calls).sum();
+    let hits: u64 = lines.iter().map(|l| l.cache_hits).sum();
+    let cost: f64 = lines.iter().map(|l| l.est_cost_usd).sum();
+    ctx.ui.out(&format!("{t}\ndry run: {calls} call(s) to make, {hits} answered from the cache, at most ${cost:.4}; nothing was called\n"))?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,419 @@
+//! The concurrent runner: plan -> run -> events. It never prints; the progress bar, the
+//! store writer and the recorder subscribe to its events.
+
+pub mod plan;
+mod score;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::judge::Judge;
+use crate::provider::{pricing, Providers, Request, Response, RetryNote};
+use crate::registry::Registry;
+use crate::store::{ResultRow, Store};
+
+pub use plan::{Job, Options, Planned};
+
+/// What the runner tells its subscribers.
+#[derive(Debug)]
+pub enum Event {
+    /// How many samples the run will produce.
+    Total(u64),
+    /// A call is being retried.
+    Retry(RetryNote),
+    /// A provider answered (cache it, record it).
+    Response {
+        /// Request fingerprint.
+        fingerprint: String,
+        /// The provider that answered.
+        provider: String,
+        /// Whether the provider's answers are worth caching.
+        cacheable: bool,
+        /// Prompt the request came from (recordings are grouped by prompt).
+        prompt: String,
+        /// The request.
+        request: Box<Request>,
+        /// The answer.
+        response: Box<Response>,
+        /// Latency in ms.
+        latency_ms: f64,
+    },
+    /// A sample is done.
+    Finished(Box<ResultRow>),
+    /// Something worth a line on stderr.
+    Warning(String),
+}
+
+/// Why a run stopped early.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Stop {
+    /// Ctrl-C.
+    Interrupted,
+    /// `--budget` would have been exceeded.
+    Budget {
+        /// USD spent.
+        spent: f64,
+        /// The budget.
+        budget: f64,
+    },
+}
+
+/// Counters for the run summary.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// Samples finished.
+    pub samples: u64,
+    /// Provider calls made (not counting retries).
+    pub calls: u64,
+    /// Samples answered from the cache.
+    pub cached: u64,
+    /// Retries made.
+    pub retries: u64,
+    /// 429 answers received.
+    pub rate_limited: u64,
+    /// Seconds spent waiting before retries.
+    pub retry_wait_s: f64,
+    /// Samples whose call failed beyond retries.
+    pub provider_errors: u64,
+    /// Judge calls made.
+    pub judge_calls: u64,
+    /// Judge answers from the cache.
+    pub judge_cached: u64,
+    /// USD spent on calls that were not cached (prompt + judge).
+    pub spent_usd: f64,
+    /// Wall time of the run in seconds.
+    pub wall_s: f64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Why it stopped early, if it did.
+    pub stop: Option<Stop>,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// Reads an environment variable (API keys); injectable for tests.
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What the runner needs besides the plan.
+pub struct RunEnv<'a> {
+    /// The registry.
+    pub reg: &'a Registry,
+    /// Run id the results belong to.
+    pub run_id: i64,
+    /// Cases already finished (a resumed run).
+    pub done: HashSet<(String, String, String, u32)>,
+    /// The store, for cache lookups.
+    pub store: Arc<Mutex<Store>>,
+    /// `LLMOPS`-independent environment lookups for API keys.
+    pub env: EnvLookup,
+}
+
+struct Shared {
+    providers: Arc<Providers>,
+    judge: Judge,
+    run_id: i64,
+    workdir: std::path::PathBuf,
+    pricing: indexmap::IndexMap<String, crate::config::Price>,
+}
+
+enum Msg {
+    Job(Box<Job>),
+    Fatal(Error),
+}
+
+enum Internal {
+    Event(Event),
+    Done(Box<ResultRow>, f64, bool),
+}
+
+fn estimate_cost(job: &Job, pricing: &indexmap::IndexMap<String, crate::config::Price>) -> f64 {
+    let out = u64::from(job.request.params.max_tokens.unwrap_or(256));
+    pricing::cost(&job.request.model, job.est_input_tokens, out, pricing).unwrap_or(0.0)
+}
+
+/// Run a plan to completion (or a stop), feeding every event to `sink` on this thread.
+pub fn run(
+    env: RunEnv<'_>,
+    planned: Vec<Planned>,
+    opts: &Options,
+    sink: &mut dyn FnMut(Event),
+) -> Result<Outcome> {
+    let reg = env.reg;
+    let started = std::time::Instant::now();
+    let total = plan::count(reg, &planned, opts)?;
+    sink(Event::Total(total.saturating_sub(env.done.len() as u64)));
+
+    let mut names: Vec<String> = planned
+        .iter()
+        .flat_map(|p| p.targets.iter().map(|t| t.provider.clone()))
+        .collect();
+    let judge_provider = reg.settings.judge_provider.clone();
+    if let Some(j) = &judge_provider {
+        names.push(j.clone());
+    }
+    let uses_judge = planned.iter().any(|p| {
+        p.suite
+            .assertions
+            .iter()
+            .any(|a| a.kind.is_model_graded() || a.kind == crate::assert::Kind::Similar)
+    });
+    names.sort();
+    names.dedup();
+    let env_lookup = env.env.clone();
+    let providers = Arc::new(Providers::build(
+        &reg.settings,
+        &reg.root,
+        &names,
+        opts.concurrency,
+        &|k| env_lookup(k),
+        total,
+    )?);
+    let judge = Judge::new(&reg.settings, providers.clone(), env.store.clone());
+    if uses_judge {
+        for p in &planned {
+            for t in &p.targets {
+                if judge.model() == Some(t.model.as_str()) {
+                    sink(Event::Warning(format!(
+                        "the judge model `{}` is the model under test in suite `{}`: a model grading itself is biased; set a different `judge.model`",
+                        t.model, p.suite.name
+                    )));
+                }
+            }
+        }
+    }
+    let shared = Arc::new(Shared {
+        providers: providers.clone(),
+        judge,
+        run_id: env.run_id,
+        workdir: reg.root.clone(),
+        pricing: reg.settings.pricing.clone(),
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))?;
+
+    // The planner renders and looks up the cache on its own thread, streaming jobs through a
+    // bounded channel: memory stays flat however large the dataset.
+    let window = names
+        .iter()
+        .filter_map(|n| providers.get(n))
+        .map(|p| p.concurrency)
+        .sum::<usize>()
+        * 2
+        + 64;
+    let (job_tx, mut job_rx) = mpsc::channel::<Msg>(window);
+    let stop_planning = Arc::new(AtomicBool::new(false));
+    let store = env.store.clone();
+    let stop = stop_planning.clone();
+    let done = env.done;
+    let plan_opts = opts.clone();
+    let budget = opts.budget;
+    let mut stats = Stats::default();
+    let result: Result<Option<Stop>> = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut lookup = |fp: &str| store.lock().expect("not poisoned").cached(fp);
+            let mut emit = |job: Job| {
+                !stop.load(Ordering::Relaxed)
+                    && job_tx.blocking_send(Msg::Job(Box::new(job))).is_ok()
+            };
+            if let Err(e) = plan::plan(reg, &planned, &plan_opts, &done, &mut lookup, &mut emit) {
+                let _ = job_tx.blocking_send(Msg::Fatal(e));
+            }
+        });
+        runtime.block_on(async {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Internal>();
+            let slots = Arc::new(tokio::sync::Semaphore::new(window));
+            let mut tasks = tokio::task::JoinSet::new();
+            let ctrl_c = tokio::signal::ctrl_c();
+            tokio::pin!(ctrl_c);
+            let mut planning = true;
+            let mut in_flight = 0usize;
+            let mut reserved = 0.0f64;
+            let mut stop: Option<Stop> = None;
+            let mut fatal: Option<Error> = None;
+            let mut checked_keys: HashSet<String> = HashSet::new();
+            loop {
+                if !planning && in_flight == 0 {
+                    break;
+                }
+                tokio::select! {
+                    biased;
+                    _ = &mut ctrl_c => {
+                        stop = Some(Stop::Interrupted);
+                        break;
+                    }
+                    Some(msg) = rx.recv() => match msg {
+                        Internal::Event(e) => sink(e),
+                        Internal::Done(row, est, was_call) => {
+                            in_flight -= 1;
+                            if was_call {
+                                reserved -= est;
+                                stats.calls += 1;
+                            } else {
+                                stats.cached += 1;
+                            }
+                            stats.samples += 1;
+                            stats.retries += u64::from(row.retries);
+                            if row.status == "error" && row.error.as_deref().is_some_and(|e| e.starts_with("provider")) {
+                                stats.provider_errors += 1;
+                            }
+                            if !row.cached {
+                                stats.spent_usd += row.cost_usd.unwrap_or(0.0);
+                            }
+                            stats.spent_usd += row.judge_cost_usd;
+                            sink(Event::Finished(row));
+                        }
+                    },
+                    permit = slots.clone().acquire_owned(), if planning && stop.is_none() => {
+                        let permit = permit.expect("never closed");
+                        match job_rx.recv().await {
+                            None => planning = false,
+                            Some(Msg::Fatal(e)) => {
+                                fatal = Some(e);
+                                break;
+                            }
+                            Some(Msg::Job(job)) => {
+                                let mut est = 0.0;
+                                let is_call = job.cached.is_none();
+                                if is_call {
+                                    let p = shared.providers.get(&job.provider).expect("built");
+                                    if checked_keys.insert(job.provider.clone()) {
+                                        if let Some(e) = shared.providers.missing_key(&p.name) {
+                                            fatal = Some(e);
+                                            break;
+                                        }
+                                    }
+                                    est = estimate_cost(&job, &shared.pricing);
+                                    if let Some(b) = budget {
+                                        if stats.spent_usd + reserved + est > b {
+                                            stop = Some(Stop::Budget { spent: stats.spent_usd, budget: b });
+                                            planning = false;
+                                            stop_planning.store(true, Ordering::Relaxed);
+                                            job_rx.close();
+                                            continue;
+                                        }
+                                    }
+                                    reserved += est;
+                                }
+                                in_flight += 1;
+                                let shared = shared.clone();
+                                let tx = tx.clone();
+                                tasks.spawn(async move {
+                                    let row = execute(*job, &shared, &tx).await;
+                                    let _ = tx.send(Internal::Done(Box::new(row), est, is_call));
+                                    drop(permit);
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            if stop == Some(Stop::Interrupted) || fatal.is_some() {
+                // Keep what finished; drop what is still waiting on the network.
+                stop_planning.store(true, Ordering::Relaxed);
+                job_rx.close();
+                tasks.abort_all();
+                while let Ok(msg) = rx.try_recv() {
+                    match msg {
+                        Internal::Event(e) => sink(e),
+                        Internal::Done(row, _, _) => sink(Event::Finished(row)),
+                    }
+                }
+            }
+            // Let the planner thread see the closed channel and end.
+            drop(job_rx);
+            match fatal {
+                Some(e) => Err(e),
+                None => Ok(stop),
+            }
+        })
+    });
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    let stop = result?;
+    let p = shared.providers.stats();
+    stats.rate_limited = p.rate_limited;
+    stats.retry_wait_s = p.retry_wait_s;
+    stats.judge_calls = shared.judge.calls();
+    stats.judge_cached = shared.judge.cached();
+    stats.wall_s = started.elapsed().as_secs_f64();
+    Ok(Outcome { stop, stats })
+}
+
+async fn execute(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>) -> ResultRow {
+    let (result, latency_ms, retries, provider, cached) = match &job.cached {
+        Some((resp, latency)) => (Ok(resp.clone()), *latency, 0, job.provider.clone(), true),
+        None => {
+            let on_retry = |note: RetryNote| {
+                let _ = tx.send(Internal::Event(Event::Retry(note)));
+            };
+            let outcome = shared
+                .providers
+                .call(&job.provider, &job.request, &on_retry)
+                .await;
+            if let Ok(resp) = &outcome.result {
+                let cacheable = shared
+                    .providers
+                    .get(&outcome.provider)
+                    .is_some_and(|p| p.cacheable());
+                let _ = tx.send(Internal::Event(Event::Response {
+                    fingerprint: job.fingerprint.clone(),
+                    provider: outcome.provider.clone(),
+                    cacheable,
+                    prompt: job.prompt.to_string(),
+                    request: Box::new(job.request.clone()),
+                    response: Box::new(resp.clone()),
+                    latency_ms: outcome.latency_ms,
+                }));
+            }
+            (
+                outcome.result,
+                outcome.latency_ms,
+                outcome.retries,
+                outcome.provider,
+                false,
+            )
+        }
+    };
+    let judged = match &result {
+        Ok(resp) => {
+            shared
+                .judge
+                .grade_all(&job, &resp.text, |e| {
+                    let _ = tx.send(Internal::Event(e));
+                })
+                .await
+        }
+        Err(_) => Vec::new(),
+    };
+    let input = score::Input {
+        job,
+        result,
+        latency_ms,
+        retries,
+        provider,
+        cached,
+        judged,
+    };
+    let run_id = shared.run_id;
+    let workdir = shared.workdir.clone();
+    let pricing = shared.pricing.clone();
+    // Scoring (JSON schema, exec, regexes) is CPU work: keep it off the async workers.
+    let (otx, orx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = otx.send(score::row(run_id, input, &workdir, &pricing));
+    });
+    orx.await.expect("the scorer always answers")
+}

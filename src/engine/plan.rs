@@ -1,0 +1,416 @@
+//! Planning: which (suite × variant × case × sample) jobs to run, each with its rendered
+//! request and fingerprint. Cases are streamed from the datasets, never held all at once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::assert::Assertion;
+use crate::error::{Diagnostic, Error, Result};
+use crate::provider::{estimate_request_tokens, Request, Response};
+use crate::registry::Registry;
+use crate::suite::{Case, Suite, Variant};
+use crate::template::{check_vars, ModelSpec, Parameters, Prompt};
+
+/// What to evaluate and how.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Prompt or suite names; empty means every suite.
+    pub selectors: Vec<String>,
+    /// Regular expression on case id and description.
+    pub filter: Option<String>,
+    /// Samples per case (overrides suites and config).
+    pub repeat: Option<u32>,
+    /// Reuse cached responses.
+    pub use_cache: bool,
+    /// Call the provider even on a cache hit, and overwrite the cache.
+    pub refresh: bool,
+    /// Stop before spending more than this many USD.
+    pub budget: Option<f64>,
+    /// Run only slice `i` of `n` (1-based).
+    pub shard: Option<(u32, u32)>,
+    /// Use this provider for every prompt.
+    pub provider: Option<String>,
+    /// Max in-flight calls per provider.
+    pub concurrency: Option<usize>,
+}
+
+/// A prompt as a variant sees it: the prompt with the variant's model overrides applied.
+pub struct Target {
+    /// Suite variant.
+    pub variant: Variant,
+    /// The prompt file.
+    pub prompt: Arc<Prompt>,
+    /// Provider name.
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// Parameters after overrides.
+    pub params: Parameters,
+    /// The prompt's content hash.
+    pub prompt_hash: String,
+}
+
+/// A suite with the prompts it evaluates.
+pub struct Planned {
+    /// The suite.
+    pub suite: Suite,
+    /// Hash of the suite file and its dataset path (identity for results).
+    pub suite_hash: String,
+    /// One per variant.
+    pub targets: Vec<Target>,
+    /// Samples per case.
+    pub repeat: u32,
+}
+
+/// The case data shared by a case's jobs.
+pub struct CaseData {
+    /// Stable id.
+    pub id: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Variables.
+    pub vars: Map<String, Value>,
+    /// Metadata.
+    pub metadata: Map<String, Value>,
+    /// Suite defaults plus the case's own.
+    pub assertions: Vec<Assertion>,
+    /// JSON of the case for `exec` and the judge.
+    pub json: Value,
+}
+
+/// One provider call to make (or to answer from the cache).
+pub struct Job {
+    /// Suite name.
+    pub suite: Arc<str>,
+    /// Suite hash.
+    pub suite_hash: Arc<str>,
+    /// Variant name.
+    pub variant: Arc<str>,
+    /// Prompt name.
+    pub prompt: Arc<str>,
+    /// Prompt content hash.
+    pub prompt_hash: Arc<str>,
+    /// Case.
+    pub case: Arc<CaseData>,
+    /// Sample index.
+    pub sample: u32,
+    /// Provider to call.
+    pub provider: String,
+    /// The request.
+    pub request: Request,
+    /// Identity of (provider, request): the cache key.
+    pub fingerprint: String,
+    /// Estimated prompt tokens.
+    pub est_input_tokens: u64,
+    /// A cached answer and its original latency, when the cache had one.
+    pub cached: Option<(Response, f64)>,
+}
+
+/// The cache key of a request to a provider.
+pub fn fingerprint(provider: &str, req: &Request) -> String {
+    let v = json!({ "provider": provider, "request": req });
+    crate::text::sha256_hex(crate::text::canonical_json(&v).as_bytes())
+}
+
+fn merge_params(base: &Parameters, over: &Parameters) -> Parameters {
+    Parameters {
+        temperature: over.temperature.or(base.temperature),
+        top_p: over.top_p.or(base.top_p),
+        max_tokens: over.max_tokens.or(base.max_tokens),
+        seed: over.seed.or(base.seed),
+        stop: over.stop.clone().or_else(|| base.stop.clone()),
+        presence_penalty: over.presence_penalty.or(base.presence_penalty),
+        frequency_penalty: over.frequency_penalty.or(base.frequency_penalty),
+        response_format: over
+            .response_format
+            .clone()
+            .or_else(|| base.response_format.clone()),
+        tools: over.tools.clone().or_else(|| base.tools.clone()),
+    }
+}
+
+/// Pick the suites the selectors name (prompt or suite names), with their prompts loaded.
+pub fn select(reg: &Registry, opts: &Options) -> Result<Vec<Planned>> {
+    let (suites, errors) = reg.suites()?;
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e);
+    }
+    let prompt_files = reg.prompt_files()?;
+    for s in &opts.selectors {
+        if !suites.iter().any(|x| &x.name == s) && !prompt_files.contains_key(s) {
+            let names: Vec<&str> = suites
+                .iter()
+                .map(|x| x.name.as_str())
+                .chain(prompt_files.keys().map(String::as_str))
+                .collect();
+            return Err(Error::usage_help(
+                format!("`{s}` is neither a suite nor a prompt"),
+                crate::text::did_you_mean(s, names.iter().copied())
+                    .unwrap_or_else(|| "`llmops list` shows the prompts and their suites".into()),
+            ));
+        }
+    }
+    let mut prompts: std::collections::HashMap<String, Arc<Prompt>> =
+        std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for suite in suites {
+        let wanted = opts.selectors.is_empty()
+            || opts
+                .selectors
+                .iter()
+                .any(|s| *s == suite.name || suite.variants.iter().any(|v| &v.prompt == s));
+        if !wanted {
+            continue;
+        }
+        let mut targets = Vec::new();
+        for v in &suite.variants {
+            if !opts.selectors.is_empty()
+                && !opts.selectors.contains(&suite.name)
+                && !opts.selectors.contains(&v.prompt)
+            {
+                continue;
+            }
+            let prompt = match prompts.get(&v.prompt) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = Arc::new(reg.load_prompt(&v.prompt).map_err(|e| match e {
+                        Error::Usage { message, help } => Error::Usage {
+                            message: format!("{}:{}: {message}", suite.path, v.line),
+                            help,
+                        },
+                        other => other,
+                    })?);
+                    prompts.insert(v.prompt.clone(), p.clone());
+                    p
+                }
+            };
+            let over = v.model.clone().unwrap_or_default();
+            let base: &ModelSpec = &prompt.model;
+            let provider = opts
+                .provider
+                .clone()
+                .or(over.provider.clone())
+                .or(base.provider.clone())
+                .or(reg.settings.default_provider.clone())
+                .ok_or_else(|| Error::usage_help(format!("prompt `{}` names no provider and llmops.yaml has no default", prompt.name), "set `defaults.provider` in llmops.yaml, `model.provider` in the prompt, or pass `--provider`"))?;
+            if !reg.settings.has_provider(&provider) {
+                return Err(Error::usage_help(
+                    format!("prompt `{}`: unknown provider `{provider}`", prompt.name),
+                    crate::text::did_you_mean(
+                        &provider,
+                        reg.settings.provider_names().iter().copied(),
+                    )
+                    .unwrap_or_else(|| "configure it under `providers:` in llmops.yaml".into()),
+                ));
+            }
+            let model = over
+                .name
+                .clone()
+                .or(base.name.clone())
+                .or(reg.settings.default_model.clone())
+                .ok_or_else(|| {
+                    Error::usage_help(
+                        format!(
+                            "prompt `{}` names no model and llmops.yaml has no default",
+                            prompt.name
+                        ),
+                        "set `defaults.model` in llmops.yaml or `model.name` in the prompt",
+                    )
+                })?;
+            targets.push(Target {
+                variant: v.clone(),
+                params: merge_params(&base.parameters, &over.parameters),
+                prompt_hash: prompt.content_hash(),
+                prompt,
+                provider,
+                model,
+            });
+        }
+        let repeat = opts
+            .repeat
+            .or(suite.repeat)
+            .unwrap_or(reg.settings.repeat)
+            .max(1);
+        let suite_text = reg.source.read(&suite.path)?.unwrap_or_default();
+        let mut identity = suite_text;
+        if let Some((rel, _)) = &suite.dataset {
+            // The dataset's content is part of the suite's identity.
+            if let Some(bytes) = reg.source.read(rel)? {
+                identity.extend_from_slice(crate::text::sha256_hex(&bytes).as_bytes());
+            }
+        }
+        out.push(Planned {
+            suite_hash: crate::text::sha256_hex(&identity)[..16].to_string(),
+            suite,
+            targets,
+            repeat,
+        });
+    }
+    if out.is_empty() {
+        return Err(Error::Nothing(if opts.selectors.is_empty() {
+            format!("no suites in `{}`", reg.settings.evals_dir)
+        } else {
+            format!("no suite evaluates {}", opts.selectors.join(", "))
+        }));
+    }
+    Ok(out)
+}
+
+fn shard_of(suite: &str, case_id: &str, n: u32) -> u32 {
+    let h = crate::text::sha256_hex(format!("{suite}\u{0}{case_id}").as_bytes());
+    (u64::from_str_radix(&h[..15], 16).expect("hex") % u64::from(n)) as u32
+}
+
+/// Whether a case is in this run's slice and filter.
+pub fn selected(opts: &Options, filter: Option<&regex::Regex>, suite: &str, case: &Case) -> bool {
+    if let Some((i, n)) = opts.shard {
+        if shard_of(suite, &case.id, n) != i - 1 {
+            return false;
+        }
+    }
+    match filter {
+        None => true,
+        Some(re) => {
+            re.is_match(&case.id) || case.description.as_deref().is_some_and(|d| re.is_match(d))
+        }
+    }
+}
+
+/// Compile `--filter`.
+pub fn filter_regex(opts: &Options) -> Result<Option<regex::Regex>> {
+    opts.filter
+        .as_deref()
+        .map(|f| {
+            regex::RegexBuilder::new(f)
+                .case_insensitive(true)
+                .build()
+                .map_err(|e| Error::usage(format!("--filter: invalid regular expression: {e}")))
+        })
+        .transpose()
+}
+
+/// Count the jobs a plan will produce (parses the datasets but renders nothing).
+pub fn count(reg: &Registry, planned: &[Planned], opts: &Options) -> Result<u64> {
+    let filter = filter_regex(opts)?;
+    let mut n = 0u64;
+    for p in planned {
+        for case in p.suite.cases(&reg.source)? {
+            let case = case?;
+            if selected(opts, filter.as_ref(), &p.suite.name, &case) {
+                n += p.targets.len() as u64 * u64::from(p.repeat);
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// A cache lookup: a fingerprint to the cached answer and its original latency.
+pub type Lookup<'a> = dyn FnMut(&str) -> Result<Option<(Response, f64)>> + 'a;
+
+/// Stream every job to `emit` (which returns false to stop). `lookup` answers cache hits;
+/// `done` holds (suite, variant, case, sample) already finished by a resumed run.
+pub fn plan(
+    reg: &Registry,
+    planned: &[Planned],
+    opts: &Options,
+    done: &HashSet<(String, String, String, u32)>,
+    lookup: &mut Lookup<'_>,
+    emit: &mut dyn FnMut(Job) -> bool,
+) -> Result<()> {
+    let filter = filter_regex(opts)?;
+    let dir = &reg.settings.prompts_dir;
+    for p in planned {
+        let suite_name: Arc<str> = Arc::from(p.suite.name.as_str());
+        let suite_hash: Arc<str> = Arc::from(p.suite_hash.as_str());
+        let names: Vec<(Arc<str>, Arc<str>, Arc<str>)> = p
+            .targets
+            .iter()
+            .map(|t| {
+                (
+                    Arc::from(t.variant.name.as_str()),
+                    Arc::from(t.prompt.name.as_str()),
+                    Arc::from(t.prompt_hash.as_str()),
+                )
+            })
+            .collect();
+        for case in p.suite.cases(&reg.source)? {
+            let case = case?;
+            if !selected(opts, filter.as_ref(), &p.suite.name, &case) {
+                continue;
+            }
+            let data = Arc::new(CaseData {
+                json: json!({ "id": case.id, "vars": case.vars, "metadata": case.metadata, "description": case.description, "suite": p.suite.name }),
+                id: case.id.clone(),
+                description: case.description.clone(),
+                vars: case.vars.clone(),
+                metadata: case.metadata.clone(),
+                assertions: case.assert.clone(),
+            });
+            for (t, (variant, prompt_name, prompt_hash)) in p.targets.iter().zip(&names) {
+                let vars = check_vars(&t.prompt.inputs, &case.vars).map_err(|e| {
+                    Diagnostic::error(
+                        "case-vars",
+                        &case.file,
+                        format!("case `{}` for prompt `{}`: {e}", case.id, t.prompt.name),
+                    )
+                    .at(case.line, None)
+                    .help("`llmops lint` lists every such problem")
+                })?;
+                let messages = t.prompt.render(dir, &vars)?;
+                for sample in 0..p.repeat {
+                    if done.contains(&(
+                        p.suite.name.clone(),
+                        t.variant.name.clone(),
+                        case.id.clone(),
+                        sample,
+                    )) {
+                        continue;
+                    }
+                    let request = Request {
+                        model: t.model.clone(),
+                        messages: messages.clone(),
+                        params: t.params.clone(),
+                        sample,
+                        embed: false,
+                    };
+                    let fingerprint = fingerprint(&t.provider, &request);
+                    let cached = if opts.use_cache && !opts.refresh {
+                        lookup(&fingerprint)?
+                    } else {
+                        None
+                    };
+                    let job = Job {
+                        suite: suite_name.clone(),
+                        suite_hash: suite_hash.clone(),
+                        variant: variant.clone(),
+                        prompt: prompt_name.clone(),
+                        prompt_hash: prompt_hash.clone(),
+                        case: data.clone(),
+                        sample,
+                        provider: t.provider.clone(),
+                        est_input_tokens: estimate_request_tokens(&request),
+                        request,
+                        fingerprint,
+                        cached,
+                    };
+                    if !emit(job) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Identity of a selection, so `--resume` finds the run it continues.
+pub fn plan_key(planned: &[Planned], opts: &Options) -> String {
+    let parts: Vec<Value> = planned
+        .iter()
+        .map(|p| json!({ "suite": p.suite.name, "hash": p.suite_hash, "repeat": p.repeat, "targets": p.targets.iter().map(|t| json!([t.variant.name, t.prompt_hash, t.provider, t.model])).collect::<Vec<_>>() }))
+        .collect();
+    let v = json!({ "suites": parts, "filter": opts.filter, "shard": opts.shard });
+    crate::text::sha256_hex(crate::text::canonical_json(&v).as_bytes())[..16].to_string()
+}

@@ -1,0 +1,160 @@
+//! Turning a response and its assertion verdicts into a stored result row.
+
+use crate::assert::score::{score, Subject, Verdict};
+use crate::judge::Graded;
+use crate::provider::{pricing, CallError, Response};
+use crate::store::{ResultRow, ScoreRow};
+
+use super::Job;
+
+/// Everything known about one finished sample.
+pub struct Input {
+    /// The job.
+    pub job: Job,
+    /// The answer or the final error.
+    pub result: Result<Response, CallError>,
+    /// Latency (the original call's, when cached).
+    pub latency_ms: f64,
+    /// Retries made.
+    pub retries: u32,
+    /// Provider that answered.
+    pub provider: String,
+    /// Answered from the cache.
+    pub cached: bool,
+    /// Judge verdicts, aligned with the case's assertions (None for deterministic ones).
+    pub judged: Vec<Option<Graded>>,
+}
+
+/// Score every assertion and build the row. A call error or an assertion that could not be
+/// evaluated makes the sample ERROR: reported and counted apart, never scored 0.
+pub fn row(
+    run_id: i64,
+    input: Input,
+    workdir: &std::path::Path,
+    prices: &indexmap::IndexMap<String, crate::config::Price>,
+) -> ResultRow {
+    let Input {
+        job,
+        result,
+        latency_ms,
+        retries,
+        provider,
+        cached,
+        judged,
+    } = input;
+    let mut row = ResultRow {
+        run_id,
+        suite: job.suite.to_string(),
+        variant: job.variant.to_string(),
+        prompt: job.prompt.to_string(),
+        prompt_hash: job.prompt_hash.to_string(),
+        suite_hash: job.suite_hash.to_string(),
+        case_id: job.case.id.clone(),
+        sample: job.sample,
+        status: "error".into(),
+        score: None,
+        output: None,
+        error: None,
+        finish_reason: None,
+        provider,
+        model: job.request.model.clone(),
+        fingerprint: job.fingerprint.clone(),
+        latency_ms: Some(latency_ms),
+        input_tokens: 0,
+        output_tokens: 0,
+        cost_usd: None,
+        judge_input_tokens: 0,
+        judge_output_tokens: 0,
+        judge_cost_usd: 0.0,
+        cached,
+        retries,
+        vars: serde_json::Value::Object(job.case.vars.clone()),
+        metadata: serde_json::Value::Object(job.case.metadata.clone()),
+        description: job.case.description.clone(),
+        scores: Vec::new(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let hint = match &e {
+                CallError::ReplayMiss { .. } => format!(
+                    " (prompt `{}`, case `{}`, model `{}`): the prompt or case changed since it was recorded; record again with `llmops eval --record --provider NAME`",
+                    job.prompt, job.case.id, job.request.model
+                ),
+                _ => String::new(),
+            };
+            row.error = Some(format!("provider `{}`: {e}{hint}", row.provider));
+            return row;
+        }
+    };
+    row.input_tokens = resp.usage.input_tokens;
+    row.output_tokens = resp.usage.output_tokens;
+    row.cost_usd = pricing::cost(
+        &row.model,
+        resp.usage.input_tokens,
+        resp.usage.output_tokens,
+        prices,
+    );
+    row.finish_reason = resp.finish_reason.clone();
+    let subject = Subject {
+        output: &resp.text,
+        finish_reason: resp.finish_reason.as_deref(),
+        latency_ms,
+        cost_usd: row.cost_usd,
+        case: &job.case.json,
+        workdir,
+    };
+    let mut weighted = 0.0;
+    let mut weights = 0.0;
+    let mut all_pass = true;
+    let mut first_error = None;
+    for (i, a) in job.case.assertions.iter().enumerate() {
+        let verdict = match judged.get(i).and_then(Option::as_ref) {
+            Some(g) => {
+                row.judge_input_tokens += g.input_tokens;
+                row.judge_output_tokens += g.output_tokens;
+                row.judge_cost_usd += g.cost_usd;
+                g.verdict.clone()
+            }
+            None => score(a, &subject).unwrap_or_else(|| {
+                Verdict::error(format!("`{}` was not graded", a.display_kind()))
+            }),
+        };
+        if verdict.error && first_error.is_none() {
+            first_error = Some(format!(
+                "assertion `{}`: {}",
+                a.display_kind(),
+                verdict.reason
+            ));
+        }
+        all_pass &= verdict.pass;
+        if a.weight > 0.0 {
+            weighted += verdict.score * a.weight;
+            weights += a.weight;
+        }
+        row.scores.push(ScoreRow {
+            kind: a.display_kind(),
+            metric: a.metric.clone(),
+            pass: verdict.pass,
+            score: verdict.score,
+            weight: a.weight,
+            critical: a.critical,
+            error: verdict.error,
+            reason: verdict.reason,
+        });
+    }
+    row.output = Some(resp.text);
+    if let Some(e) = first_error {
+        row.error = Some(e);
+        return row;
+    }
+    row.status = if all_pass { "pass" } else { "fail" }.into();
+    row.score = Some(if weights > 0.0 {
+        weighted / weights
+    } else if all_pass {
+        1.0
+    } else {
+        0.0
+    });
+    row
+}

@@ -1,0 +1,445 @@
+//! LLM-as-judge: model-graded assertions and embedding similarity.
+//!
+//! The output under test and any reference go inside blocks fenced by markers whose suffix is
+//! a hash of the block contents, so text inside a block cannot forge its end; the judge is told
+//! the blocks are data. The verdict is one JSON object (reasoning first, then the score or
+//! choice), parsed strictly after removing a code fence; a malformed verdict gets one repair
+//! request, then the assertion is ERROR, never a silent 0. Verdicts are cached by the full
+//! judge request.
+
+mod prompts;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+
+use crate::assert::score::Verdict;
+use crate::assert::{Assertion, Kind};
+use crate::config::Settings;
+use crate::engine::{Event, Job};
+use crate::provider::{pricing, CallError, Providers, Request, Response};
+use crate::store::Store;
+use crate::template::{Message, Parameters, Role};
+
+pub use prompts::{parse_verdict, JudgePrompt, Shape};
+
+/// One model-graded verdict with what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Graded {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Judge prompt tokens (0 when cached).
+    pub input_tokens: u64,
+    /// Judge completion tokens (0 when cached).
+    pub output_tokens: u64,
+    /// Judge USD (0 when cached).
+    pub cost_usd: f64,
+}
+
+impl Graded {
+    fn free(verdict: Verdict) -> Graded {
+        Graded {
+            verdict,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: 0.0,
+        }
+    }
+}
+
+/// The default embeddings model for `similar` when the config names none.
+pub const DEFAULT_EMBEDDING_MODEL: &str = "text-embedding-3-small";
+
+/// The judge: provider, model, cache and counters.
+pub struct Judge {
+    provider: Option<String>,
+    model: Option<String>,
+    providers: Arc<Providers>,
+    store: Arc<Mutex<Store>>,
+    pricing: indexmap::IndexMap<String, crate::config::Price>,
+    calls: AtomicU64,
+    cached: AtomicU64,
+}
+
+/// The user message under test: the last user turn of the request.
+fn question_of(job: &Job) -> String {
+    job.request
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .map(|m| m.content.clone())
+        .unwrap_or_default()
+}
+
+fn cosine(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.len() != b.len() || a.is_empty() {
+        return None;
+    }
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| x * x).sum::<f64>().sqrt();
+    (na > 0.0 && nb > 0.0).then(|| dot / (na * nb))
+}
+
+impl Judge {
+    /// A judge from the config.
+    pub fn new(settings: &Settings, providers: Arc<Providers>, store: Arc<Mutex<Store>>) -> Judge {
+        Judge {
+            provider: settings.judge_provider.clone(),
+            model: settings.judge_model.clone(),
+            providers,
+            store,
+            pricing: settings.pricing.clone(),
+            calls: AtomicU64::new(0),
+            cached: AtomicU64::new(0),
+        }
+    }
+
+    /// The judge model, if configured.
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    /// Judge calls made.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Judge answers taken from the cache.
+    pub fn cached(&self) -> u64 {
+        self.cached.load(Ordering::Relaxed)
+    }
+
+    /// Grade every model-graded assertion of a job's case; `None` for deterministic ones.
+    pub async fn grade_all(
+        &self,
+        job: &Job,
+        output: &str,
+        emit: impl Fn(Event) + Sync,
+    ) -> Vec<Option<Graded>> {
+        let mut out = Vec::with_capacity(job.case.assertions.len());
+        for a in &job.case.assertions {
+            if !a.kind.is_model_graded() && a.kind != Kind::Similar {
+                out.push(None);
+                continue;
+            }
+            out.push(Some(
+                self.grade(a, output, &question_of(job), &job.case.vars, None, &emit)
+                    .await,
+            ));
+        }
+        out
+    }
+
+    /// Grade one assertion. `baseline` is the other output for `pairwise`.
+    pub async fn grade(
+        &self,
+        a: &Assertion,
+        output: &str,
+        question: &str,
+        vars: &Map<String, Value>,
+        baseline: Option<&str>,
+        emit: &(dyn Fn(Event) + Sync),
+    ) -> Graded {
+        if output.trim().is_empty() {
+            return Graded::free(Verdict {
+                pass: false,
+                score: 0.0,
+                reason: "empty output".into(),
+                error: false,
+            });
+        }
+        let Some(provider) = a.provider.clone().or_else(|| self.provider.clone()) else {
+            return Graded::free(Verdict::error(
+                "no judge configured: set `judge: { provider, model }` in llmops.yaml",
+            ));
+        };
+        if self.providers.get(&provider).is_none() {
+            return Graded::free(Verdict::error(format!(
+                "judge provider `{provider}` is not available in this run"
+            )));
+        }
+        if a.kind == Kind::Similar {
+            return self.similar(a, &provider, output, emit).await;
+        }
+        let Some(model) = self.model.clone() else {
+            return Graded::free(Verdict::error(
+                "no judge model: set `judge.model` in llmops.yaml",
+            ));
+        };
+        if a.kind == Kind::Pairwise {
+            let Some(base) = baseline else {
+                return Graded::free(Verdict::error(
+                    "pairwise compares against a baseline output; it is graded by `llmops gate`",
+                ));
+            };
+            // Ask in both orders; positional bias shows as disagreement, which counts as a tie.
+            let first = self
+                .ask_verdict(
+                    a,
+                    &provider,
+                    &model,
+                    output,
+                    question,
+                    vars,
+                    Some(base),
+                    emit,
+                )
+                .await;
+            let second = self
+                .ask_verdict(
+                    a,
+                    &provider,
+                    &model,
+                    base,
+                    question,
+                    vars,
+                    Some(output),
+                    emit,
+                )
+                .await;
+            let (mut g1, g2) = match (first, second) {
+                (Ok(x), Ok(y)) => (x, y),
+                (Err(g), _) | (_, Err(g)) => return g,
+            };
+            let w1 =
+                g1.0.get("winner")
+                    .and_then(Value::as_str)
+                    .unwrap_or("tie")
+                    .to_string();
+            let w2 =
+                g2.0.get("winner")
+                    .and_then(Value::as_str)
+                    .unwrap_or("tie")
+                    .to_string();
+            // In the second order the candidate is B.
+            let score = match (w1.as_str(), w2.as_str()) {
+                ("A", "B") => 1.0,
+                ("B", "A") => 0.0,
+                _ => 0.5,
+            };
+            g1.1.input_tokens += g2.1.input_tokens;
+            g1.1.output_tokens += g2.1.output_tokens;
+            g1.1.cost_usd += g2.1.cost_usd;
+            let threshold = a.threshold.unwrap_or(0.5);
+            g1.1.verdict = Verdict {
+                pass: score >= threshold,
+                score,
+                reason: match (w1.as_str(), w2.as_str()) {
+                    ("A", "B") => "the judge preferred the candidate in both orders".into(),
+                    ("B", "A") => "the judge preferred the baseline in both orders".into(),
+                    _ => format!("tie (first order: {w1}, swapped order: {w2})"),
+                },
+                error: false,
+            };
+            return g1.1;
+        }
+        match self
+            .ask_verdict(a, &provider, &model, output, question, vars, None, emit)
+            .await
+        {
+            Ok((v, mut g)) => {
+                g.verdict = prompts::score(a, &v);
+                g
+            }
+            Err(g) => g,
+        }
+    }
+
+    /// Ask for a verdict, with one repair request when the reply does not parse.
+    #[allow(clippy::too_many_arguments)]
+    async fn ask_verdict(
+        &self,
+        a: &Assertion,
+        provider: &str,
+        model: &str,
+        output: &str,
+        question: &str,
+        vars: &Map<String, Value>,
+        other: Option<&str>,
+        emit: &(dyn Fn(Event) + Sync),
+    ) -> Result<(Map<String, Value>, Graded), Graded> {
+        let jp = prompts::build(a, output, question, vars, other);
+        let structured = self
+            .providers
+            .get(provider)
+            .is_some_and(|p| p.structured_output());
+        let params = Parameters {
+            temperature: Some(0.0),
+            max_tokens: Some(800),
+            response_format: structured.then(|| serde_json::json!({ "type": "json_schema", "name": "verdict", "schema": jp.schema })),
+            ..Parameters::default()
+        };
+        let mut messages = vec![
+            Message {
+                role: Role::System,
+                content: jp.system.clone(),
+            },
+            Message {
+                role: Role::User,
+                content: jp.user.clone(),
+            },
+        ];
+        let mut total = Graded::free(Verdict::error(""));
+        for attempt in 0..2 {
+            let req = Request {
+                model: model.to_string(),
+                messages: messages.clone(),
+                params: params.clone(),
+                sample: 0,
+                embed: false,
+            };
+            let resp = match self.ask(provider, &req, emit).await {
+                Ok((resp, cost)) => {
+                    total.input_tokens += cost.0;
+                    total.output_tokens += cost.1;
+                    total.cost_usd += cost.2;
+                    resp
+                }
+                Err(e) => {
+                    total.verdict = Verdict::error(format!("judge call failed: {e}"));
+                    return Err(total);
+                }
+            };
+            match parse_verdict(&resp.text, &jp.shape) {
+                Ok(v) => return Ok((v, total)),
+                Err(why) if attempt == 0 => {
+                    messages.push(Message {
+                        role: Role::Assistant,
+                        content: resp.text.clone(),
+                    });
+                    messages.push(Message {
+                        role: Role::User,
+                        content: prompts::repair_message(&why, &jp.shape),
+                    });
+                }
+                Err(why) => {
+                    total.verdict = Verdict::error(format!(
+                        "the judge's verdict could not be parsed after a repair request: {why}"
+                    ));
+                    return Err(total);
+                }
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// One judge request through the cache: returns the response and (input tokens, output
+    /// tokens, USD) actually spent.
+    async fn ask(
+        &self,
+        provider: &str,
+        req: &Request,
+        emit: &(dyn Fn(Event) + Sync),
+    ) -> Result<(Response, (u64, u64, f64)), CallError> {
+        let fp = crate::engine::plan::fingerprint(provider, req);
+        let hit = self
+            .store
+            .lock()
+            .expect("not poisoned")
+            .cached(&fp)
+            .ok()
+            .flatten();
+        if let Some((resp, _)) = hit {
+            self.cached.fetch_add(1, Ordering::Relaxed);
+            return Ok((resp, (0, 0, 0.0)));
+        }
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let outcome = self.providers.call(provider, req, &|_| {}).await;
+        let resp = outcome.result?;
+        emit(Event::Response {
+            fingerprint: fp,
+            provider: outcome.provider.clone(),
+            cacheable: true,
+            prompt: "judge".into(),
+            request: Box::new(req.clone()),
+            response: Box::new(resp.clone()),
+            latency_ms: outcome.latency_ms,
+        });
+        let cost = pricing::cost(
+            &req.model,
+            resp.usage.input_tokens,
+            resp.usage.output_tokens,
+            &self.pricing,
+        )
+        .unwrap_or(0.0);
+        Ok((
+            resp.clone(),
+            (resp.usage.input_tokens, resp.usage.output_tokens, cost),
+        ))
+    }
+
+    async fn similar(
+        &self,
+        a: &Assertion,
+        provider: &str,
+        output: &str,
+        emit: &(dyn Fn(Event) + Sync),
+    ) -> Graded {
+        let reference = a.value.as_ref().and_then(Value::as_str).unwrap_or("");
+        let model = DEFAULT_EMBEDDING_MODEL.to_string();
+        let mut g = Graded::free(Verdict::error(""));
+        let mut vectors = Vec::new();
+        for text in [output, reference] {
+            let req = Request {
+                model: model.clone(),
+                messages: vec![Message {
+                    role: Role::User,
+                    content: text.to_string(),
+                }],
+                params: Parameters::default(),
+                sample: 0,
+                embed: true,
+            };
+            match self.ask(provider, &req, emit).await {
+                Ok((resp, cost)) => {
+                    g.input_tokens += cost.0;
+                    g.cost_usd += cost.2;
+                    match serde_json::from_str::<Vec<f64>>(&resp.text) {
+                        Ok(v) => vectors.push(v),
+                        Err(_) => {
+                            g.verdict = Verdict::error("the embedding is not a list of numbers");
+                            return g;
+                        }
+                    }
+                }
+                Err(e) => {
+                    g.verdict = Verdict::error(format!("embedding call failed: {e}"));
+                    return g;
+                }
+            }
+        }
+        let threshold = a.threshold.unwrap_or(0.8);
+        g.verdict = match cosine(&vectors[0], &vectors[1]) {
+            None => Verdict::error("the two embeddings differ in length or are zero"),
+            Some(sim) => {
+                let pass = (sim >= threshold) != a.negate;
+                Verdict {
+                    pass,
+                    score: if a.negate {
+                        1.0 - sim.max(0.0)
+                    } else {
+                        sim.max(0.0)
+                    },
+                    reason: format!("cosine similarity {sim:.3} (threshold {threshold})"),
+                    error: false,
+                }
+            }
+        };
+        g
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cosine;
+
+    #[test]
+    fn cosine_similarity() {
+        assert_eq!(cosine(&[1.0, 0.0], &[1.0, 0.0]), Some(1.0));
+        assert_eq!(cosine(&[1.0, 0.0], &[0.0, 1.0]), Some(0.0));
+        assert_eq!(cosine(&[1.0], &[1.0, 2.0]), None);
+    }
+}

@@ -1,0 +1,369 @@
+//! Run reports: built from stored results, written as text, JSON, Markdown or JUnit. Pure
+//! functions from data to text; nothing here prints.
+
+mod render;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{ResultRow, RunRow};
+use crate::suite::Thresholds;
+
+pub use render::{junit, markdown, text};
+
+/// Per-suite policy recorded with a run, so `llmops report` can judge it later.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SuitePolicy {
+    /// Absolute bars.
+    pub thresholds: Thresholds,
+    /// Samples that must pass, as (k, n).
+    pub min_pass: Option<(u32, u32)>,
+    /// Samples per case.
+    pub repeat: u32,
+}
+
+/// One case across its samples.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseResult {
+    /// Case id.
+    pub id: String,
+    /// Description.
+    pub description: Option<String>,
+    /// `pass`, `fail`, `flaky`, `error`.
+    pub status: String,
+    /// Counts as passing (a flaky case that met `min_pass`).
+    pub passed: bool,
+    /// Samples that passed.
+    pub passes: u32,
+    /// Samples run.
+    pub samples: u32,
+    /// Mean score over samples that did not error.
+    pub score: Option<f64>,
+    /// Why it failed or errored: failed assertions' reasons, or the error.
+    pub reasons: Vec<String>,
+    /// The output of the first sample that failed (or the first sample).
+    pub output: Option<String>,
+    /// Mean latency over samples.
+    pub latency_ms: Option<f64>,
+    /// Critical assertions (by index and kind) that failed in any sample.
+    pub critical_failures: Vec<String>,
+    /// Per-metric mean score.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// A threshold check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Check {
+    /// `pass_rate`, `score`, or a metric name.
+    pub name: String,
+    /// The bar.
+    pub want: f64,
+    /// What the run got.
+    pub got: f64,
+    /// Cleared.
+    pub ok: bool,
+}
+
+/// One suite × variant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    /// Suite name.
+    pub suite: String,
+    /// Variant name.
+    pub variant: String,
+    /// Prompt name.
+    pub prompt: String,
+    /// Prompt content hash.
+    pub prompt_hash: String,
+    /// Model.
+    pub model: String,
+    /// Cases.
+    pub cases: u32,
+    /// Cases that passed (incl. flaky ones that met `min_pass`).
+    pub passed: u32,
+    /// Cases that failed.
+    pub failed: u32,
+    /// Cases that errored (not scored).
+    pub errored: u32,
+    /// Cases with mixed samples.
+    pub flaky: u32,
+    /// passed / (cases - errored).
+    pub pass_rate: Option<f64>,
+    /// Mean case score over cases that did not error.
+    pub score: Option<f64>,
+    /// Per-metric means.
+    pub metrics: BTreeMap<String, f64>,
+    /// USD of the prompt's own calls (including cached ones, at their original cost).
+    pub cost_usd: f64,
+    /// USD of judge calls made in this run.
+    pub judge_cost_usd: f64,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// Median latency.
+    pub latency_p50_ms: Option<f64>,
+    /// 95th percentile latency.
+    pub latency_p95_ms: Option<f64>,
+    /// Threshold checks.
+    pub checks: Vec<Check>,
+    /// Every case.
+    pub case_results: Vec<CaseResult>,
+}
+
+impl Group {
+    /// Cleared every threshold (or, with none set, had no failing case).
+    pub fn ok(&self) -> bool {
+        if self.checks.is_empty() {
+            self.failed == 0
+        } else {
+            self.checks.iter().all(|c| c.ok)
+        }
+    }
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The run's row.
+    pub run: RunRow,
+    /// Per suite × variant.
+    pub groups: Vec<Group>,
+}
+
+/// The q-quantile (0..1) of sorted values, by linear interpolation.
+pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
+}
+
+fn mean(xs: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let (mut sum, mut n) = (0.0, 0u32);
+    for x in xs {
+        sum += x;
+        n += 1;
+    }
+    (n > 0).then(|| sum / f64::from(n))
+}
+
+/// Fold one case's samples into a case result.
+pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> CaseResult {
+    let first = samples[0];
+    let n = samples.len() as u32;
+    let passes = samples.iter().filter(|r| r.status == "pass").count() as u32;
+    let errors: Vec<&&ResultRow> = samples.iter().filter(|r| r.status == "error").collect();
+    let need = min_pass
+        .map_or(n, |(k, of)| {
+            ((u64::from(k) * u64::from(n)).div_ceil(u64::from(of.max(1)))) as u32
+        })
+        .max(1);
+    let (status, passed) = if !errors.is_empty() {
+        ("error", false)
+    } else if passes == n {
+        ("pass", true)
+    } else if passes == 0 {
+        ("fail", false)
+    } else {
+        ("flaky", passes >= need)
+    };
+    let mut reasons = Vec::new();
+    for e in &errors {
+        if let Some(msg) = &e.error {
+            if !reasons.contains(msg) {
+                reasons.push(msg.clone());
+            }
+        }
+    }
+    let mut critical = Vec::new();
+    for r in samples.iter().filter(|r| r.status == "fail") {
+        for (i, s) in r.scores.iter().enumerate() {
+            if !s.pass {
+                let line = format!("{}: {}", s.kind, s.reason);
+                if !reasons.contains(&line) {
+                    reasons.push(line);
+                }
+                let c = format!("{i}:{}", s.kind);
+                if s.critical && !critical.contains(&c) {
+                    critical.push(c);
+                }
+            }
+        }
+    }
+    let scored: Vec<&&ResultRow> = samples.iter().filter(|r| r.status != "error").collect();
+    let mut metrics: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in &scored {
+        for s in &r.scores {
+            if let Some(m) = &s.metric {
+                metrics.entry(m.clone()).or_default().push(s.score);
+            }
+        }
+    }
+    let output = samples
+        .iter()
+        .find(|r| r.status != "pass")
+        .or(samples.first())
+        .and_then(|r| r.output.clone());
+    CaseResult {
+        id: first.case_id.clone(),
+        description: first.description.clone(),
+        status: status.into(),
+        passed,
+        passes,
+        samples: n,
+        score: mean(scored.iter().filter_map(|r| r.score)),
+        reasons,
+        output,
+        latency_ms: mean(samples.iter().filter_map(|r| r.latency_ms)),
+        critical_failures: critical,
+        metrics: metrics
+            .into_iter()
+            .filter_map(|(k, v)| mean(v).map(|m| (k, m)))
+            .collect(),
+    }
+}
+
+/// Build a report from a run's stored rows (ordered by suite, variant, case, sample).
+pub fn build(run: RunRow, rows: &[ResultRow]) -> RunReport {
+    let policies: BTreeMap<String, SuitePolicy> = run
+        .settings
+        .get("suites")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let mut groups = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let (suite, variant) = (&rows[i].suite, &rows[i].variant);
+        let mut j = i;
+        while j < rows.len() && &rows[j].suite == suite && &rows[j].variant == variant {
+            j += 1;
+        }
+        let policy = policies.get(suite).cloned().unwrap_or_default();
+        groups.push(group(&rows[i..j], &policy));
+        i = j;
+    }
+    RunReport { run, groups }
+}
+
+fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
+    let first = &rows[0];
+    let mut cases = Vec::new();
+    let mut k = 0;
+    while k < rows.len() {
+        let mut m = k;
+        while m < rows.len() && rows[m].case_id == rows[k].case_id {
+            m += 1;
+        }
+        let samples: Vec<&ResultRow> = rows[k..m].iter().collect();
+        cases.push(case_result(&samples, policy.min_pass));
+        k = m;
+    }
+    let errored = cases.iter().filter(|c| c.status == "error").count() as u32;
+    let passed = cases.iter().filter(|c| c.passed).count() as u32;
+    let flaky = cases.iter().filter(|c| c.status == "flaky").count() as u32;
+    let n = cases.len() as u32;
+    let failed = n - errored - passed;
+    let scored = n - errored;
+    let pass_rate = (scored > 0).then(|| f64::from(passed) / f64::from(scored));
+    let score = mean(cases.iter().filter_map(|c| c.score));
+    let mut metric_values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for c in &cases {
+        for (m, v) in &c.metrics {
+            metric_values.entry(m.clone()).or_default().push(*v);
+        }
+    }
+    let metrics: BTreeMap<String, f64> = metric_values
+        .into_iter()
+        .filter_map(|(k, v)| mean(v).map(|m| (k, m)))
+        .collect();
+    let mut lat: Vec<f64> = rows.iter().filter_map(|r| r.latency_ms).collect();
+    lat.sort_by(f64::total_cmp);
+    let mut checks = Vec::new();
+    let t = &policy.thresholds;
+    if let Some(want) = t.pass_rate {
+        let got = pass_rate.unwrap_or(0.0);
+        checks.push(Check {
+            name: "pass_rate".into(),
+            want,
+            got,
+            ok: got >= want,
+        });
+    }
+    if let Some(want) = t.score {
+        let got = score.unwrap_or(0.0);
+        checks.push(Check {
+            name: "score".into(),
+            want,
+            got,
+            ok: got >= want,
+        });
+    }
+    for (name, want) in &t.metrics {
+        let got = metrics.get(name).copied().unwrap_or(0.0);
+        checks.push(Check {
+            name: name.clone(),
+            want: *want,
+            got,
+            ok: got >= *want,
+        });
+    }
+    Group {
+        suite: first.suite.clone(),
+        variant: first.variant.clone(),
+        prompt: first.prompt.clone(),
+        prompt_hash: first.prompt_hash.clone(),
+        model: first.model.clone(),
+        cases: n,
+        passed,
+        failed,
+        errored,
+        flaky,
+        pass_rate,
+        score,
+        metrics,
+        cost_usd: rows.iter().filter_map(|r| r.cost_usd).sum(),
+        judge_cost_usd: rows.iter().map(|r| r.judge_cost_usd).sum(),
+        input_tokens: rows.iter().map(|r| r.input_tokens).sum(),
+        output_tokens: rows.iter().map(|r| r.output_tokens).sum(),
+        latency_p50_ms: quantile(&lat, 0.5),
+        latency_p95_ms: quantile(&lat, 0.95),
+        checks,
+        case_results: cases,
+    }
+}
+
+impl RunReport {
+    /// The exit code SPEC.md assigns: 3 when a provider failed beyond retries, 1 when a suite
+    /// missed a threshold (or, with none set, had a failing case), else 0.
+    pub fn exit_code(&self) -> u8 {
+        let provider_failed = self.groups.iter().flat_map(|g| &g.case_results).any(|c| {
+            c.status == "error"
+                && c.reasons
+                    .iter()
+                    .any(|r| r.starts_with("provider") || r.contains("judge call failed"))
+        });
+        if provider_failed {
+            crate::error::exit::PROVIDER
+        } else if self.groups.iter().any(|g| !g.ok()) {
+            crate::error::exit::QUALITY
+        } else {
+            crate::error::exit::OK
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles() {
+        assert_eq!(quantile(&[], 0.5), None);
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
+        assert_eq!(quantile(&[5.0], 0.95), Some(5.0));
+    }
+}

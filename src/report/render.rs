@@ -1,0 +1,383 @@
+//! Text, Markdown and JUnit renderings of a run report.
+
+use std::fmt::Write;
+
+use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, ContentArrangement, Table};
+
+use super::{Group, RunReport};
+use crate::text::one_line;
+
+/// How many failing cases each group lists.
+const MAX_LISTED: usize = 10;
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{:.1}%", v * 100.0))
+}
+
+fn num(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{v:.3}"))
+}
+
+fn usd(x: f64) -> String {
+    if x == 0.0 {
+        "$0".into()
+    } else if x < 0.01 {
+        format!("${x:.5}")
+    } else {
+        format!("${x:.3}")
+    }
+}
+
+fn ms(x: Option<f64>) -> String {
+    match x {
+        None => "-".into(),
+        Some(v) if v >= 1000.0 => format!("{:.2}s", v / 1000.0),
+        Some(v) => format!("{v:.0}ms"),
+    }
+}
+
+fn tokens(n: u64) -> String {
+    if n >= 10_000 {
+        format!("{:.1}k", n as f64 / 1000.0)
+    } else {
+        n.to_string()
+    }
+}
+
+fn header(r: &RunReport) -> String {
+    let run = &r.run;
+    let commit = run.git_commit.as_deref().map_or("no git".into(), |c| {
+        format!(
+            "{}{}",
+            &c[..c.len().min(7)],
+            if run.dirty { " (dirty)" } else { "" }
+        )
+    });
+    let mut h = format!(
+        "run {} · {} · {} · {}",
+        run.id,
+        run.started_at
+            .get(..19)
+            .unwrap_or(&run.started_at)
+            .replace('T', " "),
+        commit,
+        run.status
+    );
+    if let Some(s) = &run.stats {
+        let get = |k: &str| s.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+        let _ = write!(
+            h,
+            "\n{} samples · {} calls · {} cached",
+            get("samples"),
+            get("calls"),
+            get("cached")
+        );
+        if get("judge_calls") + get("judge_cached") > 0.0 {
+            let _ = write!(
+                h,
+                " · judge {} calls, {} cached",
+                get("judge_calls"),
+                get("judge_cached")
+            );
+        }
+        if get("retries") > 0.0 {
+            let _ = write!(
+                h,
+                " · {} retries ({} rate-limited, {:.1}s waited)",
+                get("retries"),
+                get("rate_limited"),
+                get("retry_wait_s")
+            );
+        }
+        let _ = write!(
+            h,
+            " · spent {} · {:.2}s",
+            usd(get("spent_usd")),
+            get("wall_s")
+        );
+    }
+    h
+}
+
+/// The terminal report.
+pub fn text(r: &RunReport) -> String {
+    let mut out = header(r);
+    out.push_str("\n\n");
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header([
+        "SUITE",
+        "VARIANT",
+        "MODEL",
+        "CASES",
+        "PASS",
+        "FAIL",
+        "ERROR",
+        "FLAKY",
+        "PASS RATE",
+        "SCORE",
+        "COST",
+        "TOKENS IN/OUT",
+        "P50",
+        "P95",
+        "",
+    ]);
+    for g in &r.groups {
+        let variant = if g.variant == g.prompt {
+            g.prompt.clone()
+        } else {
+            format!("{} ({})", g.variant, g.prompt)
+        };
+        let cost = if g.judge_cost_usd > 0.0 {
+            format!("{} +{} judge", usd(g.cost_usd), usd(g.judge_cost_usd))
+        } else {
+            usd(g.cost_usd)
+        };
+        let cells = [
+            g.suite.clone(),
+            variant,
+            g.model.clone(),
+            g.cases.to_string(),
+            g.passed.to_string(),
+            g.failed.to_string(),
+            g.errored.to_string(),
+            g.flaky.to_string(),
+            pct(g.pass_rate),
+            num(g.score),
+            cost,
+            format!("{}/{}", tokens(g.input_tokens), tokens(g.output_tokens)),
+            ms(g.latency_p50_ms),
+            ms(g.latency_p95_ms),
+            if g.ok() { "ok".into() } else { "FAILED".into() },
+        ];
+        t.add_row(cells.into_iter().enumerate().map(|(i, c)| {
+            let cell = Cell::new(c);
+            if (3..14).contains(&i) {
+                cell.set_alignment(CellAlignment::Right)
+            } else {
+                cell
+            }
+        }));
+    }
+    let _ = writeln!(out, "{t}");
+    for g in &r.groups {
+        if !g.checks.is_empty() {
+            let checks: Vec<String> = g
+                .checks
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {:.3} {} {:.3}{}",
+                        c.name,
+                        c.got,
+                        if c.ok { ">=" } else { "<" },
+                        c.want,
+                        if c.ok { "" } else { "  MISSED" }
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "{} thresholds: {}", label(g), checks.join(", "));
+        }
+    }
+    for g in &r.groups {
+        let bad: Vec<_> = g.case_results.iter().filter(|c| !c.passed).collect();
+        if bad.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{}: {} case(s) not passing", label(g), bad.len());
+        for c in bad.iter().take(MAX_LISTED) {
+            let samples = if c.samples > 1 {
+                format!(" {}/{} samples passed", c.passes, c.samples)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "  {} {}{}{}",
+                c.status.to_uppercase(),
+                c.id,
+                c.score
+                    .map(|s| format!(" score {s:.2}"))
+                    .unwrap_or_default(),
+                samples
+            );
+            for reason in c.reasons.iter().take(4) {
+                let _ = writeln!(out, "    - {}", one_line(reason, 160));
+            }
+            if c.status != "error" {
+                if let Some(o) = &c.output {
+                    let _ = writeln!(out, "    output: {}", one_line(o, 160));
+                }
+            }
+        }
+        if bad.len() > MAX_LISTED {
+            let _ = writeln!(
+                out,
+                "  … and {} more (`llmops report {} --format json` has them all)",
+                bad.len() - MAX_LISTED,
+                r.run.id
+            );
+        }
+    }
+    out
+}
+
+fn label(g: &Group) -> String {
+    if g.variant == g.prompt {
+        g.suite.clone()
+    } else {
+        format!("{} / {}", g.suite, g.variant)
+    }
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Markdown, shaped for a pull-request comment.
+pub fn markdown(r: &RunReport) -> String {
+    let mut out = String::new();
+    let ok = r.groups.iter().all(Group::ok);
+    let _ = writeln!(
+        out,
+        "## llmops eval: {}\n",
+        if ok {
+            "all suites passed"
+        } else {
+            "some suites failed"
+        }
+    );
+    let _ = writeln!(out, "{}\n", header(r).replace('\n', "  \n"));
+    out.push_str("| suite | variant | model | cases | pass | fail | error | flaky | pass rate | score | cost | p50 | p95 | |\n");
+    out.push_str("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
+    for g in &r.groups {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            md_escape(&g.suite),
+            md_escape(&g.variant),
+            md_escape(&g.model),
+            g.cases,
+            g.passed,
+            g.failed,
+            g.errored,
+            g.flaky,
+            pct(g.pass_rate),
+            num(g.score),
+            usd(g.cost_usd + g.judge_cost_usd),
+            ms(g.latency_p50_ms),
+            ms(g.latency_p95_ms),
+            if g.ok() { "✅" } else { "❌" }
+        );
+    }
+    for g in &r.groups {
+        let bad: Vec<_> = g.case_results.iter().filter(|c| !c.passed).collect();
+        if bad.is_empty() && g.checks.iter().all(|c| c.ok) {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "\n<details><summary>{}: {} case(s) not passing</summary>\n",
+            md_escape(&label(g)),
+            bad.len()
+        );
+        for c in &g.checks {
+            let _ = writeln!(
+                out,
+                "- threshold `{}`: {:.3} (bar {:.3}) {}",
+                c.name,
+                c.got,
+                c.want,
+                if c.ok { "✅" } else { "❌" }
+            );
+        }
+        for c in bad.iter().take(MAX_LISTED) {
+            let _ = writeln!(
+                out,
+                "- **{}** `{}`{}",
+                c.status.to_uppercase(),
+                c.id,
+                c.score
+                    .map(|s| format!(" (score {s:.2})"))
+                    .unwrap_or_default()
+            );
+            for reason in c.reasons.iter().take(4) {
+                let _ = writeln!(out, "  - {}", md_escape(&one_line(reason, 200)));
+            }
+        }
+        out.push_str("\n</details>\n");
+    }
+    out
+}
+
+fn xml(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            // XML 1.0 forbids most control characters.
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' && c != '\r' => o.push('\u{FFFD}'),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// JUnit XML: a test suite per suite × variant, a test case per case.
+pub fn junit(r: &RunReport) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let tests: u32 = r.groups.iter().map(|g| g.cases).sum();
+    let failures: u32 = r.groups.iter().map(|g| g.failed).sum();
+    let errors: u32 = r.groups.iter().map(|g| g.errored).sum();
+    let _ = writeln!(out, "<testsuites name=\"llmops run {}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">", r.run.id);
+    for g in &r.groups {
+        let time = g
+            .case_results
+            .iter()
+            .filter_map(|c| c.latency_ms)
+            .sum::<f64>()
+            / 1000.0;
+        let _ = writeln!(out, "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{time:.3}\">", xml(&label(g)), g.cases, g.failed, g.errored);
+        for c in &g.case_results {
+            let t = c.latency_ms.unwrap_or(0.0) / 1000.0;
+            let _ = write!(
+                out,
+                "    <testcase classname=\"{}\" name=\"{}\" time=\"{t:.3}\"",
+                xml(&label(g)),
+                xml(&c.id)
+            );
+            let body = c
+                .reasons
+                .iter()
+                .map(|r| xml(r))
+                .collect::<Vec<_>>()
+                .join("\n");
+            match (c.status.as_str(), c.passed) {
+                ("error", _) => {
+                    let _ = writeln!(
+                        out,
+                        ">\n      <error message=\"{}\">{body}</error>\n    </testcase>",
+                        xml(&one_line(
+                            c.reasons.first().map_or("error", String::as_str),
+                            200
+                        ))
+                    );
+                }
+                (_, false) => {
+                    let _ = writeln!(out, ">\n      <failure message=\"{} (score {})\">{body}</failure>\n    </testcase>", xml(&c.status), num(c.score));
+                }
+                _ => {
+                    let _ = writeln!(out, "/>");
+                }
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}

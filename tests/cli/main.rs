@@ -1,7 +1,10 @@
 //! Integration tests: the real binary on real temporary git repositories.
 
+#[path = "../support/mock_provider.rs"]
+mod mock;
 mod support;
 
+mod eval;
 mod help;
 mod init;
 mod lint;

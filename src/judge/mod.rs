@@ -262,14 +262,14 @@ impl Judge {
         emit: &(dyn Fn(Event) + Sync),
     ) -> Result<(Map<String, Value>, Graded), Graded> {
         let jp = prompts::build(a, output, question, vars, other);
-        let structured = self
-            .providers
-            .get(provider)
-            .is_some_and(|p| p.structured_output());
+        // The schema goes with every judge request (providers without structured output
+        // ignore it), so a verdict recorded against one provider replays against another.
         let params = Parameters {
             temperature: Some(0.0),
             max_tokens: Some(800),
-            response_format: structured.then(|| serde_json::json!({ "type": "json_schema", "name": "verdict", "schema": jp.schema })),
+            response_format: Some(
+                serde_json::json!({ "type": "json_schema", "name": "verdict", "schema": jp.schema }),
+            ),
             ..Parameters::default()
         };
         let mut messages = vec![

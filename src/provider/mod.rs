@@ -557,11 +557,6 @@ impl Provider {
         })
     }
 
-    /// Whether the provider enforces a JSON schema on the output (`response_format`).
-    pub fn structured_output(&self) -> bool {
-        self.kind == ProviderKind::Openai
-    }
-
     /// Whether responses from this provider are worth caching (echo and replay are local).
     pub fn cacheable(&self) -> bool {
         matches!(

@@ -109,6 +109,11 @@ impl Progress {
         Progress { bar }
     }
 
+    /// Whether the bar is drawn.
+    pub fn visible(&self) -> bool {
+        !self.bar.is_hidden()
+    }
+
     /// Set the total.
     pub fn total(&self, n: u64) {
         self.bar.set_length(n);

@@ -268,6 +268,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         done,
         store: store.clone(),
         env: env_lookup,
+        want_total: progress.visible(),
     };
     let outcome = engine::run(env, planned, &opts, &mut sink);
     progress.finish();

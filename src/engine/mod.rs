@@ -114,8 +114,10 @@ pub struct RunEnv<'a> {
     pub done: HashSet<(String, String, String, u32)>,
     /// The store, for cache lookups.
     pub store: Arc<Mutex<Store>>,
-    /// `LLMOPS`-independent environment lookups for API keys.
+    /// Environment lookups for API keys.
     pub env: EnvLookup,
+    /// Count the samples first (for a progress bar).
+    pub want_total: bool,
 }
 
 struct Shared {
@@ -150,8 +152,15 @@ pub fn run(
 ) -> Result<Outcome> {
     let reg = env.reg;
     let started = std::time::Instant::now();
-    let total = plan::count(reg, &planned, opts)?;
-    sink(Event::Total(total.saturating_sub(env.done.len() as u64)));
+    // Counting parses every dataset once more; only a visible progress bar needs it.
+    let total = if env.want_total {
+        plan::count(reg, &planned, opts)?
+    } else {
+        0
+    };
+    if env.want_total {
+        sink(Event::Total(total.saturating_sub(env.done.len() as u64)));
+    }
 
     let mut names: Vec<String> = planned
         .iter()
@@ -176,7 +185,6 @@ pub fn run(
         &names,
         opts.concurrency,
         &|k| env_lookup(k),
-        total,
     )?);
     let judge = Judge::new(&reg.settings, providers.clone(), env.store.clone());
     if uses_judge {

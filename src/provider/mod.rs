@@ -279,7 +279,6 @@ impl Providers {
         names: &[String],
         concurrency_override: Option<usize>,
         env: &dyn Fn(&str) -> Option<String>,
-        expected_calls: u64,
     ) -> Result<Providers> {
         let mut by_name = HashMap::new();
         let mut pending: Vec<String> = names.to_vec();
@@ -317,9 +316,9 @@ impl Providers {
         }
         Ok(Providers {
             by_name,
-            // Retries across the whole run: enough to ride out a rough patch, not enough to
-            // turn an outage into hours of waiting.
-            retry_budget: AtomicU64::new(20 + expected_calls),
+            // Retries across the whole run: 20, plus one for every call made. Enough to ride
+            // out a rough patch, not enough to turn an outage into hours of waiting.
+            retry_budget: AtomicU64::new(20),
             rate_limited: AtomicU64::new(0),
             retry_wait_ms: AtomicU64::new(0),
         })
@@ -400,6 +399,7 @@ impl Providers {
         let mut retry_wait = Duration::ZERO;
         let mut rate_limited = 0;
         let tokens = estimate_request_tokens(req) + u64::from(req.params.max_tokens.unwrap_or(256));
+        self.retry_budget.fetch_add(1, Ordering::Relaxed);
         if let Some(var) = &p.key_missing {
             // Fail before queueing on rate limits: no request will be sent.
             return CallOutcome {

@@ -175,10 +175,10 @@ fn commit(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
                     r.judge_input_tokens, r.judge_output_tokens, r.judge_cost_usd, r.cached, r.retries, r.vars.to_string(),
                     r.metadata.to_string(), r.description, now
                 ])?;
-                tx.prepare_cached("DELETE FROM scores WHERE run_id = ?1 AND suite = ?2 AND variant = ?3 AND case_id = ?4 AND sample = ?5")?
-                    .execute(params![r.run_id, r.suite, r.variant, r.case_id, r.sample])?;
+                // Results are written once per (run, case, sample); a resumed run only adds
+                // missing ones, so scores never need clearing first.
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO scores (run_id, suite, variant, case_id, sample, idx, kind, metric, pass, score, weight, critical, error, reason)
+                    "INSERT OR REPLACE INTO scores (run_id, suite, variant, case_id, sample, idx, kind, metric, pass, score, weight, critical, error, reason)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 )?;
                 for (i, s) in r.scores.iter().enumerate() {

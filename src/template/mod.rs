@@ -223,6 +223,9 @@ pub struct Prompt {
     pub messages: Vec<MessageTemplate>,
     /// Partials the body includes (transitively), registry-relative path -> source.
     pub partials: BTreeMap<String, String>,
+    /// Compiled message templates, built on first render: a run renders the same prompt
+    /// thousands of times.
+    compiled: OnceLock<minijinja::Environment<'static>>,
 }
 
 static ROLE_LINE: OnceLock<regex::Regex> = OnceLock::new();
@@ -382,6 +385,7 @@ impl Prompt {
             sample: fm.sample.map(|s| s.value),
             messages,
             partials: BTreeMap::new(),
+            compiled: OnceLock::new(),
         })
     }
 
@@ -458,13 +462,28 @@ impl Prompt {
         env
     }
 
+    fn message_name(&self, i: usize) -> String {
+        format!("{}#{i}", self.path)
+    }
+
     /// Render every message with `vars` (already checked and defaulted).
     pub fn render(&self, prompts_dir: &str, vars: &Map<String, Value>) -> Result<Vec<Message>> {
-        let env = self.environment(prompts_dir);
+        let env = self.compiled.get_or_init(|| {
+            let mut env = self.environment(prompts_dir);
+            for (i, m) in self.messages.iter().enumerate() {
+                // A template that does not compile is left out; rendering it below reports
+                // the syntax error with its line.
+                let _ = env.add_template_owned(self.message_name(i), padded(m));
+            }
+            env
+        });
         let mut out = Vec::with_capacity(self.messages.len());
-        for m in &self.messages {
-            let src = padded(m);
-            let text = env.render_named_str(&self.path, &src, vars).map_err(|e| {
+        for (i, m) in self.messages.iter().enumerate() {
+            let rendered = match env.get_template(&self.message_name(i)) {
+                Ok(t) => t.render(vars),
+                Err(_) => env.render_named_str(&self.path, &padded(m), vars),
+            };
+            let text = rendered.map_err(|e| {
                 let mut d = self.template_error(&e, prompts_dir);
                 if e.kind() == minijinja::ErrorKind::UndefinedError {
                     // minijinja does not say which name was undefined; the template does.
@@ -553,6 +572,12 @@ impl Prompt {
     fn template_error(&self, e: &minijinja::Error, prompts_dir: &str) -> Diagnostic {
         // Messages are named by the prompt's path, partials by their include name.
         let file = match e.name() {
+            Some(n)
+                if n.strip_prefix(self.path.as_str())
+                    .is_some_and(|rest| rest.starts_with('#')) =>
+            {
+                self.path.clone()
+            }
             Some(n) if n != self.path && !self.partials.contains_key(n) => {
                 crate::registry::join_within(prompts_dir, prompts_dir, n)
                     .unwrap_or_else(|| n.to_string())

@@ -4,6 +4,7 @@
 mod cache;
 mod eval;
 mod init;
+mod judge;
 mod lint;
 mod list;
 mod render;
@@ -81,6 +82,8 @@ enum Command {
     Report(report::Args),
     #[command(subcommand)]
     Cache(cache::Command),
+    #[command(subcommand)]
+    Judge(judge::Command),
 }
 
 /// Output format for commands whose output is data.
@@ -166,6 +169,7 @@ pub fn run() -> u8 {
         Command::Runs(args) => runs::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),
         Command::Cache(cmd) => cache::run(&ctx, cmd),
+        Command::Judge(cmd) => judge::run(&ctx, cmd),
     };
     match result {
         Ok(code) => code,

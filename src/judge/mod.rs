@@ -7,6 +7,7 @@
 //! request, then the assertion is ERROR, never a silent 0. Verdicts are cached by the full
 //! judge request.
 
+pub mod calibrate;
 mod prompts;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -338,7 +338,8 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
 
 impl RunReport {
     /// The exit code SPEC.md assigns: 3 when a provider failed beyond retries, 1 when a suite
-    /// missed a threshold (or, with none set, had a failing case), else 0.
+    /// missed a threshold (or, with none set, had a failing case) or a case is ERROR for
+    /// another reason, else 0.
     pub fn exit_code(&self) -> u8 {
         let provider_failed = self.groups.iter().flat_map(|g| &g.case_results).any(|c| {
             c.status == "error"
@@ -346,9 +347,11 @@ impl RunReport {
                     .iter()
                     .any(|r| r.starts_with("provider") || r.contains("judge call failed"))
         });
+        let errored = self.groups.iter().any(|g| g.errored > 0);
         if provider_failed {
             crate::error::exit::PROVIDER
-        } else if self.groups.iter().any(|g| !g.ok()) {
+        } else if errored || self.groups.iter().any(|g| !g.ok()) {
+            // An ERROR (an assertion that could not be evaluated) is never a success.
             crate::error::exit::QUALITY
         } else {
             crate::error::exit::OK

@@ -7,6 +7,7 @@ mod support;
 mod eval;
 mod help;
 mod init;
+mod judge;
 mod lint;
 mod malformed;
 mod read;

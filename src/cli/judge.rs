@@ -1,0 +1,85 @@
+//! `llmops judge calibrate`: how far to trust the judge.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::{Ctx, Format};
+use crate::engine::Event;
+use crate::error::{Error, Result};
+use crate::judge::calibrate;
+use crate::store::{writer::Op, Store, Writer};
+
+/// The LLM-as-judge.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Grade human-labelled examples with the judge and report agreement, Cohen's kappa and the
+    /// confusion matrix.
+    #[command(after_help = "\
+The labels file is JSONL, one example a line:
+  {\"id\": \"r1\", \"assertion\": {\"type\": \"llm-rubric\", \"value\": \"Apologises once\"},
+   \"question\": \"...\", \"output\": \"...\", \"label\": true}
+`label` is true/false, or a 1-5 rating for `g-eval` (scored with quadratic-weighted kappa).
+Verdicts are cached like eval's, so a second run makes no judge calls.
+
+Example:
+  llmops judge calibrate --labels evals-example/judge-labels.jsonl")]
+    Calibrate {
+        /// The labelled examples (JSONL).
+        #[arg(long, value_name = "FILE")]
+        labels: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// Run `llmops judge ...`.
+pub fn run(ctx: &Ctx, cmd: Command) -> Result<u8> {
+    let Command::Calibrate { labels, format } = cmd;
+    let reg = ctx.registry(None)?;
+    let shown = labels.display().to_string();
+    let path = if labels.is_absolute() {
+        labels.clone()
+    } else {
+        ctx.open.dir.join(&labels)
+    };
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&shown, e))?;
+    let text = crate::yaml::decode_utf8(&shown, &bytes)?;
+    let examples = calibrate::read_examples(&shown, &text)?;
+    let store = Store::open(&reg.root.join(&reg.settings.cache_path))?;
+    let writer = Writer::start(&store)?;
+    let store = Arc::new(Mutex::new(store));
+    let tx = Mutex::new(writer);
+    let emit = |e: Event| {
+        if let Event::Response {
+            fingerprint,
+            provider,
+            request,
+            response,
+            latency_ms,
+            ..
+        } = e
+        {
+            tx.lock().expect("not poisoned").send(Op::Response {
+                fingerprint,
+                model: request.model.clone(),
+                provider,
+                request: serde_json::to_string(&request).expect("serialisable"),
+                response: serde_json::to_string(&response).expect("serialisable"),
+                latency_ms,
+            });
+        }
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let report = calibrate::run(&reg.settings, &reg.root, examples, store, &env, &emit)?;
+    tx.into_inner().expect("not poisoned").finish()?;
+    match format {
+        Format::Json => ctx.ui.json(&report)?,
+        Format::Text => ctx.ui.out(&calibrate::text(&report))?,
+    }
+    Ok(if report.errors.is_empty() {
+        0
+    } else {
+        crate::error::exit::PROVIDER
+    })
+}

@@ -1,6 +1,7 @@
 //! Prompt files: Prompty-shaped YAML front matter, then a Jinja body split into messages by
 //! role lines. Rendering is strict: an undefined variable is an error, never an empty string.
 
+pub mod diff;
 mod vars;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,11 +1,20 @@
 //! Command-line definitions and the one dispatch `match`. Each command lives in its own file
 //! with its `Args` and a `run(ctx, args)`.
 
+mod diff;
+mod evidence;
+mod export;
+mod git_setup;
 mod init;
 mod lint;
 mod list;
+mod log;
+mod promote;
+mod release;
 mod render;
+mod rollback;
 mod show;
+mod textconv;
 
 use std::path::PathBuf;
 
@@ -13,7 +22,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Overrides;
 use crate::error::{exit, Error, Result};
-use crate::registry::{OpenOptions, Registry};
+use crate::registry::{OpenOptions, Registry, Resolver};
 use crate::ui::Ui;
 
 const ABOUT: &str =
@@ -25,6 +34,8 @@ Examples:
   llmops show support-reply@HEAD~3     a prompt as it was three commits ago
   llmops render support-reply --var customer_name=Ada --var ticket='Where is my refund?'
   llmops lint                          check every prompt, suite and dataset
+  llmops log support-reply             versions, who released them, labels, eval evidence
+  llmops rollback support-reply        `production` back to its previous version, offline
 
 Exit codes: 0 ok, 1 quality failure, 2 bad input or configuration,
 3 provider or network failure, 4 nothing to evaluate, 130 interrupted.
@@ -70,6 +81,14 @@ enum Command {
     Show(show::Args),
     Render(render::Args),
     Lint(lint::Args),
+    Release(release::Args),
+    Promote(promote::Args),
+    Rollback(rollback::Args),
+    Log(log::Args),
+    Diff(diff::Args),
+    Export(export::Args),
+    GitSetup(git_setup::Args),
+    Textconv(textconv::Args),
 }
 
 /// Output format for commands whose output is data.
@@ -94,6 +113,11 @@ impl Ctx {
     /// Open the registry at the working tree or `rev`.
     pub fn registry(&self, rev: Option<&str>) -> Result<Registry> {
         Registry::open(&self.open, rev)
+    }
+
+    /// A resolver for references (`v3`, labels, git revisions, `worktree`).
+    pub fn resolver(&self) -> Result<Resolver<'_>> {
+        Resolver::new(&self.open)
     }
 }
 
@@ -137,6 +161,14 @@ pub fn run() -> u8 {
         Command::Show(args) => show::run(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
         Command::Lint(args) => lint::run(&ctx, args),
+        Command::Release(args) => release::run(&ctx, args),
+        Command::Promote(args) => promote::run(&ctx, args),
+        Command::Rollback(args) => rollback::run(&ctx, args),
+        Command::Log(args) => log::run(&ctx, args),
+        Command::Diff(args) => diff::run(&ctx, args),
+        Command::Export(args) => export::run(&ctx, args),
+        Command::GitSetup(args) => git_setup::run(&ctx, args),
+        Command::Textconv(args) => textconv::run(&ctx, args),
     };
     match result {
         Ok(code) => code,

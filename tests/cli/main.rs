@@ -2,8 +2,11 @@
 
 mod support;
 
+mod diff;
+mod export;
 mod help;
 mod init;
+mod lifecycle;
 mod lint;
 mod malformed;
 mod read;

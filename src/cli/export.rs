@@ -39,6 +39,15 @@ pub struct Args {
 }
 
 #[derive(Serialize)]
+struct Bundle {
+    format: &'static str,
+    generator: String,
+    source: Value,
+    render: &'static str,
+    prompts: BTreeMap<String, BundlePrompt>,
+}
+
+#[derive(Serialize)]
 struct BundleMessage {
     role: Role,
     template: String,
@@ -114,7 +123,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             name.clone(),
             BundlePrompt {
                 version: found.origin.version,
-                content_hash: p.content_hash(),
+                content_hash: found.origin.content_hash.clone(),
                 file: p.path.clone(),
                 description: p.description.clone(),
                 owner: p.owner.clone(),
@@ -144,13 +153,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             },
         );
     }
-    let bundle = json!({
-        "format": "llmops-bundle/1",
-        "generator": format!("llmops {}", env!("CARGO_PKG_VERSION")),
-        "source": source,
-        "render": "Jinja templates; undefined variables are errors; includes load from `partials`; trim each rendered message",
-        "prompts": prompts,
-    });
+    let count = prompts.len();
+    let bundle = Bundle {
+        format: "llmops-bundle/1",
+        generator: format!("llmops {}", env!("CARGO_PKG_VERSION")),
+        source,
+        render: "Jinja templates; undefined variables are errors; includes load from `partials`; trim each rendered message",
+        prompts,
+    };
     let mut text = serde_json::to_string_pretty(&bundle).expect("serialisable");
     text.push('\n');
     match &args.output {
@@ -161,17 +171,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                 ctx.open.dir.join(path)
             };
             write_atomic(&path, text.as_bytes())?;
-            ctx.ui.note(&format!(
-                "wrote {} prompt(s) to {}",
-                prompts_len(&bundle),
-                path.display()
-            ));
+            ctx.ui
+                .note(&format!("wrote {count} prompt(s) to {}", path.display()));
         }
         None => ctx.ui.out(&text)?,
     }
     Ok(0)
-}
-
-fn prompts_len(bundle: &Value) -> usize {
-    bundle["prompts"].as_object().map_or(0, |m| m.len())
 }

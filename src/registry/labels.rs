@@ -71,6 +71,12 @@ impl Label {
     /// Parse a label file. Versions may be written `3` or `v3`.
     pub fn parse(name: &str, file: &str, text: &str) -> Result<Label, Diagnostic> {
         let text = text.replace("\r\n", "\n");
+        if let Some(targets) = fast(&text) {
+            return Ok(Label {
+                name: name.to_string(),
+                targets,
+            });
+        }
         let mut targets = BTreeMap::new();
         let has_content = text
             .lines()
@@ -123,6 +129,27 @@ impl Label {
     }
 }
 
+/// The shape `to_yaml` writes (`prompt: 3` lines and comments), without a YAML parser: the
+/// rollback walk reads every version of the label file. `None` for anything else.
+fn fast(text: &str) -> Option<BTreeMap<String, u32>> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let t = line.trim_end();
+        if t.is_empty() || t.starts_with('#') || t == "{}" {
+            continue;
+        }
+        let (k, v) = t.split_once(": ")?;
+        if !crate::template::valid_name(k) || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: u32 = v.parse().ok().filter(|n| *n > 0)?;
+        if out.insert(k.to_string(), n).is_some() {
+            return None;
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +170,10 @@ mod tests {
             .targets
             .is_empty());
         assert!(Label::parse("p", "f", "{}\n").unwrap().targets.is_empty());
+        // Duplicates and odd shapes leave the fast path for the parser and its errors.
+        assert!(fast("a: 1\na: 2\n").is_none());
+        assert!(fast("a: v1\n").is_none());
+        assert!(Label::parse("p", "f", "a: 1\na: 2\n").is_err());
     }
 
     #[test]

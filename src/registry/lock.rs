@@ -154,8 +154,14 @@ impl VersionsLock {
                 };
                 check_format(file, whole.format)?;
                 for (line, block) in blocks {
-                    let parsed: BTreeMap<String, PromptVersions> =
-                        crate::yaml::parse(file, block).map_err(|d| d.shift_lines(line - 1))?;
+                    // The shape `release` writes takes a fast path; anything else (a hand edit,
+                    // a merge resolution) goes through the YAML parser with its diagnostics.
+                    let parsed: BTreeMap<String, PromptVersions> = match fast_block(block) {
+                        Some((name, versions)) => [(name, versions)].into(),
+                        None => {
+                            crate::yaml::parse(file, block).map_err(|d| d.shift_lines(line - 1))?
+                        }
+                    };
                     for (name, versions) in parsed {
                         if lock.prompts.insert(name.clone(), versions).is_some() {
                             return Err(Diagnostic::error(
@@ -370,6 +376,179 @@ fn split_blocks(text: &str) -> Option<(&str, Vec<(usize, &str)>)> {
     ))
 }
 
+/// Parse one prompt block in exactly the shape [`VersionsLock::to_yaml`] writes, without a
+/// YAML parser: the lock is read by every command that resolves a version, and a long-lived
+/// registry's lock runs to megabytes. `None` for anything else, which then takes the full
+/// parser.
+fn fast_block(block: &str) -> Option<(String, PromptVersions)> {
+    fn value(text: &str) -> Option<String> {
+        if text.starts_with('"') {
+            serde_json::from_str(text).ok()
+        } else if text.is_empty()
+            || text.starts_with(['\'', '{', '[', '&', '*', '!', '|', '>', '%', '@', '`', '#'])
+            || text.contains(" #")
+            || text.contains(": ")
+        {
+            None
+        } else {
+            Some(text.to_string())
+        }
+    }
+    fn number<T: std::str::FromStr>(text: &str) -> Option<T> {
+        if text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'e' | b'E' | b'+'))
+        {
+            text.parse().ok()
+        } else {
+            None
+        }
+    }
+    let mut lines = block
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    let name = lines.next()?.strip_prefix("  ")?.strip_suffix(':')?;
+    let name = value(name)?;
+    let mut p = PromptVersions::default();
+    let mut saw_next = false;
+    let mut saw_versions = false;
+    // Where the current entry is: in its fields, its partials, or its eval.
+    #[derive(PartialEq)]
+    enum In {
+        Entry,
+        Partials,
+        Eval,
+    }
+    let mut at = In::Entry;
+    let mut eval: BTreeMap<String, String> = BTreeMap::new();
+    let mut fields: BTreeMap<String, String> = BTreeMap::new();
+    let mut partials: BTreeMap<String, String> = BTreeMap::new();
+    let mut open = false;
+    let finish = |fields: &mut BTreeMap<String, String>,
+                  partials: &mut BTreeMap<String, String>,
+                  eval: &mut BTreeMap<String, String>|
+     -> Option<VersionEntry> {
+        let mut take = |k: &str| fields.remove(k);
+        let e = if eval.is_empty() {
+            None
+        } else {
+            let summary = EvalSummary {
+                score: number(&eval.remove("score")?)?,
+                pass_rate: number(&eval.remove("pass_rate")?)?,
+                n: number(&eval.remove("n")?)?,
+                cost_usd: match eval.remove("cost_usd") {
+                    Some(v) => Some(number(&v)?),
+                    None => None,
+                },
+                latency_p50_ms: match eval.remove("latency_p50_ms") {
+                    Some(v) => Some(number(&v)?),
+                    None => None,
+                },
+                run_id: match eval.remove("run_id") {
+                    Some(v) => Some(value(&v)?),
+                    None => None,
+                },
+            };
+            if !eval.is_empty() {
+                return None;
+            }
+            Some(summary)
+        };
+        let entry = VersionEntry {
+            version: number(&take("version")?)?,
+            content_hash: value(&take("content_hash")?)?,
+            file: value(&take("file")?)?,
+            blob: value(&take("blob")?)?,
+            partials: std::mem::take(partials),
+            author: value(&take("author")?)?,
+            date: value(&take("date")?)?,
+            message: match take("message") {
+                Some(m) => value(&m)?,
+                None => String::new(),
+            },
+            owner: match take("owner") {
+                Some(o) => Some(value(&o)?),
+                None => None,
+            },
+            eval: e,
+        };
+        if !fields.is_empty() {
+            return None;
+        }
+        Some(entry)
+    };
+    for line in lines {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let text = &line[indent..];
+        match indent {
+            4 => {
+                let (k, v) = text.split_once(':')?;
+                let v = v.trim();
+                match k {
+                    "next" if !saw_next => {
+                        p.next = number(v)?;
+                        saw_next = true;
+                    }
+                    "versions" if !saw_versions && (v.is_empty() || v == "[]") => {
+                        saw_versions = true;
+                    }
+                    _ => return None,
+                }
+            }
+            6 => {
+                let rest = text.strip_prefix("- ")?;
+                if open {
+                    p.versions
+                        .push(finish(&mut fields, &mut partials, &mut eval)?);
+                }
+                open = true;
+                at = In::Entry;
+                let (k, v) = rest.split_once(':')?;
+                if k != "version" {
+                    return None;
+                }
+                fields.insert(k.to_string(), v.trim().to_string());
+            }
+            8 if open => {
+                let (k, v) = text.split_once(':')?;
+                let v = v.trim();
+                match (k, v.is_empty()) {
+                    ("partials", true) => at = In::Partials,
+                    ("eval", true) => at = In::Eval,
+                    (_, false) => {
+                        at = In::Entry;
+                        if fields.insert(k.to_string(), v.to_string()).is_some() {
+                            return None;
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+            10 if open && at == In::Partials => {
+                // `path: blob`, the path plain or quoted.
+                let (k, v) = if let Some(rest) = text.strip_prefix('"') {
+                    let end = rest.find("\": ")?;
+                    (value(&text[..end + 2])?, text[end + 3..].trim())
+                } else {
+                    let (k, v) = text.split_once(": ")?;
+                    (value(k)?, v.trim())
+                };
+                partials.insert(k, value(v)?);
+            }
+            10 if open && at == In::Eval => {
+                let (k, v) = text.split_once(':')?;
+                eval.insert(k.to_string(), v.trim().to_string());
+            }
+            _ => return None,
+        }
+    }
+    if open {
+        p.versions
+            .push(finish(&mut fields, &mut partials, &mut eval)?);
+    }
+    (saw_next || saw_versions).then_some((name, p))
+}
+
 /// Seconds since the epoch as RFC 3339 in UTC (`2025-03-01T12:00:00Z`).
 pub fn rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
@@ -451,6 +630,44 @@ mod tests {
         );
         assert!(text.contains("        file: prompts/greet.prompty\n"));
         assert!(text.contains("        content_hash: \"1abc\"\n"));
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_the_yaml_parser_reads() {
+        let mut lock = VersionsLock::default();
+        let mut odd = entry(2);
+        odd.file = "prompts/with space: and colon.prompty".into();
+        odd.partials
+            .insert("prompts/\"quoted\".jinja".into(), "abc".into());
+        odd.owner = None;
+        odd.message = String::new();
+        lock.prompts.insert(
+            "greet".into(),
+            PromptVersions {
+                next: 4,
+                versions: vec![entry(1), odd],
+            },
+        );
+        lock.prompts.insert(
+            "empty".into(),
+            PromptVersions {
+                next: 2,
+                versions: vec![],
+            },
+        );
+        let text = lock.to_yaml();
+        let (_, blocks) = split_blocks(&text).unwrap();
+        for (line, block) in blocks {
+            let slow: BTreeMap<String, PromptVersions> = crate::yaml::parse("l", block)
+                .map_err(|d| d.shift_lines(line - 1))
+                .unwrap();
+            let (name, fast) = fast_block(block).unwrap_or_else(|| panic!("fast path: {block}"));
+            assert_eq!(slow[&name], fast, "{block}");
+        }
+        // A hand edit in another style falls back to the parser.
+        assert!(
+            fast_block("  greet:\n    next: 2\n    versions:\n      - {version: 1}\n").is_none()
+        );
     }
 
     #[test]

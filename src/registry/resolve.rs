@@ -62,6 +62,8 @@ pub struct Origin {
     pub label: Option<String>,
     /// The commit read, for a git revision.
     pub commit: Option<String>,
+    /// The prompt's content hash (for a version, the one the lock recorded).
+    pub content_hash: String,
 }
 
 /// A prompt at a reference, with the registry snapshot that goes with it (its suites and
@@ -214,13 +216,15 @@ impl<'o> Resolver<'o> {
                     return Ok(None);
                 };
                 let prompt = reg.load_prompt_file(path)?;
-                let version = self.version_of(name, &prompt.content_hash());
+                let content_hash = prompt.content_hash();
+                let version = self.version_of(name, &content_hash);
                 let origin = Origin {
                     reference: r.display(),
                     describe: reg.source.describe(),
                     version,
                     label: None,
                     commit: reg.source.commit(),
+                    content_hash,
                 };
                 Ok(Some(Resolved {
                     prompt,
@@ -241,6 +245,7 @@ impl<'o> Resolver<'o> {
                         version: Some(*n),
                         label: None,
                         commit: None,
+                        content_hash: entry.content_hash,
                     },
                     registry: self.worktree()?,
                 }))
@@ -267,6 +272,7 @@ impl<'o> Resolver<'o> {
                         version: Some(n),
                         label: Some(l.clone()),
                         commit: None,
+                        content_hash: entry.content_hash,
                     },
                     registry: self.worktree()?,
                 }))

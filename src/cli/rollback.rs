@@ -73,14 +73,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     } else {
         let label = args.label.as_deref().unwrap_or("production");
         let m = crate::registry::rollback_label(&res, &args.prompt, label, to, reason)?;
+        let commit = m.commit.as_deref().unwrap_or_default();
         ctx.ui.out(&format!(
             "{}: {} v{} -> v{} in commit {} on {}\n",
             m.label,
             m.prompt,
             m.from.unwrap_or_default(),
             m.to,
-            &m.commit.as_deref().unwrap_or("")[..7.min(m.commit.as_deref().unwrap_or("").len())],
-            m.branch.as_deref().unwrap_or("")
+            &commit[..7.min(commit.len())],
+            m.branch.as_deref().unwrap_or_default()
         ))?;
         m.branch.unwrap_or_default()
     };

@@ -100,10 +100,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         (None, None) => (Reference::Worktree, json!({ "worktree": true })),
     };
     let mut prompts = BTreeMap::new();
-    for name in res.names(&reference)? {
-        let Some(found) = res.try_resolve(&name, &reference)? else {
-            return Err(res.absent(&name, &reference));
-        };
+    let names: Vec<String> = res.names(&reference)?.into_iter().collect();
+    for found in res.resolve_all(&names, &reference)? {
+        let name = found.prompt.name.clone();
         let reg = &found.registry;
         let p = found.prompt;
         let dir = reg.settings.prompts_dir.trim_matches('/');

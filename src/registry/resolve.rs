@@ -232,24 +232,23 @@ impl<'o> Resolver<'o> {
                     registry: reg,
                 }))
             }
-            Reference::Version(n) => {
-                let Some(entry) = self.lock()?.get(name, *n).cloned() else {
+            Reference::Version(_) | Reference::Label(_) => {
+                let Some((entry, origin)) = self.version_entry(name, r)? else {
                     return Ok(None);
                 };
-                let prompt = self.load_version(&entry)?;
                 Ok(Some(Resolved {
-                    prompt,
-                    origin: Origin {
-                        reference: r.display(),
-                        describe: format!("{name}@v{n}"),
-                        version: Some(*n),
-                        label: None,
-                        commit: None,
-                        content_hash: entry.content_hash,
-                    },
+                    prompt: self.load_version(&entry)?,
+                    origin,
                     registry: self.worktree()?,
                 }))
             }
+        }
+    }
+
+    /// The lock entry a version or label reference names for `name`, with its origin.
+    fn version_entry(&self, name: &str, r: &Reference) -> Result<Option<(VersionEntry, Origin)>> {
+        let (n, label) = match r {
+            Reference::Version(n) => (*n, None),
             Reference::Label(l) => {
                 let Some(label) = self.label(l)? else {
                     return Ok(None);
@@ -257,27 +256,64 @@ impl<'o> Resolver<'o> {
                 let Some(n) = label.targets.get(name).copied() else {
                     return Ok(None);
                 };
-                let entry = self.lock()?.get(name, n).cloned().ok_or_else(|| {
-                    Error::usage_help(
-                        format!("label `{l}` points `{name}` at v{n}, which {LOCK_FILE} does not have"),
-                        format!("`llmops log {name}` lists its versions; move the label with `llmops promote`"),
-                    )
-                })?;
-                let prompt = self.load_version(&entry)?;
-                Ok(Some(Resolved {
-                    prompt,
-                    origin: Origin {
-                        reference: r.display(),
-                        describe: format!("{l} ({name}@v{n})"),
-                        version: Some(n),
-                        label: Some(l.clone()),
-                        commit: None,
-                        content_hash: entry.content_hash,
-                    },
-                    registry: self.worktree()?,
-                }))
+                (n, Some(l.clone()))
             }
+            _ => return Ok(None),
+        };
+        let entry = match (self.lock()?.get(name, n).cloned(), &label) {
+            (Some(e), _) => e,
+            (None, None) => return Ok(None),
+            (None, Some(l)) => {
+                return Err(Error::usage_help(
+                    format!("label `{l}` points `{name}` at v{n}, which {LOCK_FILE} does not have"),
+                    format!(
+                    "`llmops log {name}` lists its versions; move the label with `llmops promote`"
+                ),
+                ))
+            }
+        };
+        let describe = match &label {
+            Some(l) => format!("{l} ({name}@v{n})"),
+            None => format!("{name}@v{n}"),
+        };
+        let origin = Origin {
+            reference: r.display(),
+            describe,
+            version: Some(n),
+            label,
+            commit: None,
+            content_hash: entry.content_hash.clone(),
+        };
+        Ok(Some((entry, origin)))
+    }
+
+    /// Every prompt in `names` at `r` (an error for one that is not there). Released versions
+    /// are read from their blobs on every core: `export --label` reads hundreds.
+    pub fn resolve_all(&self, names: &[String], r: &Reference) -> Result<Vec<Resolved>> {
+        if !matches!(r, Reference::Version(_) | Reference::Label(_)) {
+            return names
+                .iter()
+                .map(|n| self.try_resolve(n, r)?.ok_or_else(|| self.absent(n, r)))
+                .collect();
         }
+        let mut entries = Vec::with_capacity(names.len());
+        let mut origins = Vec::with_capacity(names.len());
+        for n in names {
+            let (entry, origin) = self.version_entry(n, r)?.ok_or_else(|| self.absent(n, r))?;
+            entries.push(entry);
+            origins.push(origin);
+        }
+        let work = self.worktree()?;
+        let prompts = load_parallel(&self.root, &work.settings.prompts_dir, &entries)?;
+        Ok(prompts
+            .into_iter()
+            .zip(origins)
+            .map(|(prompt, origin)| Resolved {
+                prompt,
+                origin,
+                registry: work.clone(),
+            })
+            .collect())
     }
 
     /// The error for a prompt that `r` does not have.
@@ -343,6 +379,44 @@ impl<'o> Resolver<'o> {
         let work = self.worktree()?;
         load_version_with(git, &work.settings.prompts_dir, entry)
     }
+}
+
+/// Load versions from their blobs, split across the machine's cores, each thread with its own
+/// repository handle (libgit2 handles are not shared between threads).
+fn load_parallel(
+    root: &std::path::Path,
+    prompts_dir: &str,
+    entries: &[VersionEntry],
+) -> Result<Vec<Prompt>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads <= 1 || entries.len() < 64 {
+        let git = GitRepo::open(root)?;
+        return entries
+            .iter()
+            .map(|e| load_version_with(&git, prompts_dir, e))
+            .collect();
+    }
+    let chunk = entries.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || -> Result<Vec<Prompt>> {
+                    let git = GitRepo::open(root)?;
+                    part.iter()
+                        .map(|e| load_version_with(&git, prompts_dir, e))
+                        .collect()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(entries.len());
+        for h in handles {
+            out.extend(h.join().expect("a loader thread panicked")?);
+        }
+        Ok(out)
+    })
 }
 
 /// A version's prompt from its blobs.

@@ -155,3 +155,44 @@ fn export_at_a_revision_and_the_work_tree() {
     r.llmops(&["export", "--label", "production", "--rev", "HEAD"])
         .expect(2);
 }
+
+#[test]
+fn export_of_many_versions_reads_them_on_every_core() {
+    let mut r = Repo::new();
+    minimal(&r);
+    r.write(".gitignore", ".test-home/\n");
+    let mut label = String::new();
+    for i in 0..70 {
+        r.write(
+            &format!("prompts/p{i:02}.prompty"),
+            &format!("---\nname: p{i:02}\ninputs: {{ who: {{}} }}\n---\nuser:\nHello {{{{ who }}}} from {i}\n"),
+        );
+        label.push_str(&format!("p{i:02}: 1\n"));
+    }
+    r.commit("seventy prompts");
+    for i in 0..70 {
+        r.llmops(&["release", &format!("p{i:02}")]).expect(0);
+    }
+    r.write(".llmops/labels/production.yaml", &label);
+    r.commit("label by hand");
+    // The work tree moves on; the export must not.
+    r.write(
+        "prompts/p42.prompty",
+        "---\nname: p42\n---\nuser:\nchanged\n",
+    );
+    let bundle = json(&r.llmops(&["export", "--label", "production"]));
+    let prompts = bundle["prompts"].as_object().unwrap();
+    assert_eq!(prompts.len(), 70);
+    assert!(prompts.values().all(|p| p["version"] == 1));
+    assert_eq!(
+        prompts["p42"]["messages"][0]["template"],
+        "Hello {{ who }} from 42\n"
+    );
+    let head = json(&r.llmops(&["export", "--rev", "HEAD"]));
+    for (name, p) in prompts {
+        assert_eq!(
+            p["content_hash"], head["prompts"][name]["content_hash"],
+            "{name}"
+        );
+    }
+}

@@ -131,11 +131,6 @@ impl GitRepo {
         }
     }
 
-    /// HEAD's commit id, if there is one.
-    pub fn head_id(&self) -> Result<Option<String>> {
-        Ok(self.head_commit()?.map(|c| c.id().to_string()))
-    }
-
     /// The branch HEAD is on (`refs/heads/main`); a detached HEAD is refused, since a commit
     /// there would be lost.
     pub fn branch_ref(&self) -> Result<String> {

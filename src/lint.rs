@@ -314,3 +314,42 @@ fn check_suite(
     }
     count
 }
+
+/// `lint --locked`: an error for every prompt whose current content has no version in
+/// `.llmops/versions.lock` (changed without `llmops release`). Prompts that do not parse are
+/// left to the other checks.
+pub fn locked(reg: &Registry) -> Result<Vec<Diagnostic>> {
+    let lock = crate::registry::read_lock(reg)?;
+    let mut out = Vec::new();
+    let files = match reg.prompt_files() {
+        Ok(f) => f,
+        Err(_) => return Ok(out),
+    };
+    for (name, path) in files {
+        let Ok(p) = reg.load_prompt_file(&path) else {
+            continue;
+        };
+        let hash = p.content_hash();
+        let versions = lock.prompt(&name);
+        if versions.and_then(|v| v.by_hash(&hash)).is_some() {
+            continue;
+        }
+        let message = match versions.and_then(|v| v.latest()) {
+            Some(last) => format!(
+                "prompt `{name}` changed since its last version v{} and has no version for content {}",
+                last.version,
+                &hash[..12]
+            ),
+            None => format!("prompt `{name}` has no released version"),
+        };
+        out.push(
+            Diagnostic::error("unreleased", &path, message)
+                .at(1, None)
+                .help(format!(
+                    "run `llmops release {name} -m \"what changed\"` and commit {}",
+                    crate::registry::LOCK_FILE
+                )),
+        );
+    }
+    Ok(out)
+}

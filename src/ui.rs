@@ -8,6 +8,22 @@ use crate::error::{Diagnostic, Error, Result, Severity};
 /// Standard output and error, with colour decided once.
 pub struct Ui {
     colour_err: bool,
+    colour_out: bool,
+}
+
+/// How [`Ui::paint`] marks text on a colour terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// An added line (green).
+    Added,
+    /// A removed line (red).
+    Removed,
+    /// A hunk header (cyan).
+    Hunk,
+    /// A heading (bold).
+    Heading,
+    /// A warning such as a breaking change (bold red).
+    Alert,
 }
 
 impl Default for Ui {
@@ -22,7 +38,23 @@ impl Ui {
         let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Ui {
             colour_err: !no_colour && io::stderr().is_terminal(),
+            colour_out: !no_colour && io::stdout().is_terminal(),
         }
+    }
+
+    /// `text` in `style` when stdout is a terminal and `NO_COLOR` is unset; as is otherwise.
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        if !self.colour_out || text.is_empty() {
+            return text.to_string();
+        }
+        let code = match style {
+            Style::Added => "\x1b[32m",
+            Style::Removed => "\x1b[31m",
+            Style::Hunk => "\x1b[36m",
+            Style::Heading => "\x1b[1m",
+            Style::Alert => "\x1b[1;31m",
+        };
+        format!("{code}{text}\x1b[0m")
     }
 
     /// Write `text` to stdout. A closed pipe (`llmops list | head`) ends the command quietly.

@@ -13,10 +13,14 @@ and declared but unused (warning); dataset rows missing required inputs or carry
 ones; unknown providers and prompts; duplicate case ids; includes and datasets that leave
 their directory; unknown assertion types.
 
+With `--locked`, also an error for every prompt whose content (template, partials, model,
+inputs) has no version in `.llmops/versions.lock`: it changed without `llmops release`.
+
 Exit code 2 when there is an error (or, with `--strict`, a warning).
 
 Examples:
   llmops lint
+  llmops lint --locked
   llmops lint --rev origin/main --format json")]
 pub struct Args {
     /// Read the registry at this git revision instead of the working tree.
@@ -25,6 +29,9 @@ pub struct Args {
     /// Fail on warnings too.
     #[arg(long)]
     strict: bool,
+    /// Also fail when a prompt's content has no released version.
+    #[arg(long)]
+    locked: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -33,7 +40,13 @@ pub struct Args {
 /// Run `llmops lint`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let reg = ctx.registry(args.rev.as_deref())?;
-    let report = crate::lint::lint(&reg)?;
+    let mut report = crate::lint::lint(&reg)?;
+    if args.locked {
+        report.diagnostics.extend(crate::lint::locked(&reg)?);
+        report
+            .diagnostics
+            .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    }
     let errors = report.count(Severity::Error);
     let warnings = report.count(Severity::Warning);
     let failed = errors > 0 || (args.strict && warnings > 0);

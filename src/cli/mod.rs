@@ -2,15 +2,24 @@
 //! with its `Args` and a `run(ctx, args)`.
 
 mod cache;
+mod diff;
 mod eval;
+mod evidence;
+mod export;
+mod git_setup;
 mod init;
 mod judge;
 mod lint;
 mod list;
+mod log;
+mod promote;
+mod release;
 mod render;
 mod report;
+mod rollback;
 mod runs;
 mod show;
+mod textconv;
 
 use std::path::PathBuf;
 
@@ -18,7 +27,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Overrides;
 use crate::error::{exit, Error, Result};
-use crate::registry::{OpenOptions, Registry};
+use crate::registry::{OpenOptions, Registry, Resolver};
 use crate::ui::Ui;
 
 const ABOUT: &str =
@@ -32,6 +41,8 @@ Examples:
   llmops lint                          check every prompt, suite and dataset
   llmops eval                          run every suite; cached answers are reused
   llmops report --format markdown      the last run again, for a pull request
+  llmops log support-reply             versions, who released them, labels, eval evidence
+  llmops rollback support-reply        `production` back to its previous version, offline
 
 Exit codes: 0 ok, 1 quality failure, 2 bad input or configuration,
 3 provider or network failure, 4 nothing to evaluate, 130 interrupted.
@@ -84,6 +95,14 @@ enum Command {
     Cache(cache::Command),
     #[command(subcommand)]
     Judge(judge::Command),
+    Release(release::Args),
+    Promote(promote::Args),
+    Rollback(rollback::Args),
+    Log(log::Args),
+    Diff(diff::Args),
+    Export(export::Args),
+    GitSetup(git_setup::Args),
+    Textconv(textconv::Args),
 }
 
 /// Output format for commands whose output is data.
@@ -122,6 +141,11 @@ impl Ctx {
     /// Open the registry at the working tree or `rev`.
     pub fn registry(&self, rev: Option<&str>) -> Result<Registry> {
         Registry::open(&self.open, rev)
+    }
+
+    /// A resolver for references (`v3`, labels, git revisions, `worktree`).
+    pub fn resolver(&self) -> Result<Resolver<'_>> {
+        Resolver::new(&self.open)
     }
 }
 
@@ -170,6 +194,14 @@ pub fn run() -> u8 {
         Command::Report(args) => report::run(&ctx, args),
         Command::Cache(cmd) => cache::run(&ctx, cmd),
         Command::Judge(cmd) => judge::run(&ctx, cmd),
+        Command::Release(args) => release::run(&ctx, args),
+        Command::Promote(args) => promote::run(&ctx, args),
+        Command::Rollback(args) => rollback::run(&ctx, args),
+        Command::Log(args) => log::run(&ctx, args),
+        Command::Diff(args) => diff::run(&ctx, args),
+        Command::Export(args) => export::run(&ctx, args),
+        Command::GitSetup(args) => git_setup::run(&ctx, args),
+        Command::Textconv(args) => textconv::run(&ctx, args),
     };
     match result {
         Ok(code) => code,

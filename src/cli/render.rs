@@ -1,4 +1,4 @@
-//! `llmops render PROMPT[@REV]`: the messages a provider would receive.
+//! `llmops render PROMPT[@REF]`: the messages a provider would receive.
 
 use serde_json::{json, Map, Value};
 
@@ -11,15 +11,17 @@ use crate::template::{check_vars, Prompt, VarsError};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Variables come from, lowest first: input defaults, the prompt's `sample` (only when no other
-source is given), `--case`, `--vars`, then `--var`.
+source is given), `--case`, `--vars`, then `--var`. REF is any reference: `v3`, a label
+(`production`), a git revision or `worktree`.
 
 Examples:
   llmops render support-reply
   llmops render support-reply --var customer_name=Ada --var ticket='Where is my refund?'
+  llmops render support-reply@production
   llmops render classify-ticket@HEAD~2 --case charged-after-cancel --format json")]
 pub struct Args {
-    /// The prompt, optionally at a git revision: NAME or NAME@REV.
-    #[arg(value_name = "PROMPT[@REV]")]
+    /// The prompt, optionally at a reference: NAME or NAME@REF.
+    #[arg(value_name = "PROMPT[@REF]")]
     prompt: String,
     /// Set a variable (repeatable); arrays and objects as JSON.
     #[arg(long = "var", value_name = "NAME=VALUE")]
@@ -30,8 +32,8 @@ pub struct Args {
     /// Use the variables of this case id from the prompt's suites.
     #[arg(long = "case", value_name = "ID")]
     case: Option<String>,
-    /// Read at this revision (NAME@REV wins when both are given).
-    #[arg(long, value_name = "REV")]
+    /// Read at this reference (NAME@REF wins when both are given).
+    #[arg(long, value_name = "REF")]
     rev: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
@@ -116,15 +118,18 @@ fn gather(reg: &Registry, p: &Prompt, args: &Args) -> Result<Map<String, Value>>
 /// Run `llmops render`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let r = PromptRef::parse(&args.prompt)?;
-    let reg = ctx.registry(r.rev.as_deref().or(args.rev.as_deref()))?;
-    let p = reg.load_prompt(&r.name)?;
+    let res = ctx.resolver()?;
+    let found = res.resolve(&r.name, r.rev.as_deref().or(args.rev.as_deref()))?;
+    let reg = found.registry;
+    let p = found.prompt;
     let vars = gather(&reg, &p, &args)?;
     let messages = p.render(&reg.settings.prompts_dir, &vars)?;
     match args.format {
         Format::Json => ctx.ui.json(&json!({
             "prompt": p.name,
-            "source": reg.source.describe(),
-            "commit": reg.source.commit(),
+            "source": found.origin.describe,
+            "commit": found.origin.commit,
+            "version": found.origin.version,
             "content_hash": p.content_hash(),
             "provider": p.model.provider.clone().or_else(|| reg.settings.default_provider.clone()),
             "model": p.model.name.clone().or_else(|| reg.settings.default_model.clone()),

@@ -1,4 +1,4 @@
-//! `llmops show PROMPT[@REV]`: one prompt's metadata, model, inputs and templates.
+//! `llmops show PROMPT[@REF]`: one prompt's metadata, model, inputs and templates.
 
 use serde_json::json;
 
@@ -9,14 +9,14 @@ use crate::registry::PromptRef;
 /// Show a prompt.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  llmops show support-reply\n  llmops show support-reply@HEAD~3 --format json"
+    after_help = "REF is any reference: `v3`, a label (`production`), a git revision (`main`, `HEAD~3`,\na sha) or `worktree`; versions and labels are tried before git revisions.\n\nExamples:\n  llmops show support-reply\n  llmops show support-reply@v3\n  llmops show support-reply@production\n  llmops show support-reply@HEAD~3 --format json"
 )]
 pub struct Args {
-    /// The prompt, optionally at a git revision: NAME or NAME@REV.
-    #[arg(value_name = "PROMPT[@REV]")]
+    /// The prompt, optionally at a reference: NAME or NAME@REF.
+    #[arg(value_name = "PROMPT[@REF]")]
     prompt: String,
-    /// Read at this revision (NAME@REV wins when both are given).
-    #[arg(long, value_name = "REV")]
+    /// Read at this reference (NAME@REF wins when both are given).
+    #[arg(long, value_name = "REF")]
     rev: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
@@ -26,8 +26,11 @@ pub struct Args {
 /// Run `llmops show`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let r = PromptRef::parse(&args.prompt)?;
-    let reg = ctx.registry(r.rev.as_deref().or(args.rev.as_deref()))?;
-    let p = reg.load_prompt(&r.name)?;
+    let res = ctx.resolver()?;
+    let found = res.resolve(&r.name, r.rev.as_deref().or(args.rev.as_deref()))?;
+    let reg = found.registry;
+    let origin = found.origin;
+    let p = found.prompt;
     let (suites, _) = reg.suites()?;
     let suites: Vec<&str> = suites
         .iter()
@@ -49,8 +52,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         return ctx.ui.json(&json!({
             "name": p.name,
             "path": p.path,
-            "source": reg.source.describe(),
-            "commit": reg.source.commit(),
+            "source": origin.describe,
+            "commit": origin.commit,
+            "version": origin.version,
+            "label": origin.label,
             "description": p.description,
             "owner": p.owner,
             "authors": p.authors,
@@ -75,7 +80,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         }
     };
     line("prompt", &p.name);
-    line("file", &format!("{} ({})", p.path, reg.source.describe()));
+    line("file", &format!("{} ({})", p.path, origin.describe));
+    line(
+        "version",
+        &origin.version.map(|v| format!("v{v}")).unwrap_or_default(),
+    );
     line("description", p.description.as_deref().unwrap_or(""));
     line("owner", p.owner.as_deref().unwrap_or(""));
     line("authors", &p.authors.join(", "));

@@ -1,11 +1,28 @@
 //! The git-backed registry: finding it, reading its config, prompts and suites from the working
 //! tree or any revision. The only module that touches git2.
 
+mod git;
+mod labels;
+mod lifecycle;
+mod lock;
+mod resolve;
 mod source;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use git::{Author, Committed, GitRepo, LabelChange};
+pub use labels::{
+    check_label_name, label_path, parse_version, parse_version_arg, Label, LABELS_DIR, WORKTREE,
+};
+pub use lifecycle::{
+    previous_target, promote, push, release, rollback_content, rollback_label, ContentRestored,
+    Moved, Released,
+};
+pub use lock::{rfc3339, EvalSummary, PromptVersions, VersionEntry, VersionsLock, LOCK_FILE};
+pub use resolve::{
+    load_version_with, read_label, read_lock, Origin, Reference, Resolved, Resolver,
+};
 pub use source::{join_within, Entry, Source};
 
 use crate::config::{self, Overrides, Settings, CONFIG_FILE};
@@ -42,12 +59,13 @@ pub struct Registry {
     pub settings: Settings,
 }
 
-/// A prompt reference `NAME[@REV]` split in two.
+/// A prompt reference `NAME[@REF]` split in two; REF is any reference [`Resolver`] accepts
+/// (`v3`, a label, a git revision, `worktree`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromptRef {
     /// The prompt's name.
     pub name: String,
-    /// The revision after `@`, if any.
+    /// The reference after `@`, if any.
     pub rev: Option<String>,
 }
 
@@ -61,7 +79,7 @@ impl PromptRef {
         if name.is_empty() || rev.as_deref() == Some("") {
             return Err(Error::usage_help(
                 format!("invalid prompt reference `{text}`"),
-                "write NAME or NAME@REV, for example `support-reply@HEAD~1`",
+                "write NAME or NAME@REF, for example `support-reply@v3` or `support-reply@HEAD~1`",
             ));
         }
         Ok(PromptRef {
@@ -339,4 +357,29 @@ pub fn head_state(root: &Path) -> Option<(String, bool)> {
         .map(|s| !s.is_empty())
         .unwrap_or(false);
     Some((commit, dirty))
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory and a rename, so a
+/// reader never sees half a file and a crash leaves the old one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let name = path.display().to_string();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    let file_name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        // No fsync: like git's own default, atomic for readers, not across power loss.
+        f.write_all(bytes)?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(name, e));
+    }
+    Ok(())
 }

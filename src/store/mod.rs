@@ -258,48 +258,37 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
 }
 
 impl Store {
-    /// Open (creating and migrating) the database at `path`.
+    /// Open (creating and migrating) the database at `path`. Another process opening the same
+    /// new database at the same moment can hold the lock that switching to WAL needs, and
+    /// SQLite does not wait for that one; so we retry for a while.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
         }
-        let err = db_err(path);
-        let conn = Connection::open(path).map_err(&err)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(&err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(&err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(&err)?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-        };
-        store.migrate()?;
-        Ok(store)
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match Self::try_open(path) {
+                Ok(conn) => {
+                    return Ok(Store {
+                        conn,
+                        path: path.to_path_buf(),
+                    })
+                }
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(25))
+                }
+                Err(e) => return Err(db_err(path)(e)),
+            }
+        }
     }
 
-    fn migrate(&mut self) -> Result<()> {
-        let err = db_err(&self.path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(&err)?;
-        let version: usize = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(&err)?;
-        if version > MIGRATIONS.len() {
-            return Err(Error::usage(format!(
-                "{} was written by a newer llmops (schema {version}, this one knows {})",
-                self.path.display(),
-                MIGRATIONS.len()
-            )));
-        }
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
-            tx.execute_batch(m).map_err(&err)?;
-            tx.pragma_update(None, "user_version", i + 1)
-                .map_err(&err)?;
-        }
-        tx.commit().map_err(&err)
+    fn try_open(path: &Path) -> rusqlite::Result<Connection> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        migrate(&mut conn)?;
+        Ok(conn)
     }
 
     /// The database file.
@@ -595,6 +584,30 @@ impl Store {
             )
             .map_err(self.err())
     }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// Apply the migrations not yet applied. A database from a newer llmops is refused.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
+            Some(format!(
+                "written by a newer llmops (schema {version}, this one knows {})",
+                MIGRATIONS.len()
+            )),
+        ));
+    }
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(m)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+    }
+    tx.commit()
 }
 
 fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {

@@ -1,6 +1,7 @@
 //! Prompt files: Prompty-shaped YAML front matter, then a Jinja body split into messages by
 //! role lines. Rendering is strict: an undefined variable is an error, never an empty string.
 
+pub mod diff;
 mod vars;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -306,6 +307,28 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl Prompt {
+    /// A prompt with no content: the missing side of a diff.
+    pub fn empty(name: &str) -> Prompt {
+        Prompt {
+            name: name.to_string(),
+            path: String::new(),
+            description: None,
+            owner: None,
+            authors: Vec::new(),
+            tags: Vec::new(),
+            model: ModelSpec::default(),
+            model_line: None,
+            inputs: IndexMap::new(),
+            input_lines: BTreeMap::new(),
+            outputs: None,
+            sample: None,
+            sample_line: None,
+            messages: Vec::new(),
+            partials: BTreeMap::new(),
+            compiled: OnceLock::new(),
+        }
+    }
+
     /// Parse a prompt file's text. Partials are not loaded here (see [`Prompt::load_partials`]).
     pub fn parse(path: &str, text: &str) -> Result<Prompt, Diagnostic> {
         // Files from Windows editors: the template and its identity must not depend on CRLF.

@@ -28,7 +28,7 @@ fn repo_for(url: &str, cases: usize, provider_extra: &str) -> Repo {
         .collect();
     r.write("evals/data/greet.jsonl", &rows);
     r.write("evals/greet.yaml", "prompt: greet\ndataset: data/greet.jsonl\nassert:\n  - type: contains\n    value: reply to\n");
-    r.write(".gitignore", ".llmops/\n.test-home/\n");
+    r.write(".gitignore", ".llmops/cache/\n.test-home/\n");
     r
 }
 
@@ -596,4 +596,34 @@ fn nothing_to_evaluate_exits_4() {
         "{}",
         typo.stderr
     );
+}
+
+#[test]
+fn release_records_eval_evidence_and_diff_shows_the_deltas() {
+    let mock = MockProvider::start(|s| {
+        // The second version's replies fail one case in four.
+        let text = if s.system_text().contains("very") && s.user_text().ends_with('0') {
+            "no".to_string()
+        } else {
+            format!("reply to: {}", s.user_text())
+        };
+        (Reply::Text(text), Duration::ZERO)
+    });
+    let mut r = repo_for(&mock.url, 4, "");
+    r.commit("registry");
+    eval(&r, &[]).expect(0);
+    r.llmops(&["release", "greet", "-m", "first"]).expect(0);
+    let lock = std::fs::read_to_string(r.path().join(".llmops/versions.lock")).unwrap();
+    assert!(lock.contains("pass_rate: 1"), "{lock}");
+    r.write("prompts/greet.prompty", "---\nname: greet\ninputs: { who: {} }\n---\nsystem:\nBe very kind.\n\nuser:\nHello {{ who }}\n");
+    r.commit("greet: very kind");
+    eval(&r, &[]).expect(1);
+    r.llmops(&["release", "greet", "-m", "second"]).expect(0);
+    let d = r.llmops(&["diff", "greet", "v1", "v2", "--format", "json"]);
+    d.expect(0);
+    let v: Value = serde_json::from_str(&d.stdout).unwrap();
+    let text = v.to_string();
+    assert!(text.contains("\"pass_rate\":-0.25"), "{text}");
+    let plain = r.llmops(&["diff", "greet", "v1", "v2"]);
+    assert!(plain.stdout.contains("eval"), "{}", plain.stdout);
 }

@@ -12,6 +12,14 @@ fn help_texts() {
         &["show", "--help"],
         &["render", "--help"],
         &["lint", "--help"],
+        &["release", "--help"],
+        &["promote", "--help"],
+        &["rollback", "--help"],
+        &["log", "--help"],
+        &["diff", "--help"],
+        &["export", "--help"],
+        &["git-setup", "--help"],
+        &["textconv", "--help"],
     ] {
         let run = llmops_in(dir.path(), cmd, &[("COLUMNS", "100")]);
         run.expect(0);

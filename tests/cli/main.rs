@@ -4,10 +4,13 @@
 mod mock;
 mod support;
 
+mod diff;
 mod eval;
+mod export;
 mod help;
 mod init;
 mod judge;
+mod lifecycle;
 mod lint;
 mod malformed;
 mod read;

@@ -88,6 +88,54 @@ impl Repo {
         self.dir.path()
     }
 
+    /// The repository, for assertions on commits and trees.
+    pub fn git2(&self) -> &git2::Repository {
+        &self.repo
+    }
+
+    /// Run the `git` command line in the repository.
+    pub fn git(&self, args: &[&str]) -> Run {
+        git_in(self.path(), args, None)
+    }
+
+    /// HEAD's full commit id.
+    pub fn head(&self) -> String {
+        self.repo
+            .head()
+            .unwrap()
+            .peel_to_commit()
+            .unwrap()
+            .id()
+            .to_string()
+    }
+
+    /// HEAD's commit message.
+    pub fn head_message(&self) -> String {
+        let c = self.repo.head().unwrap().peel_to_commit().unwrap();
+        c.message().unwrap().to_string()
+    }
+
+    /// Repository paths HEAD changed relative to its first parent.
+    pub fn head_changed_paths(&self) -> Vec<String> {
+        let c = self.repo.head().unwrap().peel_to_commit().unwrap();
+        let parent = c.parent(0).ok().map(|p| p.tree().unwrap());
+        let diff = self
+            .repo
+            .diff_tree_to_tree(parent.as_ref(), Some(&c.tree().unwrap()), None)
+            .unwrap();
+        let mut out: Vec<String> = diff
+            .deltas()
+            .map(|d| d.new_file().path().unwrap().display().to_string())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Read a file in the work tree.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap()
+    }
+
     /// Write a file (creating directories).
     pub fn write(&self, rel: &str, text: &str) -> &Self {
         self.write_bytes(rel, text.as_bytes())
@@ -132,6 +180,44 @@ impl Repo {
 
     pub fn llmops_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         llmops_in(self.path(), args, env)
+    }
+}
+
+/// Run `git` in `dir` with a clean environment and a fixed identity; `input` goes to stdin.
+pub fn git_in(dir: &Path, args: &[&str], input: Option<&str>) -> Run {
+    use std::io::Write;
+    let home = dir.join(".test-home");
+    let _ = std::fs::create_dir_all(&home);
+    let mut cmd = Command::new("git");
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("HOME", &home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_COMMITTER_NAME", "Test Author")
+        .env("GIT_COMMITTER_EMAIL", "author@example.com")
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("run git");
+    if let Some(text) = input {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().expect("git finishes");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 

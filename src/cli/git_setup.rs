@@ -1,0 +1,88 @@
+//! `llmops git-setup`: make plain `git diff` show prompts in normalised form.
+
+use super::Ctx;
+use crate::error::{Error, Result};
+use crate::registry::write_atomic;
+
+const ATTRIBUTE: &str = "*.prompty diff=llmops";
+
+/// Install llmops as git's diff driver for prompt files
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Sets `diff.llmops.textconv` in the repository's `.git/config` to `llmops textconv` and adds
+`*.prompty diff=llmops` to `.gitattributes` at the top of the work tree. Then `git diff`,
+`git log -p` and `git show` print prompts one fact per line (model parameters, inputs and
+output schema sorted by key, then each message), so reordered YAML shows no change and a
+changed parameter shows as one line. Commit `.gitattributes`; each clone runs `llmops
+git-setup` once, since git config is not versioned.
+
+Examples:
+  llmops git-setup
+  llmops git-setup --command /opt/llmops/bin/llmops")]
+pub struct Args {
+    /// The llmops git should run [default: `llmops` when it is on PATH, else this binary's path].
+    #[arg(long, value_name = "PATH")]
+    command: Option<String>,
+}
+
+fn default_command() -> String {
+    let exe = std::env::current_exe().ok();
+    let exe_real = exe.as_ref().and_then(|e| e.canonicalize().ok());
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join("llmops");
+            if candidate.is_file() && candidate.canonicalize().ok() == exe_real {
+                return "llmops".to_string();
+            }
+        }
+    }
+    match exe {
+        Some(e) => shell_quote(&e.display().to_string()),
+        None => "llmops".to_string(),
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-'))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Run `llmops git-setup`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+    let res = ctx.resolver()?;
+    let git = res.git()?;
+    let command = match &args.command {
+        Some(c) => shell_quote(c),
+        None => default_command(),
+    };
+    let textconv = format!("{command} textconv");
+    git.set_local_config("diff.llmops.textconv", &textconv)?;
+    let attributes = git.workdir().join(".gitattributes");
+    let existing = match std::fs::read_to_string(&attributes) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io(".gitattributes", e)),
+    };
+    if existing.lines().any(|l| l.trim() == ATTRIBUTE) {
+        ctx.ui
+            .note(".gitattributes already routes *.prompty to llmops");
+    } else {
+        let mut text = existing;
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(ATTRIBUTE);
+        text.push('\n');
+        write_atomic(&attributes, text.as_bytes())?;
+        ctx.ui
+            .note("added `*.prompty diff=llmops` to .gitattributes: commit it");
+    }
+    ctx.ui
+        .out(&format!("git config diff.llmops.textconv \"{textconv}\"\n"))?;
+    Ok(0)
+}

@@ -1,0 +1,446 @@
+//! The git operations behind the lifecycle commands: blobs by id, dirty checks, commits that
+//! touch only the files they mean to, the label history walk, trailer scans and push. Nothing
+//! here checks anything out or rewrites history.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use git2::{Commit, FileMode, ObjectType, Oid, Repository};
+
+use super::labels::{label_path, parse_version, Label};
+use crate::error::{Error, Result};
+
+/// A git repository seen from a registry root.
+pub struct GitRepo {
+    repo: Repository,
+    /// The registry root inside the repository ("" at the top).
+    prefix: String,
+    workdir: PathBuf,
+}
+
+/// A commit that a lifecycle command made.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// Full commit id.
+    pub id: String,
+    /// The branch it was made on (`main`).
+    pub branch: String,
+}
+
+/// Who and when, for a commit and for the lock.
+#[derive(Clone)]
+pub struct Author {
+    /// `Name <email>`.
+    pub display: String,
+    /// RFC 3339 UTC.
+    pub date: String,
+    sig: git2::Signature<'static>,
+}
+
+/// One change of one prompt's entry in a label file, from the label's git history.
+#[derive(Debug, Clone)]
+pub struct LabelChange {
+    /// The commit that made it.
+    pub commit: String,
+    /// Seconds since the epoch (committer time).
+    pub time: i64,
+    /// The version before (None: the prompt was not in the label).
+    pub from: Option<u32>,
+    /// The version after (None: the prompt was removed).
+    pub to: Option<u32>,
+    /// The commit's trailers, in order.
+    pub trailers: Vec<(String, String)>,
+}
+
+impl LabelChange {
+    /// The value of trailer `key`, if the commit has one.
+    pub fn trailer(&self, key: &str) -> Option<&str> {
+        self.trailers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether this change was a rollback away from `from` (its `Rollback-From` trailer
+    /// names the version the prompt had before).
+    pub fn is_rollback(&self) -> bool {
+        match (
+            self.trailer("Rollback-From").and_then(parse_version),
+            self.from,
+        ) {
+            (Some(rb), Some(from)) => rb == from,
+            _ => false,
+        }
+    }
+}
+
+impl GitRepo {
+    /// Open the repository holding the registry at `root`.
+    pub fn open(root: &Path) -> Result<GitRepo> {
+        let repo = Repository::discover(root).map_err(|_| {
+            Error::usage_help(
+                format!("{} is not inside a git repository", root.display()),
+                "versions and labels live in git: run `git init` and commit the registry",
+            )
+        })?;
+        let workdir = repo
+            .workdir()
+            .ok_or_else(|| Error::usage("a bare repository has no registry root"))?
+            .canonicalize()
+            .map_err(|e| Error::io("repository", e))?;
+        let root = root
+            .canonicalize()
+            .map_err(|e| Error::io(root.display().to_string(), e))?;
+        let prefix = root
+            .strip_prefix(&workdir)
+            .unwrap_or(Path::new(""))
+            .to_string_lossy()
+            .replace('\\', "/");
+        Ok(GitRepo {
+            repo,
+            prefix,
+            workdir,
+        })
+    }
+
+    /// The repository's work tree.
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// A registry-relative path as a repository-relative one.
+    pub fn repo_path(&self, rel: &str) -> String {
+        if self.prefix.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{}/{rel}", self.prefix)
+        }
+    }
+
+    fn head_commit(&self) -> Result<Option<Commit<'_>>> {
+        match self.repo.head() {
+            Ok(h) => Ok(Some(h.peel_to_commit()?)),
+            Err(e)
+                if e.code() == git2::ErrorCode::UnbornBranch
+                    || e.code() == git2::ErrorCode::NotFound =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The branch HEAD is on (`refs/heads/main`); a detached HEAD is refused, since a commit
+    /// there would be lost.
+    pub fn branch_ref(&self) -> Result<String> {
+        if self.repo.head_detached().unwrap_or(false) {
+            return Err(Error::usage_help(
+                "HEAD is detached, so a new commit would be on no branch",
+                "check out the branch to commit on (`git switch main`) and run the command again",
+            ));
+        }
+        let head = self.repo.find_reference("HEAD")?;
+        match head.symbolic_target() {
+            Some(t) => Ok(t.to_string()),
+            None => Err(Error::usage("HEAD does not point at a branch")),
+        }
+    }
+
+    /// A file's blob id and bytes at HEAD (registry-relative path).
+    pub fn head_file(&self, rel: &str) -> Result<Option<(String, Vec<u8>)>> {
+        let Some(commit) = self.head_commit()? else {
+            return Ok(None);
+        };
+        let tree = commit.tree()?;
+        let entry = match tree.get_path(Path::new(&self.repo_path(rel))) {
+            Ok(e) => e,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        match entry.to_object(&self.repo)?.into_blob() {
+            Ok(b) => Ok(Some((b.id().to_string(), b.content().to_vec()))),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// A blob's bytes by id; `what` says which file it is, for the error.
+    pub fn read_blob(&self, id: &str, what: &str) -> Result<Vec<u8>> {
+        let missing = || {
+            Error::usage_help(
+                format!("blob {id} ({what}) is not in this repository"),
+                "fetch the history that holds it (`git fetch --unshallow`), or check the lock file",
+            )
+        };
+        let oid = Oid::from_str(id).map_err(|_| missing())?;
+        let blob = self.repo.find_blob(oid).map_err(|_| missing())?;
+        Ok(blob.content().to_vec())
+    }
+
+    /// The blob id git would give `bytes`.
+    pub fn blob_id(bytes: &[u8]) -> Result<String> {
+        Ok(Oid::hash_object(ObjectType::Blob, bytes)?.to_string())
+    }
+
+    /// Whether a file differs between HEAD, the index and the working tree (any of the three),
+    /// or is unmerged. A file that exists in none of them is clean.
+    pub fn is_dirty(&self, rel: &str) -> Result<bool> {
+        let full = self.repo_path(rel);
+        let head = match self.head_commit()? {
+            Some(c) => match c.tree()?.get_path(Path::new(&full)) {
+                Ok(e) => Some(e.id()),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        let index = self.repo.index()?;
+        if index.has_conflicts()
+            && index.conflicts()?.any(|c| {
+                c.ok()
+                    .and_then(|c| c.our.or(c.their).or(c.ancestor))
+                    .is_some_and(|e| e.path == full.as_bytes())
+            })
+        {
+            return Ok(true);
+        }
+        let staged = index.get_path(Path::new(&full), 0).map(|e| e.id);
+        let path = self.workdir.join(&full);
+        let disk = if path.is_file() {
+            Some(Oid::hash_file(ObjectType::Blob, &path)?)
+        } else {
+            None
+        };
+        Ok(!(head == staged && staged == disk))
+    }
+
+    /// Who is committing, from `GIT_AUTHOR_NAME`/`GIT_AUTHOR_EMAIL` or git config, and now.
+    pub fn author(&self) -> Result<Author> {
+        let sig = super::signature(&self.repo)?;
+        let display = format!(
+            "{} <{}>",
+            sig.name().unwrap_or("unknown"),
+            sig.email().unwrap_or("")
+        );
+        Ok(Author {
+            display,
+            date: super::lock::rfc3339(sig.when().seconds()),
+            sig,
+        })
+    }
+
+    /// Commit exactly `changes` (registry-relative path -> new bytes) on top of HEAD's tree,
+    /// on HEAD's branch, and stage the same content so `git status` stays clean. Other staged
+    /// or unstaged work is left alone. The files must already hold these bytes on disk.
+    pub fn commit(
+        &self,
+        changes: &[(String, Vec<u8>)],
+        message: &str,
+        author: &Author,
+    ) -> Result<Committed> {
+        let branch = self.branch_ref()?;
+        let parent = self.head_commit()?;
+        let base = match &parent {
+            Some(c) => c.tree()?,
+            None => {
+                let empty = self.repo.treebuilder(None)?.write()?;
+                self.repo.find_tree(empty)?
+            }
+        };
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        for (rel, bytes) in changes {
+            let full = self.repo_path(rel);
+            let mode = match base.get_path(Path::new(&full)) {
+                Ok(e) if e.filemode() == i32::from(FileMode::BlobExecutable) => {
+                    FileMode::BlobExecutable
+                }
+                _ => FileMode::Blob,
+            };
+            let oid = self.repo.blob(bytes)?;
+            update.upsert(full.as_str(), oid, mode);
+        }
+        let tree_id = update.create_updated(&self.repo, &base)?;
+        let tree = self.repo.find_tree(tree_id)?;
+        let parents: Vec<&Commit> = parent.iter().collect();
+        let id = self.repo.commit(
+            Some("HEAD"),
+            &author.sig,
+            &author.sig,
+            message,
+            &tree,
+            &parents,
+        )?;
+        let mut index = self.repo.index()?;
+        for (rel, _) in changes {
+            index.add_path(Path::new(&self.repo_path(rel)))?;
+        }
+        index.write()?;
+        Ok(Committed {
+            id: id.to_string(),
+            branch: branch
+                .strip_prefix("refs/heads/")
+                .unwrap_or(&branch)
+                .to_string(),
+        })
+    }
+
+    /// The highest version of `prompt` any commit reachable from HEAD says it released
+    /// (`Prompt-Version: NAME@vN`), so a release that was reverted still holds its number.
+    pub fn max_released_in_history(&self, prompt: &str) -> Result<u32> {
+        if self.head_commit()?.is_none() {
+            return Ok(0);
+        }
+        let needle = format!("Prompt-Version: {prompt}@v");
+        let mut walk = self.repo.revwalk()?;
+        walk.push_head()?;
+        let mut max = 0;
+        for oid in walk {
+            let commit = self.repo.find_commit(oid?)?;
+            let msg = String::from_utf8_lossy(commit.message_raw_bytes());
+            for line in msg.lines() {
+                if let Some(rest) = line.trim_end().strip_prefix(&needle) {
+                    if let Ok(n) = rest.parse::<u32>() {
+                        max = max.max(n);
+                    }
+                }
+            }
+        }
+        Ok(max)
+    }
+
+    /// Walk the first-parent history of label `label`'s file from HEAD, newest first, calling
+    /// `visit` for every commit that changed `prompt`'s entry, until `visit` returns false or
+    /// the commit that created the file. Only commits whose tree differs along the file's path
+    /// are read further than their root tree, so the walk costs one tree per commit.
+    pub fn label_history(
+        &self,
+        label: &str,
+        prompt: &str,
+        mut visit: impl FnMut(&LabelChange) -> bool,
+    ) -> Result<()> {
+        let path = self.repo_path(&label_path(label));
+        let parts: Vec<&str> = path.split('/').collect();
+        let Some(mut commit) = self.head_commit()? else {
+            return Ok(());
+        };
+        let memo = RefCell::new(HashMap::new());
+        let mut values: HashMap<Oid, Option<u32>> = HashMap::new();
+        let mut value_of = |blob: Option<Oid>| -> Option<u32> {
+            let blob = blob?;
+            *values.entry(blob).or_insert_with(|| {
+                let b = self.repo.find_blob(blob).ok()?;
+                let text = std::str::from_utf8(b.content()).ok()?;
+                Label::parse(label, &path, text)
+                    .ok()?
+                    .targets
+                    .get(prompt)
+                    .copied()
+            })
+        };
+        let mut here = self.lookup(commit.tree_id(), &parts, &memo)?;
+        loop {
+            let parent = if commit.parent_count() > 0 {
+                Some(commit.parent(0)?)
+            } else {
+                None
+            };
+            let before = match &parent {
+                Some(p) => self.lookup(p.tree_id(), &parts, &memo)?,
+                None => None,
+            };
+            if here != before {
+                let to = value_of(here);
+                let from = value_of(before);
+                if to != from {
+                    let msg = String::from_utf8_lossy(commit.message_raw_bytes()).into_owned();
+                    let trailers = git2::message_trailers_strs(&msg)
+                        .map(|t| {
+                            t.iter()
+                                .map(|(k, v)| (k.to_string(), v.to_string()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let change = LabelChange {
+                        commit: commit.id().to_string(),
+                        time: commit.time().seconds(),
+                        from,
+                        to,
+                        trailers,
+                    };
+                    if !visit(&change) {
+                        return Ok(());
+                    }
+                }
+            }
+            match (parent, before) {
+                (Some(p), Some(_)) => {
+                    commit = p;
+                    here = before;
+                }
+                // The file starts here: nothing older is the label's history.
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// The blob at `parts` in tree `tree`, reading one tree per call when the first
+    /// component's subtree was seen before.
+    fn lookup(
+        &self,
+        tree: Oid,
+        parts: &[&str],
+        memo: &RefCell<HashMap<Oid, Option<Oid>>>,
+    ) -> Result<Option<Oid>> {
+        let root = self.repo.find_tree(tree)?;
+        let Some(first) = root.get_name(parts[0]) else {
+            return Ok(None);
+        };
+        let first_id = first.id();
+        if parts.len() == 1 {
+            return Ok((first.kind() == Some(ObjectType::Blob)).then_some(first_id));
+        }
+        if let Some(hit) = memo.borrow().get(&first_id) {
+            return Ok(*hit);
+        }
+        let found = match self.repo.find_tree(first_id) {
+            Ok(sub) => match sub.get_path(Path::new(&parts[1..].join("/"))) {
+                Ok(e) if e.kind() == Some(ObjectType::Blob) => Some(e.id()),
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        memo.borrow_mut().insert(first_id, found);
+        Ok(found)
+    }
+
+    /// Push `branch` to `remote` (a configured remote's name, or a URL or path).
+    pub fn push(&self, remote: &str, branch: &str) -> Result<()> {
+        let mut r = match self.repo.find_remote(remote) {
+            Ok(r) => r,
+            Err(_) => self.repo.remote_anonymous(remote)?,
+        };
+        let rejected: RefCell<Option<String>> = RefCell::new(None);
+        let mut callbacks = git2::RemoteCallbacks::new();
+        callbacks.push_update_reference(|name, status| {
+            if let Some(s) = status {
+                *rejected.borrow_mut() = Some(format!("{name}: {s}"));
+            }
+            Ok(())
+        });
+        let mut opts = git2::PushOptions::new();
+        opts.remote_callbacks(callbacks);
+        let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        r.push(&[spec.as_str()], Some(&mut opts))?;
+        drop(opts);
+        if let Some(why) = rejected.into_inner() {
+            return Err(Error::Git(format!("the remote rejected {why}")));
+        }
+        Ok(())
+    }
+
+    /// Set a key in the repository's own config (`.git/config`).
+    pub fn set_local_config(&self, key: &str, value: &str) -> Result<()> {
+        let mut cfg = self.repo.config()?.open_level(git2::ConfigLevel::Local)?;
+        cfg.set_str(key, value)?;
+        Ok(())
+    }
+}

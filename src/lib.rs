@@ -12,6 +12,7 @@ pub mod config;
 pub mod dataset;
 pub mod engine;
 pub mod error;
+pub mod gate;
 pub mod judge;
 pub mod lint;
 pub mod provider;

@@ -125,13 +125,18 @@ fn is_refusal(text: &str, finish_reason: Option<&str>) -> bool {
     }
     let re = REFUSAL.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)\b(i\s*(?:'m|am)\s+(?:sorry|afraid),?\s+(?:but\s+)?i\s+(?:can(?:'|no)t|cannot|won't|am\s+unable)|i\s+(?:can(?:'|no)t|cannot|won't|will\s+not|am\s+(?:not\s+able|unable))\s+(?:help|assist|provide|comply|do\s+that|fulfil|fulfill|answer|create|write|share)|as\s+an\s+ai(?:\s+language\s+model)?,?\s+i\s+(?:can(?:'|no)t|cannot|don't)|i\s+must\s+(?:decline|refuse)|that\s+(?:request\s+)?(?:goes\s+against|violates)\s+(?:my|our)\s+(?:guidelines|policies|policy))",
+            r"(?i)\b(i\s*(?:'m|am)\s+(?:sorry|afraid),?\s+(?:but\s+)?i\s+(?:can(?:'|no)t|cannot|won't|am\s+unable\s+to|am\s+not\s+able\s+to)\s+(?:help|assist|comply|do\s+that|provide\s+that|fulfil)|i\s+(?:can(?:'|no)t|cannot|won't|will\s+not|am\s+(?:not\s+able|unable)\s+to)\s+(?:help|assist|comply|fulfil)\w*(?:\s+(?:you\s+)?with)?(?:\s+(?:that|this|your\s+request|requests?\s+like|creating|making|writing|generating|producing)|\s*[.!])|as\s+an\s+ai(?:\s+language\s+model)?,?\s+i\s+(?:can(?:'|no)t|cannot|don't)|i\s+must\s+(?:decline|refuse)|that\s+(?:request\s+)?(?:goes\s+against|violates)\s+(?:my|our)\s+(?:guidelines|policies|policy))",
         )
         .expect("valid")
     });
     // A refusal comes first; a reply that mentions being unable to do one thing deep into a
     // helpful answer is not a refusal.
-    let head: String = text.chars().take(240).collect();
+    // Typographic apostrophes (’) are common in model output.
+    let head: String = text
+        .chars()
+        .take(240)
+        .map(|c| if c == '\u{2019}' { '\'' } else { c })
+        .collect();
     re.is_match(&head)
 }
 
@@ -587,6 +592,18 @@ mod tests {
         assert!(is_refusal("I'm sorry, but I can't help with that.", None));
         assert!(is_refusal("I cannot assist with creating malware.", None));
         assert!(!is_refusal("Sure! Your refund was issued on Monday.", None));
+        assert!(is_refusal(
+            "I\u{2019}m sorry, but I can\u{2019}t help with that.",
+            None
+        ));
+        assert!(!is_refusal(
+            "I can't share a timeline yet, but the team is on it.",
+            None
+        ));
+        assert!(!is_refusal(
+            "I cannot provide a date for the fix; I'll update you Friday.",
+            None
+        ));
         assert!(find_pii("mail me at ada@example.com").contains(&"email address"));
         assert!(find_pii("card 4111 1111 1111 1111").contains(&"card number"));
         assert!(find_pii("call +1 415 555 0100").contains(&"phone number"));

@@ -133,6 +133,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         shard: args.shard,
         provider: args.provider.clone(),
         concurrency: args.concurrency,
+        ..Options::default()
     };
     if args.concurrency == Some(0) {
         return Err(Error::usage("-j/--concurrency must be at least 1"));
@@ -154,6 +155,84 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     if args.dry_run {
         return dry_run(ctx, &reg, &planned, &opts, &store, args.format);
     }
+    let exec = Exec {
+        command: std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+        settings: json!({
+            "concurrency": args.concurrency,
+            "repeat": args.repeat,
+            "filter": args.filter,
+            "shard": args.shard,
+            "budget": args.budget,
+            "provider": args.provider,
+            "profile": reg.settings.profile,
+            "cache": opts.use_cache,
+        }),
+        resume: args.resume,
+        record: recording,
+        no_progress: args.no_progress,
+    };
+    let Executed {
+        run_id,
+        status,
+        fatal,
+        store,
+    } = execute(ctx, &reg, planned, &opts, store, &exec)?;
+    match fatal {
+        Some(Error::Interrupted) => {
+            let (rows, _) = store.hit_counts(run_id)?;
+            ctx.ui.note(&format!("interrupted: run {run_id} kept {rows} finished sample(s); `llmops eval --resume` continues it"));
+            return Ok(exit::INTERRUPTED);
+        }
+        Some(e) if status == "failed" => return Err(e),
+        _ => {}
+    }
+    let run = store.run(Some(run_id))?.expect("the run exists");
+    let rows = store.results(run_id)?;
+    let report = report::build(run, &rows);
+    emit_report(ctx, &report, args.format, args.output.as_deref())?;
+    if status == "stopped-budget" {
+        return Ok(exit::QUALITY.max(report.exit_code()));
+    }
+    Ok(report.exit_code())
+}
+
+/// How to execute a plan: the command line to record, settings to store with the run, and
+/// the run's options.
+pub(crate) struct Exec {
+    /// Recorded with the run.
+    pub command: String,
+    /// Stored with the run (suite policies are added).
+    pub settings: serde_json::Value,
+    /// Continue the newest unfinished run of the same selection.
+    pub resume: bool,
+    /// Save recordings here.
+    pub record: Option<PathBuf>,
+    /// Hide the progress bar.
+    pub no_progress: bool,
+}
+
+/// What an execution left.
+pub(crate) struct Executed {
+    /// The run.
+    pub run_id: i64,
+    /// `finished`, `interrupted`, `stopped-budget`, `failed`.
+    pub status: &'static str,
+    /// Why it stopped, if not finished.
+    pub fatal: Option<Error>,
+    /// The store, writer flushed.
+    pub store: Store,
+}
+
+/// Run a plan into the store: one run row, the progress bar, the writer, the recorder. Shared
+/// by `eval` and `gate`.
+pub(crate) fn execute(
+    ctx: &Ctx,
+    reg: &Registry,
+    planned: Vec<engine::Planned>,
+    opts: &Options,
+    store: Store,
+    exec: &Exec,
+) -> Result<Executed> {
     let policies: BTreeMap<String, SuitePolicy> = planned
         .iter()
         .map(|p| {
@@ -167,20 +246,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             )
         })
         .collect();
-    let plan_key = engine::plan::plan_key(&planned, &opts);
-    let settings = json!({
-        "suites": policies,
-        "concurrency": args.concurrency,
-        "repeat": args.repeat,
-        "filter": args.filter,
-        "shard": args.shard,
-        "budget": args.budget,
-        "provider": args.provider,
-        "profile": reg.settings.profile,
-        "cache": opts.use_cache,
-    });
-    let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
-    let resumed = if args.resume {
+    let plan_key = engine::plan::plan_key(&planned, opts);
+    let mut settings = exec.settings.clone();
+    settings["suites"] = serde_json::to_value(&policies).expect("serialisable");
+    let command = exec.command.clone();
+    let resumed = if exec.resume {
         store.resumable(&plan_key)?
     } else {
         None
@@ -192,7 +262,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             id
         }
         None => {
-            if args.resume {
+            if exec.resume {
                 ctx.ui
                     .note("nothing to resume for this selection: starting a new run");
             }
@@ -210,10 +280,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     };
     let writer = Writer::start(&store)?;
     let store = Arc::new(Mutex::new(store));
-    let progress = Progress::new(args.no_progress);
+    let progress = Progress::new(exec.no_progress);
     let mut recordings: BTreeMap<String, Vec<Recording>> = BTreeMap::new();
     let mut retries = 0u64;
-    let write_cache = opts.use_cache || args.refresh;
+    let write_cache = opts.use_cache || opts.refresh;
     let mut sink = |e: Event| match e {
         Event::Total(n) => progress.total(n),
         Event::Retry(note) => {
@@ -232,7 +302,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             response,
             latency_ms,
         } => {
-            if recording.is_some() {
+            if exec.record.is_some() {
                 let kind = reg.settings.providers.get(&provider).map(|p| p.kind);
                 if !matches!(kind, Some(ProviderKind::Replay) | Some(ProviderKind::Echo))
                     && provider != "echo"
@@ -263,16 +333,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     };
     let env_lookup: engine::EnvLookup = Arc::new(|k: &str| std::env::var(k).ok());
     let env = engine::RunEnv {
-        reg: &reg,
+        reg,
         run_id,
         done,
         store: store.clone(),
         env: env_lookup,
         want_total: progress.visible(),
     };
-    let outcome = engine::run(env, planned, &opts, &mut sink);
+    let outcome = engine::run(env, planned, opts, &mut sink);
     progress.finish();
-    let (status, stats, fatal) = match outcome {
+    let (status, stats, fatal): (&'static str, serde_json::Value, Option<Error>) = match outcome {
         Ok(o) => {
             let status = match &o.stop {
                 None => "finished",
@@ -299,7 +369,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         stats,
     });
     writer.finish()?;
-    if let Some(dir) = &recording {
+    if let Some(dir) = &exec.record {
         let mut n = 0;
         for (group, recs) in recordings {
             n += replay::write(dir, &group, recs)?;
@@ -311,23 +381,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         .map_err(|_| Error::usage("store still in use"))?
         .into_inner()
         .expect("not poisoned");
-    match fatal {
-        Some(Error::Interrupted) => {
-            let (rows, _) = store.hit_counts(run_id)?;
-            ctx.ui.note(&format!("interrupted: run {run_id} kept {rows} finished sample(s); `llmops eval --resume` continues it"));
-            return Ok(exit::INTERRUPTED);
-        }
-        Some(e) if status == "failed" => return Err(e),
-        _ => {}
-    }
-    let run = store.run(Some(run_id))?.expect("the run exists");
-    let rows = store.results(run_id)?;
-    let report = report::build(run, &rows);
-    emit_report(ctx, &report, args.format, args.output.as_deref())?;
-    if status == "stopped-budget" {
-        return Ok(exit::QUALITY.max(report.exit_code()));
-    }
-    Ok(report.exit_code())
+    Ok(Executed {
+        run_id,
+        status,
+        fatal,
+        store,
+    })
 }
 
 /// Write a report in `format` to stdout or `output` (write-then-rename), with a short summary

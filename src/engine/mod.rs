@@ -70,8 +70,10 @@ pub enum Stop {
 pub struct Stats {
     /// Samples finished.
     pub samples: u64,
-    /// Provider calls made (not counting retries).
+    /// Network provider calls made (not counting retries).
     pub calls: u64,
+    /// Samples answered offline by `replay` or `echo`.
+    pub offline: u64,
     /// Samples answered from the cache.
     pub cached: u64,
     /// Retries made.
@@ -86,6 +88,8 @@ pub struct Stats {
     pub judge_calls: u64,
     /// Judge answers from the cache.
     pub judge_cached: u64,
+    /// Judge answers replayed offline.
+    pub judge_offline: u64,
     /// USD spent on calls that were not cached (prompt + judge).
     pub spent_usd: f64,
     /// Wall time of the run in seconds.
@@ -126,6 +130,8 @@ struct Shared {
     run_id: i64,
     workdir: std::path::PathBuf,
     pricing: indexmap::IndexMap<String, crate::config::Price>,
+    baseline_outputs: Option<Arc<std::collections::HashMap<String, String>>>,
+    pairwise_self: bool,
 }
 
 enum Msg {
@@ -186,7 +192,8 @@ pub fn run(
         opts.concurrency,
         &|k| env_lookup(k),
     )?);
-    let judge = Judge::new(&reg.settings, providers.clone(), env.store.clone());
+    let judge = Judge::new(&reg.settings, providers.clone(), env.store.clone())
+        .with_cache(opts.use_cache && !opts.refresh);
     if uses_judge {
         for p in &planned {
             for t in &p.targets {
@@ -205,6 +212,8 @@ pub fn run(
         run_id: env.run_id,
         workdir: reg.root.clone(),
         pricing: reg.settings.pricing.clone(),
+        baseline_outputs: opts.baseline_outputs.clone(),
+        pairwise_self: opts.pairwise_self,
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -267,9 +276,14 @@ pub fn run(
                         Internal::Event(e) => sink(e),
                         Internal::Done(row, est, was_call) => {
                             in_flight -= 1;
+                            let live = shared.providers.get(&row.provider).is_some_and(|p| p.cacheable());
                             if was_call {
                                 reserved -= est;
-                                stats.calls += 1;
+                                if live {
+                                    stats.calls += 1;
+                                } else {
+                                    stats.offline += 1;
+                                }
                             } else {
                                 stats.cached += 1;
                             }
@@ -278,7 +292,7 @@ pub fn run(
                             if row.status == "error" && row.error.as_deref().is_some_and(|e| e.starts_with("provider")) {
                                 stats.provider_errors += 1;
                             }
-                            if !row.cached {
+                            if !row.cached && live {
                                 stats.spent_usd += row.cost_usd.unwrap_or(0.0);
                             }
                             stats.spent_usd += row.judge_cost_usd;
@@ -356,6 +370,7 @@ pub fn run(
     stats.retry_wait_s = p.retry_wait_s;
     stats.judge_calls = shared.judge.calls();
     stats.judge_cached = shared.judge.cached();
+    stats.judge_offline = shared.judge.offline();
     stats.wall_s = started.elapsed().as_secs_f64();
     Ok(Outcome { stop, stats })
 }
@@ -395,11 +410,17 @@ async fn execute(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>
             )
         }
     };
+    let key = plan::sample_key(&job.suite, &job.variant, &job.case.id, job.sample);
+    let baseline = shared
+        .baseline_outputs
+        .as_ref()
+        .and_then(|m| m.get(&key))
+        .map(String::as_str);
     let judged = match &result {
         Ok(resp) => {
             shared
                 .judge
-                .grade_all(&job, &resp.text, |e| {
+                .grade_all(&job, &resp.text, baseline, shared.pairwise_self, |e| {
                     let _ = tx.send(Internal::Event(e));
                 })
                 .await

@@ -34,7 +34,23 @@ pub struct Options {
     pub provider: Option<String>,
     /// Max in-flight calls per provider.
     pub concurrency: Option<usize>,
+    /// Skip cases whose variables do not fit the prompt instead of stopping (the gate's
+    /// baseline, which may predate an input).
+    pub skip_unfit: bool,
+    /// Outputs of the other side, by [`sample_key`], for `pairwise` assertions.
+    pub baseline_outputs: Option<Arc<std::collections::HashMap<String, String>>>,
+    /// This run is the gate's baseline: `pairwise` compares it with itself (a tie).
+    pub pairwise_self: bool,
 }
+
+/// The key pairing a sample across runs: suite, variant, case, sample.
+pub fn sample_key(suite: &str, variant: &str, case: &str, sample: u32) -> String {
+    format!("{suite}\u{0}{variant}\u{0}{case}\u{0}{sample}")
+}
+
+/// Where a plan gets each prompt: the registry's working copy, or (for the gate) the
+/// prompt at another reference. `None` leaves the variant out.
+pub type PromptSource<'a> = dyn Fn(&str) -> Result<Option<Arc<Prompt>>> + 'a;
 
 /// A prompt as a variant sees it: the prompt with the variant's model overrides applied.
 pub struct Target {
@@ -133,6 +149,15 @@ fn merge_params(base: &Parameters, over: &Parameters) -> Parameters {
 
 /// Pick the suites the selectors name (prompt or suite names), with their prompts loaded.
 pub fn select(reg: &Registry, opts: &Options) -> Result<Vec<Planned>> {
+    select_with(reg, opts, None)
+}
+
+/// [`select`], with prompts from `source` instead of the registry's files.
+pub fn select_with(
+    reg: &Registry,
+    opts: &Options,
+    source: Option<&PromptSource<'_>>,
+) -> Result<Vec<Planned>> {
     let (suites, errors) = reg.suites()?;
     if let Some(e) = errors.into_iter().next() {
         return Err(e);
@@ -172,9 +197,16 @@ pub fn select(reg: &Registry, opts: &Options) -> Result<Vec<Planned>> {
             {
                 continue;
             }
-            let prompt = match prompts.get(&v.prompt) {
-                Some(p) => p.clone(),
-                None => {
+            let prompt = match (prompts.get(&v.prompt), source) {
+                (Some(p), _) => p.clone(),
+                (None, Some(source)) => match source(&v.prompt)? {
+                    Some(p) => {
+                        prompts.insert(v.prompt.clone(), p.clone());
+                        p
+                    }
+                    None => continue,
+                },
+                (None, None) => {
                     let p = Arc::new(reg.load_prompt(&v.prompt).map_err(|e| match e {
                         Error::Usage { message, help } => Error::Usage {
                             message: format!("{}:{}: {message}", suite.path, v.line),
@@ -349,6 +381,9 @@ pub fn plan(
                 assertions: case.assert.clone(),
             });
             for (t, (variant, prompt_name, prompt_hash)) in p.targets.iter().zip(&names) {
+                if opts.skip_unfit && check_vars(&t.prompt.inputs, &case.vars).is_err() {
+                    continue;
+                }
                 let vars = check_vars(&t.prompt.inputs, &case.vars).map_err(|e| {
                     Diagnostic::error(
                         "case-vars",

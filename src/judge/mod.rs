@@ -61,6 +61,8 @@ pub struct Judge {
     pricing: indexmap::IndexMap<String, crate::config::Price>,
     calls: AtomicU64,
     cached: AtomicU64,
+    offline: AtomicU64,
+    read_cache: bool,
 }
 
 /// The user message under test: the last user turn of the request.
@@ -95,7 +97,15 @@ impl Judge {
             pricing: settings.pricing.clone(),
             calls: AtomicU64::new(0),
             cached: AtomicU64::new(0),
+            offline: AtomicU64::new(0),
+            read_cache: true,
         }
+    }
+
+    /// Whether verdicts may come from the cache (`eval --no-cache` and `--refresh` ask again).
+    pub fn with_cache(mut self, read: bool) -> Judge {
+        self.read_cache = read;
+        self
     }
 
     /// The judge model, if configured.
@@ -108,16 +118,25 @@ impl Judge {
         self.calls.load(Ordering::Relaxed)
     }
 
+    /// Judge answers replayed offline.
+    pub fn offline(&self) -> u64 {
+        self.offline.load(Ordering::Relaxed)
+    }
+
     /// Judge answers taken from the cache.
     pub fn cached(&self) -> u64 {
         self.cached.load(Ordering::Relaxed)
     }
 
     /// Grade every model-graded assertion of a job's case; `None` for deterministic ones.
+    /// `baseline` is the other side's output for `pairwise`; on the gate's baseline side
+    /// (`pairwise_self`) a pairwise assertion is a tie with itself and costs no call.
     pub async fn grade_all(
         &self,
         job: &Job,
         output: &str,
+        baseline: Option<&str>,
+        pairwise_self: bool,
         emit: impl Fn(Event) + Sync,
     ) -> Vec<Option<Graded>> {
         let mut out = Vec::with_capacity(job.case.assertions.len());
@@ -126,9 +145,26 @@ impl Judge {
                 out.push(None);
                 continue;
             }
+            if a.kind == Kind::Pairwise && pairwise_self {
+                let t = a.threshold.unwrap_or(0.5);
+                out.push(Some(Graded::free(Verdict {
+                    pass: 0.5 >= t,
+                    score: 0.5,
+                    reason: "baseline side: a tie with itself".into(),
+                    error: false,
+                })));
+                continue;
+            }
             out.push(Some(
-                self.grade(a, output, &question_of(job), &job.case.vars, None, &emit)
-                    .await,
+                self.grade(
+                    a,
+                    output,
+                    &question_of(job),
+                    &job.case.vars,
+                    baseline,
+                    &emit,
+                )
+                .await,
             ));
         }
         out
@@ -336,24 +372,37 @@ impl Judge {
         emit: &(dyn Fn(Event) + Sync),
     ) -> Result<(Response, (u64, u64, f64)), CallError> {
         let fp = crate::engine::plan::fingerprint(provider, req);
-        let hit = self
-            .store
-            .lock()
-            .expect("not poisoned")
-            .cached(&fp)
-            .ok()
-            .flatten();
+        let hit = if self.read_cache {
+            self.store
+                .lock()
+                .expect("not poisoned")
+                .cached(&fp)
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
         if let Some((resp, _)) = hit {
             self.cached.fetch_add(1, Ordering::Relaxed);
             return Ok((resp, (0, 0, 0.0)));
         }
-        self.calls.fetch_add(1, Ordering::Relaxed);
         let outcome = self.providers.call(provider, req, &|_| {}).await;
+        // Verdicts replayed from recordings are not cached (or billed): the recording is the
+        // source of truth, and a re-recorded verdict must win.
+        let live = self
+            .providers
+            .get(&outcome.provider)
+            .is_some_and(|p| p.cacheable());
+        if live {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.offline.fetch_add(1, Ordering::Relaxed);
+        }
         let resp = outcome.result?;
         emit(Event::Response {
             fingerprint: fp,
             provider: outcome.provider.clone(),
-            cacheable: true,
+            cacheable: live,
             prompt: "judge".into(),
             request: Box::new(req.clone()),
             response: Box::new(resp.clone()),
@@ -366,6 +415,7 @@ impl Judge {
             &self.pricing,
         )
         .unwrap_or(0.0);
+        let cost = if live { cost } else { 0.0 };
         Ok((
             resp.clone(),
             (resp.usage.input_tokens, resp.usage.output_tokens, cost),

@@ -72,12 +72,16 @@ fn header(r: &RunReport) -> String {
             get("calls"),
             get("cached")
         );
-        if get("judge_calls") + get("judge_cached") > 0.0 {
+        if get("offline") > 0.0 {
+            let _ = write!(h, " · {} answered offline (replay/echo)", get("offline"));
+        }
+        if get("judge_calls") + get("judge_cached") + get("judge_offline") > 0.0 {
             let _ = write!(
                 h,
-                " · judge {} calls, {} cached",
+                " · judge {} calls, {} cached, {} offline",
                 get("judge_calls"),
-                get("judge_cached")
+                get("judge_cached"),
+                get("judge_offline")
             );
         }
         if get("retries") > 0.0 {

@@ -1,0 +1,542 @@
+//! The gate: pair baseline and candidate cases by id, compare per-case scores with statistics
+//! rather than noise, and decide PASS / FAIL / INCONCLUSIVE / ERROR. Pure functions over
+//! data, so `llmops gate` and `llmops merge` decide the same way.
+
+pub mod render;
+pub mod stats;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::Check;
+use stats::Paired;
+
+/// The outcome for a suite or the whole gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// Not worse beyond the tolerance.
+    Pass,
+    /// Neither shown: more data needed.
+    Inconclusive,
+    /// A significant regression, a missed threshold, or a critical flip.
+    Fail,
+    /// Too many errored calls to judge.
+    Error,
+}
+
+impl Verdict {
+    /// The word printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+            Verdict::Fail => "FAIL",
+            Verdict::Error => "ERROR",
+        }
+    }
+}
+
+/// One case on one side, averaged over its samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Side {
+    /// Mean score over samples that did not error; `None` when every sample errored.
+    pub score: Option<f64>,
+    /// Counts as passing.
+    pub passed: bool,
+    /// Samples run.
+    pub samples: u32,
+    /// Samples that errored.
+    pub errors: u32,
+    /// Critical assertions (by kind and index) that passed in most samples.
+    pub critical_ok: Vec<String>,
+    /// The first sample's output.
+    pub output: Option<String>,
+    /// Why it failed, when it did.
+    pub reasons: Vec<String>,
+}
+
+/// One case id across both sides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pair {
+    /// Suite.
+    pub suite: String,
+    /// Variant.
+    pub variant: String,
+    /// Case id.
+    pub case: String,
+    /// The value of the `cluster_by` metadata field, when configured.
+    pub cluster: Option<String>,
+    /// Baseline, when the case ran there.
+    pub baseline: Option<Side>,
+    /// Candidate, when the case ran there.
+    pub candidate: Option<Side>,
+}
+
+/// The policy a decision applies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    /// One-sided significance level.
+    pub alpha: f64,
+    /// Non-inferiority margin.
+    pub tolerance: f64,
+    /// Error-rate ceiling.
+    pub max_error_rate: f64,
+    /// INCONCLUSIVE fails.
+    pub strict: bool,
+    /// Seed for sampled permutations.
+    pub seed: u64,
+}
+
+/// The decision for one suite × variant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuiteGate {
+    /// Suite.
+    pub suite: String,
+    /// Variant.
+    pub variant: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why, one line each.
+    pub reasons: Vec<String>,
+    /// Pairs compared (both sides scored).
+    pub n: usize,
+    /// Clusters compared, when clustering.
+    pub clusters: Option<usize>,
+    /// Mean baseline score over compared pairs.
+    pub baseline_score: Option<f64>,
+    /// Mean candidate score over compared pairs.
+    pub candidate_score: Option<f64>,
+    /// Baseline pass rate over compared pairs.
+    pub baseline_pass_rate: Option<f64>,
+    /// Candidate pass rate over compared pairs.
+    pub candidate_pass_rate: Option<f64>,
+    /// The statistics.
+    pub stats: Option<Paired>,
+    /// Share of samples that errored: (baseline, candidate).
+    pub error_rates: (f64, f64),
+    /// Absolute thresholds on the candidate.
+    pub checks: Vec<Check>,
+    /// Case ids only in the candidate.
+    pub added: Vec<String>,
+    /// Case ids only in the baseline.
+    pub removed: Vec<String>,
+    /// (case, assertion) whose critical assertion went pass -> fail.
+    pub critical_flips: Vec<(String, String)>,
+    /// More cases that would resolve an INCONCLUSIVE result, when estimable.
+    pub cases_needed: Option<u64>,
+    /// The worst regressed cases (most negative difference first).
+    pub worst: Vec<Pair>,
+}
+
+/// The whole gate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateReport {
+    /// Marks the JSON as a gate report (for `llmops merge`).
+    pub kind: String,
+    /// What the baseline was.
+    pub baseline: String,
+    /// What the candidate was.
+    pub candidate: String,
+    /// The policy applied.
+    pub policy: Policy,
+    /// The overall verdict: the worst suite's.
+    pub verdict: Verdict,
+    /// Per suite × variant.
+    pub suites: Vec<SuiteGate>,
+    /// Suites not gated because nothing they depend on changed.
+    pub unchanged: Vec<String>,
+    /// Every pair, so shard results can be merged and decided again.
+    pub pairs: Vec<Pair>,
+    /// Suite thresholds, by suite, for re-deciding merged shards.
+    pub thresholds: BTreeMap<String, crate::suite::Thresholds>,
+}
+
+impl GateReport {
+    /// SPEC.md's exit codes: 0 PASS (and INCONCLUSIVE unless strict), 1 FAIL, 2 ERROR.
+    pub fn exit_code(&self) -> u8 {
+        match self.verdict {
+            Verdict::Pass => 0,
+            Verdict::Inconclusive if self.policy.strict => 1,
+            Verdict::Inconclusive => 0,
+            Verdict::Fail => 1,
+            Verdict::Error => 2,
+        }
+    }
+}
+
+fn mean(xs: &[f64]) -> Option<f64> {
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+/// Cases needed for the one-sided test at `alpha` with 80% power to resolve a mean
+/// difference `effect` when differences have standard deviation `sd` (normal approximation).
+fn cases_needed(sd: f64, effect: f64, alpha: f64) -> Option<u64> {
+    if !(sd.is_finite() && sd > 0.0 && effect > 0.0) {
+        return None;
+    }
+    let z = |p: f64| stats::t_quantile(p, 1e6);
+    let n = ((z(1.0 - alpha) + z(0.8)) * sd / effect).powi(2);
+    (n.is_finite() && n < 1e9).then(|| n.ceil() as u64)
+}
+
+/// Decide one suite × variant from its pairs.
+pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Policy) -> SuiteGate {
+    let first = &pairs[0];
+    let mut g = SuiteGate {
+        suite: first.suite.clone(),
+        variant: first.variant.clone(),
+        verdict: Verdict::Pass,
+        reasons: Vec::new(),
+        n: 0,
+        clusters: None,
+        baseline_score: None,
+        candidate_score: None,
+        baseline_pass_rate: None,
+        candidate_pass_rate: None,
+        stats: None,
+        error_rates: (0.0, 0.0),
+        checks: Vec::new(),
+        added: pairs
+            .iter()
+            .filter(|p| p.baseline.is_none())
+            .map(|p| p.case.clone())
+            .collect(),
+        removed: pairs
+            .iter()
+            .filter(|p| p.candidate.is_none())
+            .map(|p| p.case.clone())
+            .collect(),
+        critical_flips: Vec::new(),
+        cases_needed: None,
+        worst: Vec::new(),
+    };
+    let rate = |side: fn(&Pair) -> Option<&Side>| {
+        let (mut e, mut n) = (0u32, 0u32);
+        for p in pairs {
+            if let Some(s) = side(p) {
+                e += s.errors;
+                n += s.samples;
+            }
+        }
+        if n == 0 {
+            0.0
+        } else {
+            f64::from(e) / f64::from(n)
+        }
+    };
+    g.error_rates = (
+        rate(|p| p.baseline.as_ref()),
+        rate(|p| p.candidate.as_ref()),
+    );
+    // Candidate thresholds over every candidate case (as eval reports them).
+    let cand: Vec<&Side> = pairs
+        .iter()
+        .filter_map(|p| p.candidate.as_ref())
+        .filter(|s| s.score.is_some())
+        .collect();
+    let cand_pass = (!cand.is_empty())
+        .then(|| cand.iter().filter(|s| s.passed).count() as f64 / cand.len() as f64);
+    let cand_score = mean(&cand.iter().filter_map(|s| s.score).collect::<Vec<_>>());
+    if let Some(want) = thresholds.pass_rate {
+        let got = cand_pass.unwrap_or(0.0);
+        g.checks.push(Check {
+            name: "pass_rate".into(),
+            want,
+            got,
+            ok: got >= want,
+        });
+    }
+    if let Some(want) = thresholds.score {
+        let got = cand_score.unwrap_or(0.0);
+        g.checks.push(Check {
+            name: "score".into(),
+            want,
+            got,
+            ok: got >= want,
+        });
+    }
+    // Paired cases, both sides scored.
+    let both: Vec<(&Pair, f64, f64)> = pairs
+        .iter()
+        .filter_map(|p| Some((p, p.baseline.as_ref()?.score?, p.candidate.as_ref()?.score?)))
+        .collect();
+    g.n = both.len();
+    if !both.is_empty() {
+        g.baseline_score = mean(&both.iter().map(|x| x.1).collect::<Vec<_>>());
+        g.candidate_score = mean(&both.iter().map(|x| x.2).collect::<Vec<_>>());
+        let pr = |f: fn(&Pair) -> bool| {
+            both.iter().filter(|x| f(x.0)).count() as f64 / both.len() as f64
+        };
+        g.baseline_pass_rate = Some(pr(|p| p.baseline.as_ref().is_some_and(|s| s.passed)));
+        g.candidate_pass_rate = Some(pr(|p| p.candidate.as_ref().is_some_and(|s| s.passed)));
+    }
+    for (p, _, _) in &both {
+        let (b, c) = (
+            p.baseline.as_ref().expect("paired"),
+            p.candidate.as_ref().expect("paired"),
+        );
+        for k in &b.critical_ok {
+            if !c.critical_ok.contains(k) {
+                g.critical_flips.push((
+                    p.case.clone(),
+                    k.split_once(':')
+                        .map_or(k.clone(), |(_, kind)| kind.to_string()),
+                ));
+            }
+        }
+    }
+    let mut worst: Vec<&(&Pair, f64, f64)> = both.iter().filter(|x| x.2 < x.1).collect();
+    worst.sort_by(|a, b| {
+        (a.2 - a.1)
+            .total_cmp(&(b.2 - b.1))
+            .then_with(|| a.0.case.cmp(&b.0.case))
+    });
+    g.worst = worst.iter().take(5).map(|x| x.0.clone()).collect();
+
+    // Differences: per case, or per cluster when clustering.
+    let clustered = both.iter().any(|x| x.0.cluster.is_some());
+    let diffs: Vec<f64> = if clustered {
+        let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for (p, b, c) in &both {
+            by.entry(p.cluster.clone().unwrap_or_default())
+                .or_default()
+                .push(c - b);
+        }
+        g.clusters = Some(by.len());
+        by.values()
+            .map(|v| v.iter().sum::<f64>() / v.len() as f64)
+            .collect()
+    } else {
+        both.iter().map(|(_, b, c)| c - b).collect()
+    };
+    let binary = !clustered
+        && both.iter().all(|(p, b, c)| {
+            p.baseline.as_ref().is_some_and(|s| s.samples == 1)
+                && p.candidate.as_ref().is_some_and(|s| s.samples == 1)
+                && (*b == 0.0 || *b == 1.0)
+                && (*c == 0.0 || *c == 1.0)
+        });
+    let st = stats::analyse(&diffs, binary, policy.alpha, policy.tolerance, policy.seed);
+
+    // The decision, most severe first.
+    let (eb, ec) = g.error_rates;
+    if eb > policy.max_error_rate || ec > policy.max_error_rate {
+        g.verdict = Verdict::Error;
+        g.reasons.push(format!(
+            "errored samples: baseline {:.1}%, candidate {:.1}% (limit {:.1}%)",
+            eb * 100.0,
+            ec * 100.0,
+            policy.max_error_rate * 100.0
+        ));
+    } else {
+        let mut fail = Vec::new();
+        for c in g.checks.iter().filter(|c| !c.ok) {
+            fail.push(format!(
+                "threshold {} missed: {:.3} < {:.3}",
+                c.name, c.got, c.want
+            ));
+        }
+        if !g.critical_flips.is_empty() {
+            fail.push(format!(
+                "critical assertion went from pass to fail in {} case(s)",
+                g.critical_flips.len()
+            ));
+        }
+        if st.n > 0 && st.p_regression < policy.alpha {
+            fail.push(format!(
+                "significant regression: mean difference {:+.4}, p = {:.4} ({})",
+                st.mean, st.p_regression, st.method
+            ));
+        }
+        if !fail.is_empty() {
+            g.verdict = Verdict::Fail;
+            g.reasons = fail;
+        } else if st.n > 0 && st.p_noninferior < policy.alpha {
+            g.verdict = Verdict::Pass;
+            g.reasons.push(format!(
+                "non-inferior: mean difference {:+.4}, no worse than -{} (p = {:.4}, {})",
+                st.mean, policy.tolerance, st.p_noninferior, st.method
+            ));
+        } else {
+            g.verdict = Verdict::Inconclusive;
+            g.reasons.push(if st.n == 0 {
+                "no case scored on both sides".to_string()
+            } else {
+                format!(
+                    "neither a regression nor non-inferiority is shown (mean difference {:+.4})",
+                    st.mean
+                )
+            });
+            // How many cases would settle it, from the observed spread: to show
+            // non-inferiority if the effect is above -tolerance, else a regression.
+            let target = if st.mean > -policy.tolerance {
+                st.mean + policy.tolerance
+            } else {
+                -st.mean
+            };
+            g.cases_needed = cases_needed(st.sd.unwrap_or(f64::NAN), target, policy.alpha)
+                .map(|n| n.max(st.n as u64 + 1));
+        }
+    }
+    g.stats = (st.n > 0).then_some(st);
+    g
+}
+
+/// Decide every suite and the whole gate from pairs (any order).
+pub fn decide_all(
+    baseline: String,
+    candidate: String,
+    mut pairs: Vec<Pair>,
+    thresholds: BTreeMap<String, crate::suite::Thresholds>,
+    unchanged: Vec<String>,
+    policy: Policy,
+) -> GateReport {
+    pairs.sort_by(|a, b| (&a.suite, &a.variant, &a.case).cmp(&(&b.suite, &b.variant, &b.case)));
+    pairs.dedup_by(|a, b| a.suite == b.suite && a.variant == b.variant && a.case == b.case);
+    let mut suites = Vec::new();
+    let mut i = 0;
+    while i < pairs.len() {
+        let mut j = i;
+        while j < pairs.len()
+            && pairs[j].suite == pairs[i].suite
+            && pairs[j].variant == pairs[i].variant
+        {
+            j += 1;
+        }
+        let t = thresholds.get(&pairs[i].suite).cloned().unwrap_or_default();
+        suites.push(decide(&pairs[i..j], &t, &policy));
+        i = j;
+    }
+    let verdict = suites
+        .iter()
+        .map(|s| s.verdict)
+        .max()
+        .unwrap_or(Verdict::Pass);
+    GateReport {
+        kind: "gate".into(),
+        baseline,
+        candidate,
+        policy,
+        verdict,
+        suites,
+        unchanged,
+        pairs,
+        thresholds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(score: f64) -> Side {
+        Side {
+            score: Some(score),
+            passed: score >= 0.5,
+            samples: 1,
+            errors: 0,
+            critical_ok: vec![],
+            output: None,
+            reasons: vec![],
+        }
+    }
+
+    fn pairs(b: &[f64], c: &[f64]) -> Vec<Pair> {
+        b.iter()
+            .zip(c)
+            .enumerate()
+            .map(|(i, (x, y))| Pair {
+                suite: "s".into(),
+                variant: "v".into(),
+                case: format!("c{i:03}"),
+                cluster: None,
+                baseline: Some(side(*x)),
+                candidate: Some(side(*y)),
+            })
+            .collect()
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            alpha: 0.05,
+            tolerance: 0.02,
+            max_error_rate: 0.05,
+            strict: false,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn clear_regression_fails_and_improvement_passes() {
+        let base: Vec<f64> = (0..40).map(|i| 0.8 + 0.005 * f64::from(i % 5)).collect();
+        let worse: Vec<f64> = base.iter().map(|x| x - 0.2).collect();
+        let better: Vec<f64> = base.iter().map(|x| x + 0.05).collect();
+        assert_eq!(
+            decide(&pairs(&base, &worse), &Default::default(), &policy()).verdict,
+            Verdict::Fail
+        );
+        assert_eq!(
+            decide(&pairs(&base, &better), &Default::default(), &policy()).verdict,
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn noise_is_inconclusive_and_says_how_many_cases_would_settle_it() {
+        let base = [0.5, 0.9, 0.2, 0.7, 0.4, 0.6];
+        let cand = [0.6, 0.7, 0.3, 0.5, 0.5, 0.6];
+        let g = decide(&pairs(&base, &cand), &Default::default(), &policy());
+        assert_eq!(g.verdict, Verdict::Inconclusive, "{g:?}");
+        assert!(g.cases_needed.is_some_and(|n| n > 6), "{g:?}");
+    }
+
+    #[test]
+    fn one_case_and_all_ties() {
+        let g = decide(&pairs(&[0.5], &[0.5]), &Default::default(), &policy());
+        assert_eq!(g.verdict, Verdict::Inconclusive);
+        let ties = vec![1.0; 12];
+        let g = decide(&pairs(&ties, &ties), &Default::default(), &policy());
+        assert_eq!(
+            g.verdict,
+            Verdict::Pass,
+            "identical scores are non-inferior: {g:?}"
+        );
+    }
+
+    #[test]
+    fn critical_flip_fails_even_when_the_mean_improves() {
+        let mut p = pairs(&[0.5; 30], &[0.9; 30]);
+        p[3].baseline.as_mut().unwrap().critical_ok = vec!["2:no-pii".into()];
+        let g = decide(&p, &Default::default(), &policy());
+        assert_eq!(g.verdict, Verdict::Fail);
+        assert_eq!(
+            g.critical_flips,
+            vec![("c003".to_string(), "no-pii".to_string())]
+        );
+    }
+
+    #[test]
+    fn errors_and_one_sided_cases() {
+        let mut p = pairs(&[0.9; 10], &[0.9; 10]);
+        p[0].candidate = Some(Side {
+            score: None,
+            passed: false,
+            samples: 1,
+            errors: 1,
+            critical_ok: vec![],
+            output: None,
+            reasons: vec![],
+        });
+        assert_eq!(
+            decide(&p, &Default::default(), &policy()).verdict,
+            Verdict::Error
+        );
+        let mut p = pairs(&[0.9; 10], &[0.9; 10]);
+        p[1].baseline = None;
+        let g = decide(&p, &Default::default(), &policy());
+        assert_eq!(g.added, vec!["c001".to_string()]);
+        assert_eq!(g.n, 9);
+    }
+}

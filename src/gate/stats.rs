@@ -1,0 +1,491 @@
+//! The gate's statistics: Student's t, the paired t interval, an exact (or seeded Monte Carlo)
+//! sign-flip permutation test, and the exact McNemar test. Reference values come from SciPy
+//! (tests/reference/stats.py).
+
+/// ln Γ(x) (Lanczos, g = 7, n = 9), good to ~15 digits for x > 0.
+fn ln_gamma(x: f64) -> f64 {
+    const G: f64 = 7.0;
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = C[0];
+    let t = x + G + 0.5;
+    for (i, c) in C.iter().enumerate().skip(1) {
+        a += c / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// Continued fraction for the incomplete beta function (modified Lentz).
+fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
+    let mut c = 1.0;
+    let mut d = 1.0 - qab * x / qap;
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    d = 1.0 / d;
+    let mut h = d;
+    for m in 1..=300 {
+        let m = f64::from(m);
+        let m2 = 2.0 * m;
+        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        h *= d * c;
+        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        let del = d * c;
+        h *= del;
+        if (del - 1.0).abs() < 1e-15 {
+            break;
+        }
+    }
+    h
+}
+
+/// The regularized incomplete beta function I_x(a, b).
+pub fn inc_beta(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let ln_bt = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
+    if x < (a + 1.0) / (a + b + 2.0) {
+        ln_bt.exp() * beta_cf(a, b, x) / a
+    } else {
+        1.0 - ln_bt.exp() * beta_cf(b, a, 1.0 - x) / b
+    }
+}
+
+/// P(T <= t) for Student's t with `df` degrees of freedom.
+pub fn t_cdf(t: f64, df: f64) -> f64 {
+    if t.is_infinite() {
+        return if t > 0.0 { 1.0 } else { 0.0 };
+    }
+    let x = df / (df + t * t);
+    let tail = 0.5 * inc_beta(df / 2.0, 0.5, x);
+    if t >= 0.0 {
+        1.0 - tail
+    } else {
+        tail
+    }
+}
+
+/// The p-quantile of Student's t (bisection on the CDF; exact to ~1e-12).
+pub fn t_quantile(p: f64, df: f64) -> f64 {
+    if p == 0.5 {
+        return 0.0;
+    }
+    let (mut lo, mut hi) = (-1e3, 1e3);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if t_cdf(mid, df) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        if hi - lo < 1e-13 {
+            break;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Summary of paired differences.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Paired {
+    /// Pairs.
+    pub n: usize,
+    /// Mean difference (candidate - baseline).
+    pub mean: f64,
+    /// Sample standard deviation of the differences (none with one pair).
+    pub sd: Option<f64>,
+    /// One-sided (1 - alpha) lower bound of the mean difference (none with one pair).
+    pub lower: Option<f64>,
+    /// One-sided (1 - alpha) upper bound of the mean difference (none with one pair).
+    pub upper: Option<f64>,
+    /// p-value of "the candidate is worse" (H0: mean >= 0).
+    pub p_regression: f64,
+    /// p-value of "the candidate is not worse by more than the tolerance" (H0: mean <= -tol).
+    pub p_noninferior: f64,
+    /// Which test produced the p-values: `t`, `sign-flip exact`, `sign-flip sampled`, `mcnemar`.
+    pub method: String,
+    /// Smallest true difference detectable with 80% power at this n and spread.
+    pub mde: Option<f64>,
+}
+
+fn mean_sd(d: &[f64]) -> (f64, f64) {
+    let n = d.len() as f64;
+    let mean = d.iter().sum::<f64>() / n;
+    let var = if d.len() > 1 {
+        d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        f64::NAN
+    };
+    (mean, var.sqrt())
+}
+
+/// The paired t analysis: bounds, one-sided p-values and the minimum detectable effect.
+pub fn paired_t(d: &[f64], alpha: f64, tol: f64) -> Paired {
+    let n = d.len();
+    let (mean, sd) = mean_sd(d);
+    if n < 2 || !sd.is_finite() {
+        return Paired {
+            n,
+            mean,
+            sd: None,
+            lower: None,
+            upper: None,
+            p_regression: 1.0,
+            p_noninferior: 1.0,
+            method: "t".into(),
+            mde: None,
+        };
+    }
+    let df = (n - 1) as f64;
+    let se = sd / (n as f64).sqrt();
+    let tq = t_quantile(1.0 - alpha, df);
+    if se == 0.0 {
+        // Every difference is the same number: the data leave no doubt either way.
+        return Paired {
+            n,
+            mean,
+            sd: Some(sd),
+            lower: Some(mean),
+            upper: Some(mean),
+            p_regression: if mean < 0.0 { 0.0 } else { 1.0 },
+            p_noninferior: if mean > -tol { 0.0 } else { 1.0 },
+            method: "t".into(),
+            mde: Some(0.0),
+        };
+    }
+    Paired {
+        n,
+        mean,
+        sd: Some(sd),
+        lower: Some(mean - tq * se),
+        upper: Some(mean + tq * se),
+        p_regression: t_cdf(mean / se, df),
+        p_noninferior: 1.0 - t_cdf((mean + tol) / se, df),
+        method: "t".into(),
+        mde: Some((tq + t_quantile(0.8, df)) * se),
+    }
+}
+
+/// A small, fast, seedable generator (SplitMix64): the same seed gives the same report.
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> SplitMix {
+        SplitMix(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// Enumerate all 2^n sign flips up to this n; sample above it.
+pub const EXACT_FLIPS_UP_TO: usize = 16;
+/// Sign-flip samples when not exact.
+pub const FLIP_SAMPLES: usize = 20_000;
+
+/// One-sided sign-flip permutation p-values of the mean: (P(mean* <= observed), P(mean* >= observed)).
+/// Exact below [`EXACT_FLIPS_UP_TO`] values; above, seeded Monte Carlo with the +1 correction.
+pub fn sign_flip(d: &[f64], seed: u64) -> (f64, f64, bool) {
+    let n = d.len();
+    if n == 0 {
+        return (1.0, 1.0, true);
+    }
+    let observed: f64 = d.iter().sum();
+    let eps = 1e-12 * d.iter().map(|x| x.abs()).sum::<f64>().max(1.0);
+    let (mut le, mut ge) = (0u64, 0u64);
+    if n <= EXACT_FLIPS_UP_TO {
+        let total = 1u64 << n;
+        for mask in 0..total {
+            let s: f64 = d
+                .iter()
+                .enumerate()
+                .map(|(i, x)| if mask >> i & 1 == 1 { -x } else { *x })
+                .sum();
+            le += u64::from(s <= observed + eps);
+            ge += u64::from(s >= observed - eps);
+        }
+        (le as f64 / total as f64, ge as f64 / total as f64, true)
+    } else {
+        let mut rng = SplitMix::new(seed);
+        let mut bits = 0u64;
+        let mut left = 0;
+        for _ in 0..FLIP_SAMPLES {
+            let mut s = 0.0;
+            for x in d {
+                if left == 0 {
+                    bits = rng.next_u64();
+                    left = 64;
+                }
+                s += if bits & 1 == 1 { -x } else { *x };
+                bits >>= 1;
+                left -= 1;
+            }
+            le += u64::from(s <= observed + eps);
+            ge += u64::from(s >= observed - eps);
+        }
+        let m = FLIP_SAMPLES as f64 + 1.0;
+        ((le as f64 + 1.0) / m, (ge as f64 + 1.0) / m, false)
+    }
+}
+
+/// Exact one-sided McNemar test: with `b` pairs that went pass -> fail and `c` fail -> pass,
+/// P(X >= b) for X ~ Binomial(b + c, 1/2): small when the candidate lost significantly.
+pub fn mcnemar_regression(b: u64, c: u64) -> f64 {
+    let n = b + c;
+    if n == 0 {
+        return 1.0;
+    }
+    // Sum in log space so n = 10,000 does not overflow.
+    let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
+    let ln_choose = |k: u64| {
+        ln_gamma(n as f64 + 1.0) - ln_gamma(k as f64 + 1.0) - ln_gamma((n - k) as f64 + 1.0)
+    };
+    let p: f64 = (b..=n).map(|k| (ln_choose(k) + ln_half_n).exp()).sum();
+    p.min(1.0)
+}
+
+/// The full analysis the gate decides on: the paired t interval always; p-values from the
+/// exact McNemar test for single-sample pass/fail scores, the sign-flip test below 30 pairs,
+/// and the t distribution otherwise.
+pub fn analyse(d: &[f64], binary: bool, alpha: f64, tol: f64, seed: u64) -> Paired {
+    let mut p = paired_t(d, alpha, tol);
+    if d.is_empty() {
+        return p;
+    }
+    if binary {
+        let b = d.iter().filter(|x| **x < 0.0).count() as u64;
+        let c = d.iter().filter(|x| **x > 0.0).count() as u64;
+        p.p_regression = mcnemar_regression(b, c);
+        // Non-inferiority has no exact conditional form with a margin; the sign-flip test on
+        // shifted differences is exact for it.
+        let shifted: Vec<f64> = d.iter().map(|x| x + tol).collect();
+        p.p_noninferior = sign_flip(&shifted, seed).1;
+        p.method = "mcnemar (exact)".into();
+    } else if d.len() < 30 {
+        let (le, _, exact) = sign_flip(d, seed);
+        let shifted: Vec<f64> = d.iter().map(|x| x + tol).collect();
+        p.p_regression = le;
+        p.p_noninferior = sign_flip(&shifted, seed).1;
+        p.method = if exact {
+            "sign-flip (exact)"
+        } else {
+            "sign-flip (seeded sampling)"
+        }
+        .into();
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    // Generated by tests/reference/stats.py (SciPy); paste its output here when it changes.
+    const T_PPF: &[(f64, f64, f64)] = &[
+        (0.95, 1.0, 6.313751514675037),
+        (0.95, 2.0, 2.9199855803537242),
+        (0.95, 9.0, 1.833112932656237),
+        (0.95, 29.0, 1.6991270265334972),
+        (0.975, 4.0, 2.7764451051977934),
+        (0.8, 9.0, 0.8834038596855346),
+        (0.99, 100.0, 2.3642173662384813),
+        (0.95, 9999.0, 1.6450060333112988),
+        (0.05, 5.0, -2.015048373333024),
+    ];
+    const T_CDF: &[(f64, f64, f64)] = &[
+        (0.0, 3.0, 0.5),
+        (1.5, 3.0, 0.8847080673775886),
+        (-2.1, 10.0, 0.031038622101109265),
+        (2.5, 29.0, 0.9908373278307869),
+        (-0.3, 1.0, 0.4072264209222577),
+        (4.0, 2.0, 0.9714045207910317),
+        (1.96, 9999.0, 0.9749882384973949),
+    ];
+    const PAIRED: &[(&str, f64, f64, f64, f64, f64)] = &[
+        (
+            "small",
+            0.04285714285714286,
+            -0.07787901744511155,
+            0.16359330315939727,
+            0.7419396415790768,
+            0.1753743160925347,
+        ),
+        (
+            "regress",
+            -0.2375,
+            -0.3014232297358981,
+            -0.1735767702641019,
+            0.0001021725770597537,
+            0.9998242585512518,
+        ),
+        (
+            "big",
+            -0.012463577,
+            -0.015734918613949583,
+            -0.009192235386050419,
+            1.9118897640512478e-10,
+            7.585203052237111e-05,
+        ),
+    ];
+    const SIGN_FLIP_LESS: &[(&[f64], f64)] = &[
+        (&[0.1, -0.2, 0.05, 0.3, -0.1, 0.0, 0.15], 0.78125),
+        (&[-0.3, -0.2, -0.25, -0.1, -0.4, -0.2], 0.015625),
+        (&[-0.5], 0.5),
+        (&[0.0, 0.0, 0.0, 0.0], 1.0),
+    ];
+    const MCNEMAR: &[(u64, u64, f64)] = &[
+        (0, 0, 1.0),
+        (5, 1, 0.109375),
+        (10, 2, 0.019287109375),
+        (3, 3, 0.65625),
+        (1, 8, 0.998046875),
+        (520, 480, 0.10872414660207075),
+        (5000, 4800, 0.022202074399923156),
+    ];
+
+    #[test]
+    fn t_distribution_matches_scipy() {
+        for &(p, df, want) in T_PPF {
+            assert!(
+                close(t_quantile(p, df), want, 1e-8),
+                "ppf({p}, {df}) = {} want {want}",
+                t_quantile(p, df)
+            );
+        }
+        for &(t, df, want) in T_CDF {
+            assert!(
+                close(t_cdf(t, df), want, 1e-10),
+                "cdf({t}, {df}) = {} want {want}",
+                t_cdf(t, df)
+            );
+        }
+    }
+
+    #[test]
+    fn paired_t_matches_scipy() {
+        let big: Vec<f64> = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/reference/diffs_10000.txt"
+        ))
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+        assert_eq!(big.len(), 10_000);
+        let small = [0.1, -0.2, 0.05, 0.3, -0.1, 0.0, 0.15];
+        let regress = [-0.3, -0.2, -0.25, -0.1, -0.4, -0.2, -0.15, -0.3];
+        for &(name, mean, lo, hi, p_reg, p_ni) in PAIRED {
+            let d: &[f64] = match name {
+                "small" => &small,
+                "regress" => &regress,
+                _ => &big,
+            };
+            let p = paired_t(d, 0.05, 0.02);
+            assert!(close(p.mean, mean, 1e-12), "{name} mean");
+            assert!(
+                close(p.lower.unwrap(), lo, 1e-9) && close(p.upper.unwrap(), hi, 1e-9),
+                "{name} bounds {p:?}"
+            );
+            assert!(
+                close(p.p_regression, p_reg, 1e-9 * p_reg.max(1e-3)),
+                "{name} p_reg {} want {p_reg}",
+                p.p_regression
+            );
+            assert!(
+                close(p.p_noninferior, p_ni, 1e-9 * p_ni.max(1e-3)),
+                "{name} p_ni {} want {p_ni}",
+                p.p_noninferior
+            );
+        }
+    }
+
+    #[test]
+    fn sign_flip_matches_scipy_exactly() {
+        for &(d, want) in SIGN_FLIP_LESS {
+            let (le, _, exact) = sign_flip(d, 7);
+            assert!(exact);
+            assert!(close(le, want, 1e-12), "{d:?}: {le} want {want}");
+        }
+        // Sampled above 16 values: seeded, so the same input gives the same p-value, and
+        // close to the exact answer for a clear shift.
+        let d: Vec<f64> = (0..24).map(|i| -0.05 - 0.01 * f64::from(i % 3)).collect();
+        let (a, _, exact) = sign_flip(&d, 42);
+        assert!(!exact);
+        assert_eq!(a, sign_flip(&d, 42).0);
+        assert!(a < 0.001, "{a}");
+    }
+
+    #[test]
+    fn mcnemar_matches_scipy() {
+        for &(b, c, want) in MCNEMAR {
+            let got = mcnemar_regression(b, c);
+            assert!(
+                close(got, want, 1e-9 * want.max(1e-6)),
+                "b={b} c={c}: {got} want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn degenerate_inputs() {
+        // n = 1: nothing can be shown.
+        let p = analyse(&[-0.5], false, 0.05, 0.02, 1);
+        assert_eq!(p.n, 1);
+        assert!(p.p_regression >= 0.5 && p.p_noninferior >= 0.5);
+        // All equal and zero: no regression; non-inferior within the tolerance.
+        let p = analyse(&[0.0; 12], false, 0.05, 0.02, 1);
+        assert_eq!(p.p_regression, 1.0);
+        assert!(p.p_noninferior < 0.05);
+        // All equal and negative beyond the tolerance: a regression.
+        let p = paired_t(&[-0.1; 40], 0.05, 0.02);
+        assert_eq!((p.p_regression, p.p_noninferior), (0.0, 1.0));
+    }
+}

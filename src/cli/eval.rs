@@ -84,7 +84,7 @@ pub struct Args {
     no_progress: bool,
 }
 
-fn parse_shard(s: &str) -> std::result::Result<(u32, u32), String> {
+pub(crate) fn parse_shard(s: &str) -> std::result::Result<(u32, u32), String> {
     let (i, n) = s.split_once('/').ok_or("expected I/N, for example 2/4")?;
     let (i, n): (u32, u32) = (
         i.trim().parse().map_err(|_| "I must be a whole number")?,

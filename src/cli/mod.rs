@@ -6,12 +6,14 @@ mod diff;
 mod eval;
 mod evidence;
 mod export;
+mod gate;
 mod git_setup;
 mod init;
 mod judge;
 mod lint;
 mod list;
 mod log;
+mod merge;
 mod promote;
 mod release;
 mod render;
@@ -41,6 +43,7 @@ Examples:
   llmops lint                          check every prompt, suite and dataset
   llmops eval                          run every suite; cached answers are reused
   llmops report --format markdown      the last run again, for a pull request
+  llmops gate --baseline main          PASS / FAIL / INCONCLUSIVE against a baseline
   llmops log support-reply             versions, who released them, labels, eval evidence
   llmops rollback support-reply        `production` back to its previous version, offline
 
@@ -89,6 +92,8 @@ enum Command {
     Render(render::Args),
     Lint(lint::Args),
     Eval(eval::Args),
+    Gate(gate::Args),
+    Merge(merge::Args),
     Runs(runs::Args),
     Report(report::Args),
     #[command(subcommand)]
@@ -190,6 +195,8 @@ pub fn run() -> u8 {
         Command::Render(args) => render::run(&ctx, args),
         Command::Lint(args) => lint::run(&ctx, args),
         Command::Eval(args) => eval::run(&ctx, args),
+        Command::Gate(args) => gate::run(&ctx, args),
+        Command::Merge(args) => merge::run(&ctx, args),
         Command::Runs(args) => runs::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),
         Command::Cache(cmd) => cache::run(&ctx, cmd),

@@ -166,6 +166,15 @@ impl GateReport {
     }
 }
 
+/// A p-value for people: four decimals, or `<0.0001`.
+pub fn fmt_p(p: f64) -> String {
+    if p < 0.0001 {
+        "<0.0001".into()
+    } else {
+        format!("{p:.4}")
+    }
+}
+
 fn mean(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }

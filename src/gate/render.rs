@@ -1,1 +1,314 @@
-//! Gate reports.
+//! Gate reports as text, Markdown (for a pull-request comment) and JUnit. Deterministic:
+//! the same inputs give byte-identical reports (no times, no run ids).
+
+use std::fmt::Write;
+
+use super::{GateReport, Pair, SuiteGate, Verdict};
+use crate::text::one_line;
+
+fn f3(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{v:.3}"))
+}
+
+fn signed(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{v:+.3}"))
+}
+
+fn p(x: f64) -> String {
+    super::fmt_p(x)
+}
+
+fn interval(g: &SuiteGate) -> String {
+    match &g.stats {
+        Some(s) => match (s.lower, s.upper) {
+            (Some(lo), Some(hi)) => format!("[{lo:+.3}, {hi:+.3}]"),
+            _ => "-".into(),
+        },
+        None => "-".into(),
+    }
+}
+
+fn name(g: &SuiteGate) -> String {
+    if g.variant == g.suite {
+        g.suite.clone()
+    } else {
+        format!("{} / {}", g.suite, g.variant)
+    }
+}
+
+fn side_line(label: &str, p: &Pair, cand: bool) -> String {
+    let s = if cand {
+        p.candidate.as_ref()
+    } else {
+        p.baseline.as_ref()
+    };
+    match s {
+        Some(s) => format!(
+            "{label} {}: {}",
+            f3(s.score),
+            one_line(s.output.as_deref().unwrap_or(""), 140)
+        ),
+        None => format!("{label}: not run"),
+    }
+}
+
+fn explain(out: &mut String, g: &SuiteGate, bullet: &str) {
+    for r in &g.reasons {
+        let _ = writeln!(out, "{bullet}{r}");
+    }
+    if let Some(s) = &g.stats {
+        if let Some(mde) = s.mde {
+            let _ = writeln!(
+                out,
+                "{bullet}minimum detectable effect at this size: {mde:.3} (80% power)"
+            );
+        }
+    }
+    if let Some(n) = g.cases_needed {
+        let _ = writeln!(
+            out,
+            "{bullet}about {n} paired cases (or more repeats per case) would settle it"
+        );
+    }
+    for (case, kind) in &g.critical_flips {
+        let _ = writeln!(
+            out,
+            "{bullet}critical `{kind}` flipped pass -> fail in `{case}`"
+        );
+    }
+    if !g.added.is_empty() {
+        let _ = writeln!(
+            out,
+            "{bullet}only in the candidate (not gated): {}",
+            g.added.join(", ")
+        );
+    }
+    if !g.removed.is_empty() {
+        let _ = writeln!(
+            out,
+            "{bullet}only in the baseline (not gated): {}",
+            g.removed.join(", ")
+        );
+    }
+}
+
+/// The terminal report.
+pub fn text(r: &GateReport) -> String {
+    let mut out = format!(
+        "gate: candidate {} vs baseline {} · alpha {} · tolerance {}\n\n",
+        r.candidate, r.baseline, r.policy.alpha, r.policy.tolerance
+    );
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    t.set_header([
+        "SUITE",
+        "PAIRS",
+        "BASELINE",
+        "CANDIDATE",
+        "DELTA",
+        "ONE-SIDED BOUNDS",
+        "P(WORSE)",
+        "P(NO WORSE)",
+        "TEST",
+        "VERDICT",
+    ]);
+    for g in &r.suites {
+        let (pw, pn, m) = g
+            .stats
+            .as_ref()
+            .map_or(("-".into(), "-".into(), "-".into()), |s| {
+                (p(s.p_regression), p(s.p_noninferior), s.method.clone())
+            });
+        t.add_row([
+            name(g),
+            g.clusters
+                .map_or(g.n.to_string(), |c| format!("{} ({c} clusters)", g.n)),
+            f3(g.baseline_score),
+            f3(g.candidate_score),
+            signed(g.stats.as_ref().map(|s| s.mean)),
+            interval(g),
+            pw,
+            pn,
+            m,
+            g.verdict.as_str().to_string(),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    for g in &r.suites {
+        let _ = writeln!(out, "\n{}: {}", name(g), g.verdict.as_str());
+        explain(&mut out, g, "  - ");
+        if !g.worst.is_empty() && g.verdict != Verdict::Pass {
+            let _ = writeln!(out, "  worst regressed cases:");
+            for w in &g.worst {
+                let _ = writeln!(out, "    {}", w.case);
+                let _ = writeln!(out, "      {}", side_line("baseline ", w, false));
+                let _ = writeln!(out, "      {}", side_line("candidate", w, true));
+                if let Some(c) = &w.candidate {
+                    for reason in c.reasons.iter().take(2) {
+                        let _ = writeln!(out, "        why: {}", one_line(reason, 140));
+                    }
+                }
+            }
+        }
+    }
+    if !r.unchanged.is_empty() {
+        let _ = writeln!(out, "\nunchanged, not gated: {}", r.unchanged.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "\nverdict: {} (exit {})",
+        r.verdict.as_str(),
+        r.exit_code()
+    );
+    out
+}
+
+fn icon(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "✅",
+        Verdict::Inconclusive => "⚠️",
+        Verdict::Fail => "❌",
+        Verdict::Error => "🛑",
+    }
+}
+
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Markdown shaped for a pull-request comment.
+pub fn markdown(r: &GateReport) -> String {
+    let mut out = format!(
+        "## {} llmops gate: {}\n\n",
+        icon(r.verdict),
+        r.verdict.as_str()
+    );
+    let _ = writeln!(
+        out,
+        "Candidate `{}` against baseline `{}` (alpha {}, tolerance {}).\n",
+        md(&r.candidate),
+        md(&r.baseline),
+        r.policy.alpha,
+        r.policy.tolerance
+    );
+    out.push_str("| suite | pairs | baseline | candidate | delta | one-sided bounds | p(worse) | p(no worse) | verdict |\n|---|--:|--:|--:|--:|---|--:|--:|---|\n");
+    for g in &r.suites {
+        let (pw, pn) = g.stats.as_ref().map_or(("-".into(), "-".into()), |s| {
+            (p(s.p_regression), p(s.p_noninferior))
+        });
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} {} |",
+            md(&name(g)),
+            g.n,
+            f3(g.baseline_score),
+            f3(g.candidate_score),
+            signed(g.stats.as_ref().map(|s| s.mean)),
+            interval(g),
+            pw,
+            pn,
+            icon(g.verdict),
+            g.verdict.as_str()
+        );
+    }
+    for g in &r.suites {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>{} {}: {}</summary>\n",
+            icon(g.verdict),
+            md(&name(g)),
+            g.verdict.as_str()
+        );
+        explain(&mut out, g, "- ");
+        if !g.worst.is_empty() {
+            out.push_str(
+                "\n| case | baseline | candidate | candidate output |\n|---|--:|--:|---|\n",
+            );
+            for w in &g.worst {
+                let cand = w.candidate.as_ref();
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} |",
+                    md(&w.case),
+                    f3(w.baseline.as_ref().and_then(|s| s.score)),
+                    f3(cand.and_then(|s| s.score)),
+                    md(&one_line(
+                        cand.and_then(|s| s.output.as_deref()).unwrap_or(""),
+                        120
+                    ))
+                );
+            }
+        }
+        out.push_str("\n</details>\n");
+    }
+    if !r.unchanged.is_empty() {
+        let _ = writeln!(out, "\nUnchanged, not gated: {}.", r.unchanged.join(", "));
+    }
+    out
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit: one test case per suite × variant.
+pub fn junit(r: &GateReport) -> String {
+    let failures = r
+        .suites
+        .iter()
+        .filter(|g| {
+            g.verdict == Verdict::Fail || (g.verdict == Verdict::Inconclusive && r.policy.strict)
+        })
+        .count();
+    let errors = r
+        .suites
+        .iter()
+        .filter(|g| g.verdict == Verdict::Error)
+        .count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(out, "<testsuites name=\"llmops gate\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">", r.suites.len());
+    let _ = writeln!(out, "  <testsuite name=\"gate {} vs {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">", xml(&r.candidate), xml(&r.baseline), r.suites.len());
+    for g in &r.suites {
+        let mut body = String::new();
+        explain(&mut body, g, "");
+        let _ = write!(
+            out,
+            "    <testcase classname=\"llmops.gate\" name=\"{}\"",
+            xml(&name(g))
+        );
+        match g.verdict {
+            Verdict::Fail => {
+                let _ = writeln!(
+                    out,
+                    ">\n      <failure message=\"FAIL\">{}</failure>\n    </testcase>",
+                    xml(&body)
+                );
+            }
+            Verdict::Error => {
+                let _ = writeln!(
+                    out,
+                    ">\n      <error message=\"ERROR\">{}</error>\n    </testcase>",
+                    xml(&body)
+                );
+            }
+            Verdict::Inconclusive if r.policy.strict => {
+                let _ = writeln!(out, ">\n      <failure message=\"INCONCLUSIVE (strict)\">{}</failure>\n    </testcase>", xml(&body));
+            }
+            Verdict::Inconclusive => {
+                let _ = writeln!(
+                    out,
+                    ">\n      <system-out>INCONCLUSIVE\n{}</system-out>\n    </testcase>",
+                    xml(&body)
+                );
+            }
+            Verdict::Pass => {
+                let _ = writeln!(out, "/>");
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}

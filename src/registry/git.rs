@@ -104,6 +104,33 @@ impl GitRepo {
         })
     }
 
+    /// The gate's default baseline: the merge base of HEAD with the default branch
+    /// (`origin/HEAD`, else `main`, else `master`), as a commit id. `None` when there is no
+    /// such branch or no commit yet.
+    pub fn default_baseline(&self) -> Result<Option<String>> {
+        let Ok(head) = self.repo.head().and_then(|h| h.peel_to_commit()) else {
+            return Ok(None);
+        };
+        for name in [
+            "refs/remotes/origin/HEAD",
+            "refs/heads/main",
+            "refs/heads/master",
+            "refs/remotes/origin/main",
+            "refs/remotes/origin/master",
+        ] {
+            let Ok(r) = self.repo.find_reference(name) else {
+                continue;
+            };
+            let Ok(target) = r.resolve().and_then(|r| r.peel_to_commit()) else {
+                continue;
+            };
+            if let Ok(base) = self.repo.merge_base(head.id(), target.id()) {
+                return Ok(Some(base.to_string()));
+            }
+        }
+        Ok(None)
+    }
+
     /// The repository's work tree.
     pub fn workdir(&self) -> &Path {
         &self.workdir

@@ -436,6 +436,60 @@ pub fn decide_all(
     }
 }
 
+/// The kind of noise a false-fail simulation draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noise {
+    /// Continuous scores: latent case quality plus Gaussian output noise on each side.
+    Scores,
+    /// Single-sample pass/fail: each side passes with the case's latent probability.
+    PassFail,
+}
+
+/// How often the gate says FAIL when baseline and candidate are the same prompt and only the
+/// output noise differs: `sims` seeded simulations of `n` cases. SPEC.md's bar: at most alpha.
+pub fn false_fail_rate(sims: u32, n: usize, noise: Noise, policy: &Policy, seed: u64) -> f64 {
+    let mut rng = stats::SplitMix::new(seed);
+    let mut uniform = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let mut fails = 0;
+    for _ in 0..sims {
+        let mut pairs = Vec::with_capacity(n);
+        for i in 0..n {
+            let q = 0.3 + 0.65 * uniform();
+            let mut draw = || match noise {
+                Noise::Scores => {
+                    // Box-Muller.
+                    let z = (-2.0 * uniform().max(1e-300).ln()).sqrt()
+                        * (2.0 * std::f64::consts::PI * uniform()).cos();
+                    (q + 0.1 * z).clamp(0.0, 1.0)
+                }
+                Noise::PassFail => f64::from(u8::from(uniform() < q)),
+            };
+            let (b, c) = (draw(), draw());
+            let side = |x: f64| Side {
+                score: Some(x),
+                passed: x >= 0.5,
+                samples: 1,
+                errors: 0,
+                critical_ok: vec![],
+                output: None,
+                reasons: vec![],
+            };
+            pairs.push(Pair {
+                suite: "s".into(),
+                variant: "s".into(),
+                case: format!("c{i}"),
+                cluster: None,
+                baseline: Some(side(b)),
+                candidate: Some(side(c)),
+            });
+        }
+        if decide(&pairs, &Default::default(), policy).verdict == Verdict::Fail {
+            fails += 1;
+        }
+    }
+    f64::from(fails) / f64::from(sims)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,5 +601,21 @@ mod tests {
         let g = decide(&p, &Default::default(), &policy());
         assert_eq!(g.added, vec!["c001".to_string()]);
         assert_eq!(g.n, 9);
+    }
+
+    #[test]
+    fn false_fail_rate_is_at_most_alpha() {
+        // 1,000 seeded simulations each; the binomial standard error at 5% is ~0.7%.
+        for (n, noise) in [
+            (40, Noise::Scores),
+            (12, Noise::Scores),
+            (60, Noise::PassFail),
+        ] {
+            let rate = false_fail_rate(1000, n, noise, &policy(), 20_261_123);
+            assert!(
+                rate <= 0.05 + 0.015,
+                "n = {n}, {noise:?}: false-fail rate {rate}"
+            );
+        }
     }
 }

@@ -34,13 +34,15 @@ prompt that differs between A and B.
 Shows, per message, a unified diff of the template; model and parameter changes by key; input
 changes marked breaking (new required input, removed input, type change, optional ->
 required) or compatible (new optional input, default or description change); output schema
-changes by JSON path; and eval deltas when evidence exists for both sides.
+changes by JSON path; and eval deltas when evidence exists for both sides (`--eval` runs the
+suites for a side that has none).
 
 Examples:
   llmops diff support-reply v3 v4
   llmops diff support-reply@production worktree
   llmops diff main worktree --format markdown > comment.md
-  llmops diff HEAD~1 HEAD --format json"
+  llmops diff HEAD~1 HEAD --format json
+  llmops diff support-reply production worktree --eval"
 )]
 pub struct Args {
     /// The prompt to compare; leave it out to compare every prompt (then this is A).
@@ -52,9 +54,47 @@ pub struct Args {
     /// Reference B, the new side.
     #[arg(value_name = "B")]
     third: Option<String>,
+    /// Run the suites of each side that has no eval evidence yet (cached answers are reused),
+    /// so the eval deltas are always shown.
+    #[arg(long)]
+    eval: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: DiffFormat,
+}
+
+/// Evaluate `prompt` (a version of `name`) over the working tree's suites for it, so the
+/// store has evidence for its exact content.
+fn run_missing_eval(ctx: &Ctx, name: &str, prompt: &crate::template::Prompt) -> Result<()> {
+    let reg = ctx.registry(None)?;
+    let opts = crate::engine::Options {
+        selectors: vec![name.to_string()],
+        use_cache: reg.settings.cache_enabled,
+        skip_unfit: true,
+        ..Default::default()
+    };
+    let prompt = std::sync::Arc::new(prompt.clone());
+    let source = |n: &str| -> Result<Option<std::sync::Arc<crate::template::Prompt>>> {
+        Ok((n == name).then(|| prompt.clone()))
+    };
+    let planned = match crate::engine::plan::select_with(&reg, &opts, Some(&source)) {
+        Ok(p) => p,
+        Err(Error::Nothing(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let store = crate::store::Store::open(&reg.root.join(&reg.settings.cache_path))?;
+    let exec = super::eval::Exec {
+        command: format!("diff --eval {name} ({})", &prompt.content_hash()[..12]),
+        settings: serde_json::json!({ "diff": name }),
+        resume: false,
+        record: None,
+        no_progress: false,
+    };
+    let done = super::eval::execute(ctx, &reg, planned, &opts, store, &exec)?;
+    match done.fatal {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// The eval evidence on both sides and its deltas (B minus A).
@@ -206,6 +246,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         );
         if pair.is_none() && d.status == Status::Unchanged {
             continue;
+        }
+        if args.eval {
+            for (n, found) in [(na, fa.as_ref()), (nb, fb.as_ref())] {
+                if let Some(f) = found {
+                    if eval_summary_for(ctx, &f.prompt, &f.prompt.content_hash())?.is_none() {
+                        run_missing_eval(ctx, n, &f.prompt)?;
+                    }
+                }
+            }
         }
         let eval = delta(
             evidence(ctx, &res, na, fa.as_ref())?,

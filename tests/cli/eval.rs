@@ -627,3 +627,36 @@ fn release_records_eval_evidence_and_diff_shows_the_deltas() {
     let plain = r.llmops(&["diff", "greet", "v1", "v2"]);
     assert!(plain.stdout.contains("eval"), "{}", plain.stdout);
 }
+
+#[test]
+fn diff_eval_runs_what_is_missing() {
+    let mock = MockProvider::echoing(Duration::ZERO);
+    let mut r = repo_for(&mock.url, 3, "");
+    r.commit("registry");
+    r.write("prompts/greet.prompty", "---\nname: greet\ninputs: { who: {} }\n---\nsystem:\nBe brief.\n\nuser:\nHello {{ who }}\n");
+    let plain = r.llmops(&["diff", "greet", "HEAD", "worktree", "--format", "json"]);
+    plain.expect(0);
+    assert!(
+        !plain.stdout.contains("\"pass_rate\""),
+        "no evidence yet: {}",
+        plain.stdout
+    );
+    let run = r.llmops_env(
+        &[
+            "diff", "greet", "HEAD", "worktree", "--eval", "--format", "json",
+        ],
+        &[("MOCK_KEY", KEY)],
+    );
+    run.expect(0);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let e = &v["prompts"][0]["eval"];
+    assert_eq!(e["a"]["n"], 3, "{e}");
+    assert_eq!(e["b"]["n"], 3, "{e}");
+    assert_eq!(mock.count(), 6, "both sides evaluated once");
+    r.llmops_env(
+        &["diff", "greet", "HEAD", "worktree", "--eval"],
+        &[("MOCK_KEY", KEY)],
+    )
+    .expect(0);
+    assert_eq!(mock.count(), 6, "evidence exists now: nothing runs again");
+}

@@ -214,6 +214,8 @@ fn check_suite(
     let mut ids: HashMap<String, (String, usize)> = HashMap::new();
     let mut count = 0;
     let mut row_problems = 0usize;
+    let mut unknown_seen = std::collections::HashSet::new();
+    let mut repeated_unknown = 0usize;
     let mut note = |out: &mut Vec<Diagnostic>, d: Diagnostic| {
         row_problems += 1;
         if row_problems <= MAX_ROW_DIAGNOSTICS {
@@ -243,8 +245,12 @@ fn check_suite(
         } else {
             ids.insert(case.id.clone(), (case.file.clone(), case.line));
         }
-        for a in &case.assert {
+        // Suite-level assertions are checked once, below; only the case's own here.
+        for (i, a) in case.assert.iter().enumerate() {
             judged |= a.kind.is_model_graded();
+            if i < s.assertions.len() {
+                continue;
+            }
             if let Some(provider) = &a.provider {
                 if !reg.settings.has_provider(provider) {
                     note(
@@ -264,6 +270,14 @@ fn check_suite(
         }
         for p in &variants {
             if let Err(e) = check_vars(&p.inputs, &case.vars) {
+                // A misspelt dataset column is wrong in every row: say it once.
+                if let VarsError::Unknown { name, .. } = &e {
+                    let key = format!("{}\u{0}{name}", p.name);
+                    if !unknown_seen.insert(key) {
+                        repeated_unknown += 1;
+                        continue;
+                    }
+                }
                 let help = match &e {
                     VarsError::Missing(_) => Some(format!(
                         "`{}` requires it; add it to the case's vars",
@@ -282,6 +296,27 @@ fn check_suite(
                     .at(case.line, None)
                     .help_opt(help),
                 );
+            }
+        }
+    }
+    if repeated_unknown > 0 {
+        out.push(Diagnostic::error(
+            "case-vars",
+            &s.path,
+            format!("… the same unknown variable(s) appear in {repeated_unknown} more case(s)"),
+        ));
+    }
+    for a in &s.assertions {
+        if let Some(provider) = &a.provider {
+            if !reg.settings.has_provider(provider) {
+                out.push(Diagnostic::error(
+                    "unknown-provider",
+                    &s.path,
+                    format!(
+                        "assertion `{}`: unknown provider `{provider}`",
+                        a.display_kind()
+                    ),
+                ));
             }
         }
     }

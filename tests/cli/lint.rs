@@ -148,3 +148,32 @@ fn many_bad_rows_are_capped() {
         "{d:#?}"
     );
 }
+
+#[test]
+fn a_misspelt_dataset_column_is_reported_once() {
+    let r = Repo::new();
+    minimal(&r);
+    r.write(
+        "evals/greet.yaml",
+        "prompt: greet\ndataset: data/greet.csv\n",
+    );
+    let rows: String = (0..20).map(|i| format!("r{i},person {i}\n")).collect();
+    r.write("evals/data/greet.csv", &format!("__id,woh\n{rows}"));
+    let (code, d) = lint(&r);
+    assert_eq!(code, 2);
+    let unknown: Vec<_> = d
+        .iter()
+        .filter(|x| {
+            x["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown variable `woh`")
+        })
+        .collect();
+    assert_eq!(unknown.len(), 1, "{d:#?}");
+    assert!(
+        d.iter()
+            .any(|x| x["message"].as_str().unwrap().contains("19 more case(s)")),
+        "{d:#?}"
+    );
+}

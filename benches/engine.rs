@@ -98,9 +98,11 @@ fn main() {
         let bound = (N.div_ceil(c) as f64) * LATENCY_MS as f64 / 1000.0;
         let bar = 1.10 * bound + 0.3;
         let per_case = cpu.as_secs_f64() * 1000.0 / N as f64;
-        let ok = wall.as_secs_f64() <= bar && per_case < 0.2;
+        let ok = wall.as_secs_f64() <= bar;
+        // CPU here includes the HTTP client's own work on every live call, not only the
+        // runner's scheduling; the cached run below isolates the runner.
         println!(
-            "{c:>4} {:>10.3} {bound:>10.3} {:>8.3} {bar:>12.3} {per_case:>14.3} {:>10}",
+            "{c:>4} {:>10.3} {bound:>10.3} {:>8.3} {bar:>12.3} {:>10} {per_case:>14.3}",
             wall.as_secs_f64(),
             wall.as_secs_f64() / bound,
             if ok { "ok" } else { "MISSED" }
@@ -127,7 +129,7 @@ fn main() {
     walls.sort();
     let (wall, cpu) = walls[1];
     println!(
-        "\ncached re-run of {CACHED_N} cases (median of 3; filling the cache took {:.2} s): {:.3} s wall, {:.3} ms CPU per case; bar 1 s: {}",
+        "\ncached re-run of {CACHED_N} cases (median of 3; filling the cache took {:.2} s): {:.3} s wall, {:.3} ms CPU per case (runner overhead, bar 0.2 ms); bar 1 s: {}",
         fill.as_secs_f64(),
         wall.as_secs_f64(),
         cpu.as_secs_f64() * 1000.0 / CACHED_N as f64,

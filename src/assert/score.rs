@@ -165,17 +165,47 @@ fn luhn(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// Kinds of personal data found in `text` (e-mail addresses, phone numbers, card numbers,
-/// US social security numbers).
-pub fn find_pii(text: &str) -> Vec<&'static str> {
-    let pats = PII.get_or_init(|| {
+/// `text` with personal data masked (`[email]`, `[phone]`, `[card]`, `[ssn]`), for
+/// `redaction.pii`.
+pub fn redact_pii(text: &str) -> String {
+    let pats = pii_patterns();
+    let mut out = text.to_string();
+    for (name, re) in pats {
+        let mask = match *name {
+            "email address" => "[email]",
+            "card number" => "[card]",
+            "social security number" => "[ssn]",
+            _ => "[phone]",
+        };
+        out = re
+            .replace_all(&out, |c: &regex::Captures<'_>| {
+                let m = c.get(0).map_or("", |m| m.as_str());
+                if *name == "card number" && !luhn(m) {
+                    m.to_string()
+                } else {
+                    mask.to_string()
+                }
+            })
+            .into_owned();
+    }
+    out
+}
+
+fn pii_patterns() -> &'static Vec<(&'static str, regex::Regex)> {
+    PII.get_or_init(|| {
         vec![
             ("email address", regex::Regex::new(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b").expect("valid")),
             ("card number", regex::Regex::new(r"\b(?:\d[ -]?){12,18}\d\b").expect("valid")),
             ("social security number", regex::Regex::new(r"\b\d{3}-\d{2}-\d{4}\b").expect("valid")),
             ("phone number", regex::Regex::new(r"(?:\+\d{1,3}[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b|\+\d{1,3}(?:[\s.-]?\d{2,4}){3,5}\b").expect("valid")),
         ]
-    });
+    })
+}
+
+/// Kinds of personal data found in `text` (e-mail addresses, phone numbers, card numbers,
+/// US social security numbers).
+pub fn find_pii(text: &str) -> Vec<&'static str> {
+    let pats = pii_patterns();
     let mut found = Vec::new();
     for (name, re) in pats {
         let hit = if *name == "card number" {
@@ -612,6 +642,14 @@ mod tests {
             "not a Luhn number"
         );
         assert!(find_pii("Hi Ada, thanks for your patience.").is_empty());
+        assert_eq!(
+            redact_pii("mail ada@example.com or call +1 415 555 0100"),
+            "mail [email] or call [phone]"
+        );
+        assert_eq!(
+            redact_pii("card 4111 1111 1111 1111, order 1234567890123"),
+            "card [card], order 1234567890123"
+        );
     }
 
     #[test]

@@ -132,6 +132,7 @@ struct Shared {
     pricing: indexmap::IndexMap<String, crate::config::Price>,
     baseline_outputs: Option<Arc<std::collections::HashMap<String, String>>>,
     pairwise_self: bool,
+    redact_pii: bool,
 }
 
 enum Msg {
@@ -214,6 +215,7 @@ pub fn run(
         pricing: reg.settings.pricing.clone(),
         baseline_outputs: opts.baseline_outputs.clone(),
         pairwise_self: opts.pairwise_self,
+        redact_pii: reg.settings.redact_pii,
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -439,10 +441,11 @@ async fn execute(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>
     let run_id = shared.run_id;
     let workdir = shared.workdir.clone();
     let pricing = shared.pricing.clone();
+    let redact = shared.redact_pii;
     // Scoring (JSON schema, exec, regexes) is CPU work: keep it off the async workers.
     let (otx, orx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
-        let _ = otx.send(score::row(run_id, input, &workdir, &pricing));
+        let _ = otx.send(score::row(run_id, input, &workdir, &pricing, redact));
     });
     orx.await.expect("the scorer always answers")
 }

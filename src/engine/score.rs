@@ -32,6 +32,7 @@ pub fn row(
     input: Input,
     workdir: &std::path::Path,
     prices: &indexmap::IndexMap<String, crate::config::Price>,
+    redact: bool,
 ) -> ResultRow {
     let Input {
         job,
@@ -143,7 +144,12 @@ pub fn row(
             reason: verdict.reason,
         });
     }
-    row.output = Some(resp.text);
+    // Scored on the real text; stored and reported masked when `redaction.pii` is on.
+    row.output = Some(if redact {
+        crate::assert::score::redact_pii(&resp.text)
+    } else {
+        resp.text
+    });
     if let Some(e) = first_error {
         row.error = Some(e);
         return row;

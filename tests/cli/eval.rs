@@ -660,3 +660,43 @@ fn diff_eval_runs_what_is_missing() {
     .expect(0);
     assert_eq!(mock.count(), 6, "evidence exists now: nothing runs again");
 }
+
+#[test]
+fn redaction_masks_personal_data_in_stored_outputs_and_reports() {
+    let mock = MockProvider::start(|s| {
+        (
+            Reply::Text(format!(
+                "reply to: {} (write to ada@example.com or +1 415 555 0100)",
+                s.user_text()
+            )),
+            Duration::ZERO,
+        )
+    });
+    let r = repo_for(&mock.url, 2, "redaction: { pii: true }");
+    r.write(
+        "evals/greet.yaml",
+        "prompt: greet\ndataset: data/greet.jsonl\nassert:\n  - type: no-pii\n",
+    );
+    let run = eval(&r, &["--format", "json"]);
+    run.expect(1);
+    assert!(
+        !run.stdout.contains("ada@example.com") && run.stdout.contains("[email]"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("555 0100") && run.stdout.contains("[phone]"),
+        "{}",
+        run.stdout
+    );
+    // Scored on the real text: no-pii still fails.
+    assert_eq!(json_report(&run)["groups"][0]["failed"], 2);
+    let conn = rusqlite::Connection::open(r.path().join(".llmops/cache/llmops.db")).unwrap();
+    let stored: String = conn
+        .query_row("SELECT output FROM results LIMIT 1", [], |x| x.get(0))
+        .unwrap();
+    assert!(
+        stored.contains("[email]") && !stored.contains("ada@"),
+        "{stored}"
+    );
+}

@@ -416,22 +416,54 @@ fn similar_uses_cached_embeddings_from_the_provider() {
     let mock = MockProvider::start(|s: &Seen| {
         if s.path.ends_with("/embeddings") {
             let input = s.body["input"].as_str().unwrap_or("").to_lowercase();
-            let v = if input.contains("refund") { json!([0.9, 0.1, 0.0]) } else { json!([0.0, 0.2, 0.9]) };
-            return (Reply::Json { status: 200, body: json!({"data": [{"embedding": v}], "usage": {"prompt_tokens": 3}}), headers: vec![] }, Duration::ZERO);
+            let v = if input.contains("refund") {
+                json!([0.9, 0.1, 0.0])
+            } else {
+                json!([0.0, 0.2, 0.9])
+            };
+            return (
+                Reply::Json {
+                    status: 200,
+                    body: json!({"data": [{"embedding": v}], "usage": {"prompt_tokens": 3}}),
+                    headers: vec![],
+                },
+                Duration::ZERO,
+            );
         }
-        (Reply::Text(s.user_text().trim_start_matches("Say: ").to_string()), Duration::ZERO)
+        (
+            Reply::Text(s.user_text().trim_start_matches("Say: ").to_string()),
+            Duration::ZERO,
+        )
     });
-    let r = repo(&mock.url, &["Your refund is on its way", "The weather is nice"], "  - type: similar\n    value: We have issued your refund.\n    threshold: 0.8\n");
+    let r = repo(
+        &mock.url,
+        &["Your refund is on its way", "The weather is nice"],
+        "  - type: similar\n    value: We have issued your refund.\n    threshold: 0.8\n",
+    );
     let run = eval(&r);
     run.expect(1);
     let v = report(&run);
     let cases = &v["groups"][0]["case_results"];
     assert_eq!(cases[0]["status"], "pass", "{cases}");
     assert_eq!(cases[1]["status"], "fail", "{cases}");
-    assert!(cases[1]["reasons"][0].as_str().unwrap().contains("cosine similarity"), "{cases}");
-    let embeds = mock.requests().iter().filter(|s| s.path.ends_with("/embeddings")).count();
+    assert!(
+        cases[1]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("cosine similarity"),
+        "{cases}"
+    );
+    let embeds = mock
+        .requests()
+        .iter()
+        .filter(|s| s.path.ends_with("/embeddings"))
+        .count();
     assert_eq!(embeds, 4);
     eval(&r).expect(1);
-    let again = mock.requests().iter().filter(|s| s.path.ends_with("/embeddings")).count();
+    let again = mock
+        .requests()
+        .iter()
+        .filter(|s| s.path.ends_with("/embeddings"))
+        .count();
     assert_eq!(again, 4, "embeddings are cached");
 }

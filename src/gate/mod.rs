@@ -355,8 +355,10 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
         }
         if st.n > 0 && st.p_regression < policy.alpha {
             fail.push(format!(
-                "significant regression: mean difference {:+.4}, p = {:.4} ({})",
-                st.mean, st.p_regression, st.method
+                "significant regression: mean difference {:+.4}, p = {} ({})",
+                st.mean,
+                fmt_p(st.p_regression),
+                st.method
             ));
         }
         if !fail.is_empty() {
@@ -365,8 +367,11 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
         } else if st.n > 0 && st.p_noninferior < policy.alpha {
             g.verdict = Verdict::Pass;
             g.reasons.push(format!(
-                "non-inferior: mean difference {:+.4}, no worse than -{} (p = {:.4}, {})",
-                st.mean, policy.tolerance, st.p_noninferior, st.method
+                "non-inferior: mean difference {:+.4}, no worse than -{} (p = {}, {})",
+                st.mean,
+                policy.tolerance,
+                fmt_p(st.p_noninferior),
+                st.method
             ));
         } else {
             g.verdict = Verdict::Inconclusive;

@@ -264,3 +264,30 @@ fn shards_merge_to_the_single_run_verdict_and_write_the_step_summary() {
     let md = std::fs::read_to_string(summary).unwrap();
     assert!(md.contains("llmops gate: FAIL"), "{md}");
 }
+
+#[test]
+fn the_readme_demo_fails_the_worse_prompt_and_passes_the_better_one_offline() {
+    let mut r = Repo::with_examples();
+    r.commit("examples");
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gate-demo");
+    for (file, code, word) in [
+        ("support-reply.worse.prompty", 1, "FAIL"),
+        ("support-reply.better.prompty", 0, "PASS"),
+    ] {
+        let text = std::fs::read_to_string(demo.join(file)).unwrap();
+        r.write("prompts-example/support-reply.prompty", &text);
+        let run = r.llmops(&["gate", "--baseline", "HEAD", "--no-progress"]);
+        run.expect(code);
+        assert!(
+            run.stdout.contains(&format!("verdict: {word}")),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout
+                .contains("unchanged, not gated: classify-ticket, escalation-email, summarize"),
+            "{}",
+            run.stdout
+        );
+    }
+}

@@ -144,6 +144,7 @@ fn merge_params(base: &Parameters, over: &Parameters) -> Parameters {
             .clone()
             .or_else(|| base.response_format.clone()),
         tools: over.tools.clone().or_else(|| base.tools.clone()),
+        logprobs: over.logprobs.or(base.logprobs),
     }
 }
 

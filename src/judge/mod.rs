@@ -307,6 +307,8 @@ impl Judge {
             response_format: Some(
                 serde_json::json!({ "type": "json_schema", "name": "verdict", "schema": jp.schema }),
             ),
+            // G-Eval weights the 1-5 score by the probability of each digit.
+            logprobs: (a.kind == Kind::GEval).then_some(5),
             ..Parameters::default()
         };
         let mut messages = vec![
@@ -341,7 +343,13 @@ impl Judge {
                 }
             };
             match parse_verdict(&resp.text, &jp.shape) {
-                Ok(v) => return Ok((v, total)),
+                Ok(mut v) => {
+                    if let Some(w) = resp.logprobs.as_deref().and_then(prompts::weighted_scale) {
+                        // Internal only: the schema the judge answered never has this key.
+                        v.insert("_weighted".into(), serde_json::json!(w));
+                    }
+                    return Ok((v, total));
+                }
                 Err(why) if attempt == 0 => {
                     messages.push(Message {
                         role: Role::Assistant,

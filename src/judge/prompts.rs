@@ -315,10 +315,22 @@ pub fn score(a: &Assertion, v: &Map<String, Value>) -> Verdict {
             (s >= t, s, format!("choice {c}"))
         }
         Kind::GEval => {
-            let raw = v["score"].as_f64().unwrap_or(1.0);
-            let s = (raw - 1.0) / 4.0;
             let t = a.threshold.unwrap_or(0.5);
-            (s >= t, s, format!("{raw:.0}/5 (threshold {t})"))
+            match v.get("_weighted").and_then(Value::as_f64) {
+                Some(w) => {
+                    let s = (w - 1.0) / 4.0;
+                    (
+                        s >= t,
+                        s,
+                        format!("{w:.2}/5 probability-weighted (threshold {t})"),
+                    )
+                }
+                None => {
+                    let raw = v["score"].as_f64().unwrap_or(1.0);
+                    let s = (raw - 1.0) / 4.0;
+                    (s >= t, s, format!("{raw:.0}/5 (threshold {t})"))
+                }
+            }
         }
         Kind::AnswerRelevance => {
             let s = v["score"].as_f64().unwrap_or(0.0);
@@ -349,6 +361,35 @@ pub fn score(a: &Assertion, v: &Map<String, Value>) -> Verdict {
         reason,
         error: false,
     }
+}
+
+/// The probability-weighted 1-5 score of a `g-eval` verdict (G-Eval's form), from the
+/// log-probabilities of the token that holds the score: sum of p(d) * d over the digits 1-5
+/// among the alternatives, divided by their total probability. `None` when the response has no
+/// log-probabilities for that token.
+pub fn weighted_scale(logprobs: &[Vec<(String, f64)>]) -> Option<f64> {
+    let mut text = String::new();
+    for alts in logprobs {
+        let (chosen, _) = alts.first()?;
+        let before = text.trim_end();
+        let is_score_slot = before.ends_with("\"score\":") || before.ends_with("\"score\" :");
+        if is_score_slot && matches!(chosen.trim(), "1" | "2" | "3" | "4" | "5") {
+            let (mut num, mut den) = (0.0, 0.0);
+            let mut seen = std::collections::HashSet::new();
+            for (tok, lp) in alts {
+                if let Ok(d) = tok.trim().parse::<u8>() {
+                    if (1..=5).contains(&d) && seen.insert(d) {
+                        let p = lp.exp();
+                        num += p * f64::from(d);
+                        den += p;
+                    }
+                }
+            }
+            return (den > 0.0).then(|| num / den);
+        }
+        text.push_str(chosen);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -412,5 +453,23 @@ mod tests {
         assert_ne!(tag, "000000000000");
         assert!(f.ends_with(&format!("<<<END OUTPUT {tag}>>>")));
         assert_eq!(f.matches(&format!("END OUTPUT {tag}")).count(), 1);
+    }
+
+    #[test]
+    fn g_eval_scores_weighted_by_token_probabilities() {
+        let lp = |p: f64| p.ln();
+        let tokens = vec![
+            vec![("{\"reasoning\": \"clear\", \"score\":".to_string(), lp(1.0))],
+            vec![
+                (" 4".to_string(), lp(0.6)),
+                (" 4".to_string(), lp(0.6)),
+                (" 5".to_string(), lp(0.3)),
+                (" 3".to_string(), lp(0.1)),
+            ],
+            vec![("}".to_string(), lp(1.0))],
+        ];
+        let w = weighted_scale(&tokens).unwrap();
+        assert!((w - 4.2).abs() < 1e-9, "{w}");
+        assert_eq!(weighted_scale(&[vec![("{}".to_string(), 0.0)]]), None);
     }
 }

@@ -176,6 +176,10 @@ impl Client {
                 if let Some(v) = &p.tools {
                     body.insert("tools".into(), v.clone());
                 }
+                if let Some(n) = p.logprobs {
+                    body.insert("logprobs".into(), json!(true));
+                    body.insert("top_logprobs".into(), json!(n));
+                }
             }
         }
         if let Some(v) = p.temperature {
@@ -342,6 +346,7 @@ impl Client {
                 output_tokens: 0,
                 estimated: false,
             },
+            logprobs: None,
         })
     }
 
@@ -389,6 +394,34 @@ fn parse_openai(v: &Value) -> Result<Response, CallError> {
             .unwrap_or(0),
         estimated: false,
     });
+    // choices[0].logprobs.content: [{token, logprob, top_logprobs: [{token, logprob}]}]
+    let logprobs = choice
+        .pointer("/logprobs/content")
+        .and_then(Value::as_array)
+        .map(|tokens| {
+            tokens
+                .iter()
+                .map(|t| {
+                    // The chosen token first, then the alternatives.
+                    let mut alts: Vec<(String, f64)> = Vec::new();
+                    if let (Some(tok), Some(lp)) = (
+                        t.get("token").and_then(Value::as_str),
+                        t.get("logprob").and_then(Value::as_f64),
+                    ) {
+                        alts.push((tok.to_string(), lp));
+                    }
+                    if let Some(a) = t.get("top_logprobs").and_then(Value::as_array) {
+                        alts.extend(a.iter().filter_map(|x| {
+                            Some((
+                                x.get("token")?.as_str()?.to_string(),
+                                x.get("logprob")?.as_f64()?,
+                            ))
+                        }));
+                    }
+                    alts
+                })
+                .collect()
+        });
     Ok(Response {
         text,
         finish_reason: choice
@@ -396,6 +429,7 @@ fn parse_openai(v: &Value) -> Result<Response, CallError> {
             .and_then(Value::as_str)
             .map(str::to_string),
         usage: usage.unwrap_or_default(),
+        logprobs,
     })
 }
 
@@ -435,6 +469,7 @@ fn parse_anthropic(v: &Value) -> Result<Response, CallError> {
         text,
         finish_reason: finish,
         usage: usage.unwrap_or_default(),
+        logprobs: None,
     })
 }
 

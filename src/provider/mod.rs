@@ -62,6 +62,10 @@ pub struct Response {
     /// Token usage.
     #[serde(default)]
     pub usage: Usage,
+    /// Per output token: the chosen token, then the most likely alternatives, each with its
+    /// log-probability, when the request asked for them and the provider returned them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Vec<Vec<(String, f64)>>>,
 }
 
 /// Why a call failed.
@@ -597,6 +601,7 @@ impl Provider {
                     text,
                     finish_reason: Some("stop".into()),
                     usage,
+                    logprobs: None,
                 })
             }
             ProviderKind::Replay => self

@@ -108,6 +108,10 @@ pub struct Parameters {
     /// Tool definitions passed through to the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Value>,
+    /// Ask for the top-N log-probabilities of each output token (OpenAI-compatible servers;
+    /// the judge uses them to weight `g-eval` scores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<u8>,
 }
 
 /// The `model:` block.

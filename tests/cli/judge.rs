@@ -467,3 +467,49 @@ fn similar_uses_cached_embeddings_from_the_provider() {
         .count();
     assert_eq!(again, 4, "embeddings are cached");
 }
+
+#[test]
+fn g_eval_is_probability_weighted_when_the_provider_returns_logprobs() {
+    let mock = MockProvider::start(|s: &Seen| {
+        if !s.is_judge() {
+            return (Reply::Text("Paris.".into()), Duration::ZERO);
+        }
+        assert_eq!(
+            s.body["logprobs"], true,
+            "g-eval asks for log-probabilities"
+        );
+        assert_eq!(s.body["top_logprobs"], 5);
+        let text = "{\"reasoning\": \"mostly clear\", \"score\": 4}";
+        let lp = |p: f64| p.ln();
+        let body = json!({
+            "choices": [{
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+                "logprobs": {"content": [
+                    {"token": "{\"reasoning\": \"mostly clear\", \"score\":", "logprob": 0.0, "top_logprobs": []},
+                    {"token": " 4", "logprob": lp(0.5), "top_logprobs": [{"token": " 4", "logprob": lp(0.5)}, {"token": " 3", "logprob": lp(0.5)}]},
+                    {"token": "}", "logprob": 0.0, "top_logprobs": []}
+                ]}
+            }],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 9}
+        });
+        (
+            Reply::Json {
+                status: 200,
+                body,
+                headers: vec![],
+            },
+            Duration::ZERO,
+        )
+    });
+    let r = repo(
+        &mock.url,
+        &["x"],
+        "  - type: g-eval\n    value: Answers accurately\n    threshold: 0.6\n",
+    );
+    let run = eval(&r);
+    run.expect(0);
+    let c = &report(&run)["groups"][0]["case_results"][0];
+    // Weighted 3.5/5 -> (3.5 - 1) / 4 = 0.625, not the plain 4/5 = 0.75.
+    assert!((c["score"].as_f64().unwrap() - 0.625).abs() < 1e-9, "{c}");
+}

@@ -268,7 +268,11 @@ impl Settings {
     /// Every provider name usable here, for suggestions.
     pub fn provider_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.providers.keys().map(String::as_str).collect();
-        names.extend(BUILTIN_PROVIDERS.iter().copied());
+        for b in BUILTIN_PROVIDERS {
+            if !names.contains(b) {
+                names.push(b);
+            }
+        }
         names
     }
 }

@@ -39,12 +39,22 @@ fn to_diagnostic(file: &str, e: &serde_saphyr::Error) -> Diagnostic {
     if let Some(idx) = message.rfind(" at line ") {
         message.truncate(idx);
     }
+    // serde-saphyr addresses its own API user here, not ours.
+    if let Some(idx) = message.find(", set DuplicateKeyPolicy") {
+        message.truncate(idx);
+    }
     let mut help = None;
     let mut code = "yaml";
     if let Some((field, expected)) = parse_unknown_field(&message) {
         code = "unknown-field";
         let candidates: Vec<&str> = expected.iter().map(String::as_str).collect();
         help = text::did_you_mean(&field, candidates.iter().copied())
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .find(|c| c.starts_with(field.as_str()) && field.len() >= 3)
+                    .map(|c| format!("did you mean `{c}`?"))
+            })
             .or_else(|| Some(format!("known fields: {}", expected.join(", "))));
         message = format!("unknown field `{field}`");
     } else if message.starts_with("budget breached") {

@@ -188,6 +188,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     }
     let run = store.run(Some(run_id))?.expect("the run exists");
     let rows = store.results(run_id)?;
+    if rows.is_empty() && status == "finished" {
+        return Err(Error::Nothing(
+            "no case matched the selection (targets, `--filter`, `--shard`)".into(),
+        ));
+    }
     let report = report::build(run, &rows);
     emit_report(ctx, &report, args.format, args.output.as_deref())?;
     if status == "stopped-budget" {
@@ -449,6 +454,7 @@ fn dry_run(
         model: String,
         samples: u64,
         calls: u64,
+        offline: u64,
         cache_hits: u64,
         est_input_tokens: u64,
         est_output_tokens: u64,
@@ -466,8 +472,15 @@ fn dry_run(
         l.provider = job.provider.clone();
         l.model = job.request.model.clone();
         l.samples += 1;
+        let offline = job.provider == "echo"
+            || matches!(
+                reg.settings.providers.get(&job.provider).map(|p| p.kind),
+                Some(ProviderKind::Replay | ProviderKind::Echo)
+            );
         if job.cached.is_some() {
             l.cache_hits += 1;
+        } else if offline {
+            l.offline += 1;
         } else {
             l.calls += 1;
             let out = u64::from(job.request.params.max_tokens.unwrap_or(256));
@@ -510,6 +523,7 @@ fn dry_run(
             "MODEL",
             "SAMPLES",
             "CALLS",
+            "OFFLINE",
             "CACHED",
             "EST. TOKENS IN/OUT",
             "EST. COST",
@@ -522,6 +536,7 @@ fn dry_run(
             l.model.clone(),
             l.samples.to_string(),
             l.calls.to_string(),
+            l.offline.to_string(),
             l.cache_hits.to_string(),
             format!("{}/{} (at most)", l.est_input_tokens, l.est_output_tokens),
             if l.calls == 0 {
@@ -535,7 +550,13 @@ fn dry_run(
     }
     let calls: u64 = lines.iter().map(|l| l.calls).sum();
     let hits: u64 = lines.iter().map(|l| l.cache_hits).sum();
+    let offline: u64 = lines.iter().map(|l| l.offline).sum();
     let cost: f64 = lines.iter().map(|l| l.est_cost_usd).sum();
-    ctx.ui.out(&format!("{t}\ndry run: {calls} call(s) to make, {hits} answered from the cache, at most ${cost:.4}; nothing was called\n"))?;
+    let offline = if offline > 0 {
+        format!(", {offline} answered offline (replay/echo)")
+    } else {
+        String::new()
+    };
+    ctx.ui.out(&format!("{t}\ndry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4} (judge calls not estimated); nothing was called\n"))?;
     Ok(exit::OK)
 }

@@ -96,6 +96,7 @@ fn side_of(rows: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Side {
         critical_ok,
         output: c.output,
         reasons: c.reasons,
+        metrics: c.metrics,
     }
 }
 
@@ -152,7 +153,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     };
     let (base_name, cand_name) = (describe(&base_ref), describe(&cand_ref));
     let reg = resolver.registry_for(&cand_ref)?;
-    let base_reg = resolver.registry_for(&base_ref)?;
+    // Only used to see whether suite files changed; a baseline config that no longer parses
+    // with today's environment (a provider added in this change) must not stop the gate.
+    let base_reg = resolver.registry_for(&base_ref).ok();
     let s = &reg.settings;
     let policy = Policy {
         alpha: args.alpha.unwrap_or(s.gate_alpha),
@@ -201,8 +204,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                 .is_none_or(|x| x.prompt_hash != t.prompt_hash)
         });
         let dataset = p.suite.dataset.as_ref().map(|(d, _)| d.as_str());
-        let suite_changed = suite_identity(&base_reg, &p.suite.path, dataset)?
-            != suite_identity(&reg, &p.suite.path, dataset)?;
+        let suite_changed = match &base_reg {
+            Some(b) => {
+                suite_identity(b, &p.suite.path, dataset)?
+                    != suite_identity(&reg, &p.suite.path, dataset)?
+            }
+            None => true,
+        };
         if args.all || prompt_changed || suite_changed {
             gated.push(p.suite.name.clone());
         } else {
@@ -214,6 +222,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             "nothing to gate: no suite's prompts, partials, datasets or assertions differ between {base_name} and {cand_name} ({} suite(s) unchanged; `--all` gates them anyway)",
             unchanged.len()
         ));
+        // Still write the (empty, passing) report: CI steps and `merge` expect the file.
+        let report = gate::decide_all(
+            base_name,
+            cand_name,
+            Vec::new(),
+            BTreeMap::new(),
+            unchanged,
+            policy,
+        );
+        emit(ctx, &report, args.format, args.output.as_deref())?;
         return Ok(exit::OK);
     }
     let keep = |v: Vec<Planned>| -> Vec<Planned> {

@@ -57,6 +57,7 @@ pub fn run(ctx: &Ctx, cmd: Command) -> Result<u8> {
             request,
             response,
             latency_ms,
+            cacheable: true,
             ..
         } = e
         {

@@ -379,7 +379,19 @@ pub fn run(
 
 async fn execute(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>) -> ResultRow {
     let (result, latency_ms, retries, provider, cached) = match &job.cached {
-        Some((resp, latency)) => (Ok(resp.clone()), *latency, 0, job.provider.clone(), true),
+        Some((resp, latency)) => {
+            // Already cached (nothing to write), but a recorder still wants it.
+            let _ = tx.send(Internal::Event(Event::Response {
+                fingerprint: job.fingerprint.clone(),
+                provider: job.provider.clone(),
+                cacheable: false,
+                prompt: job.prompt.to_string(),
+                request: Box::new(job.request.clone()),
+                response: Box::new(resp.clone()),
+                latency_ms: *latency,
+            }));
+            (Ok(resp.clone()), *latency, 0, job.provider.clone(), true)
+        }
         None => {
             let on_retry = |note: RetryNote| {
                 let _ = tx.send(Internal::Event(Event::Retry(note)));

@@ -129,7 +129,8 @@ pub fn row(
             ));
         }
         all_pass &= verdict.pass;
-        if a.weight > 0.0 {
+        let skipped = verdict.reason == crate::judge::PAIRWISE_SKIPPED;
+        if a.weight > 0.0 && !skipped {
             weighted += verdict.score * a.weight;
             weights += a.weight;
         }

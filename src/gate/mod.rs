@@ -55,6 +55,9 @@ pub struct Side {
     pub output: Option<String>,
     /// Why it failed, when it did.
     pub reasons: Vec<String>,
+    /// Per-metric mean score.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
 }
 
 /// One case id across both sides.
@@ -266,6 +269,20 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
             ok: got >= want,
         });
     }
+    for (name, want) in &thresholds.metrics {
+        let values: Vec<f64> = cand
+            .iter()
+            .filter_map(|s| s.metrics.get(name).copied())
+            .collect();
+        if let Some(got) = mean(&values) {
+            g.checks.push(Check {
+                name: name.clone(),
+                want: *want,
+                got,
+                ok: got >= *want,
+            });
+        }
+    }
     // Paired cases, both sides scored.
     let both: Vec<(&Pair, f64, f64)> = pairs
         .iter()
@@ -364,6 +381,14 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
         if !fail.is_empty() {
             g.verdict = Verdict::Fail;
             g.reasons = fail;
+        } else if st.n == 0 && g.removed.is_empty() && !g.added.is_empty() {
+            // A new suite or prompt: nothing to compare with, so only the absolute
+            // thresholds (checked above) can fail it.
+            g.verdict = Verdict::Pass;
+            g.reasons.push(format!(
+                "new: {} case(s) with no baseline to compare; thresholds met",
+                g.added.len()
+            ));
         } else if st.n > 0 && st.p_noninferior < policy.alpha {
             g.verdict = Verdict::Pass;
             g.reasons.push(format!(
@@ -478,6 +503,7 @@ pub fn false_fail_rate(sims: u32, n: usize, noise: Noise, policy: &Policy, seed:
                 critical_ok: vec![],
                 output: None,
                 reasons: vec![],
+                metrics: BTreeMap::new(),
             };
             pairs.push(Pair {
                 suite: "s".into(),
@@ -508,6 +534,7 @@ mod tests {
             critical_ok: vec![],
             output: None,
             reasons: vec![],
+            metrics: BTreeMap::new(),
         }
     }
 
@@ -596,6 +623,7 @@ mod tests {
             critical_ok: vec![],
             output: None,
             reasons: vec![],
+            metrics: BTreeMap::new(),
         });
         assert_eq!(
             decide(&p, &Default::default(), &policy()).verdict,

@@ -49,6 +49,11 @@ impl Graded {
     }
 }
 
+/// The reason of a `pairwise` verdict outside the gate: such a verdict passes and is left
+/// out of the case score.
+pub const PAIRWISE_SKIPPED: &str =
+    "pairwise: skipped (it compares with a baseline; `llmops gate` grades it)";
+
 /// The default embeddings model for `similar` when the config names none.
 pub const DEFAULT_EMBEDDING_MODEL: &str = "text-embedding-3-small";
 
@@ -143,6 +148,16 @@ impl Judge {
         for a in &job.case.assertions {
             if !a.kind.is_model_graded() && a.kind != Kind::Similar {
                 out.push(None);
+                continue;
+            }
+            if a.kind == Kind::Pairwise && baseline.is_none() && !pairwise_self {
+                // Plain `eval` has no other side to compare with.
+                out.push(Some(Graded::free(Verdict {
+                    pass: true,
+                    score: 0.0,
+                    reason: PAIRWISE_SKIPPED.into(),
+                    error: false,
+                })));
                 continue;
             }
             if a.kind == Kind::Pairwise && pairwise_self {

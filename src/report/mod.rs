@@ -115,11 +115,13 @@ pub struct Group {
 impl Group {
     /// Cleared every threshold (or, with none set, had no failing case).
     pub fn ok(&self) -> bool {
-        if self.checks.is_empty() {
-            self.failed == 0
-        } else {
-            self.checks.iter().all(|c| c.ok)
-        }
+        // An ERROR case is never a success, whatever the thresholds say.
+        self.errored == 0
+            && if self.checks.is_empty() {
+                self.failed == 0
+            } else {
+                self.checks.iter().all(|c| c.ok)
+            }
     }
 }
 
@@ -303,13 +305,15 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         });
     }
     for (name, want) in &t.metrics {
-        let got = metrics.get(name).copied().unwrap_or(0.0);
-        checks.push(Check {
-            name: name.clone(),
-            want: *want,
-            got,
-            ok: got >= *want,
-        });
+        // A slice (`--shard`, `--filter`) may hold no case with this metric: nothing to check.
+        if let Some(&got) = metrics.get(name) {
+            checks.push(Check {
+                name: name.clone(),
+                want: *want,
+                got,
+                ok: got >= *want,
+            });
+        }
     }
     Group {
         suite: first.suite.clone(),

@@ -252,7 +252,7 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |e| {
         Error::usage_help(
             format!("{}: database error: {e}", path.display()),
-            "if the file is damaged, `llmops cache clear --all` starts afresh",
+            "if the file is damaged, delete it (runs and cached answers are lost) and run again",
         )
     }
 }

@@ -700,3 +700,19 @@ fn redaction_masks_personal_data_in_stored_outputs_and_reports() {
         "{stored}"
     );
 }
+
+#[test]
+fn a_filter_that_matches_nothing_exits_4_and_record_takes_cached_answers() {
+    let mock = MockProvider::echoing(Duration::ZERO);
+    let r = repo_for(&mock.url, 3, "  replay: { type: replay, path: recordings }");
+    eval(&r, &["--filter", "no-such-case"]).expect(4);
+    eval(&r, &[]).expect(0);
+    let run = eval(&r, &["--record"]);
+    run.expect(0);
+    assert_eq!(mock.count(), 3, "recorded from the cache, not called again");
+    assert!(
+        run.stderr.contains("recorded 3 response(s)"),
+        "{}",
+        run.stderr
+    );
+}

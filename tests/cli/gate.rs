@@ -291,3 +291,29 @@ fn the_readme_demo_fails_the_worse_prompt_and_passes_the_better_one_offline() {
         );
     }
 }
+
+#[test]
+fn a_new_prompt_is_not_inconclusive_and_an_empty_gate_still_writes_its_report() {
+    let mock = MockProvider::start(script);
+    let r = repo(&mock.url, 6, "Be kind.", CONTAINS);
+    let run = gate(&r, &["--format", "json", "--output", "gate.json"]);
+    run.expect(0);
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(r.path().join("gate.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["verdict"], "PASS");
+    assert_eq!(v["unchanged"][0], "greet");
+    // A new prompt and suite: no baseline side, so only its thresholds can fail it.
+    r.write(
+        "prompts/bye.prompty",
+        "---\nname: bye\ninputs: { who: {} }\n---\nsystem:\nBe kind.\n\nuser:\nHello {{ who }}\n",
+    );
+    r.write("evals/bye.yaml", "prompt: bye\ndataset: data/greet.jsonl\nthresholds: { pass_rate: 0.9 }\nassert:\n  - type: contains\n    value: reply to\n");
+    let run = gate(&r, &["--strict"]);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("new: 6 case(s) with no baseline"),
+        "{}",
+        run.stdout
+    );
+}

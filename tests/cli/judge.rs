@@ -513,3 +513,22 @@ fn g_eval_is_probability_weighted_when_the_provider_returns_logprobs() {
     // Weighted 3.5/5 -> (3.5 - 1) / 4 = 0.625, not the plain 4/5 = 0.75.
     assert!((c["score"].as_f64().unwrap() - 0.625).abs() < 1e-9, "{c}");
 }
+
+#[test]
+fn pairwise_outside_the_gate_is_skipped_not_an_error() {
+    let mock = MockProvider::start(honest);
+    let r = repo(
+        &mock.url,
+        &["a refund is on its way"],
+        "  - type: pairwise\n  - type: contains\n    value: refund\n",
+    );
+    let run = eval(&r);
+    run.expect(0);
+    let c = &report(&run)["groups"][0]["case_results"][0];
+    assert_eq!(c["status"], "pass", "{c}");
+    assert_eq!(c["score"], 1.0);
+    assert!(
+        mock.requests().iter().all(|s| !s.is_judge()),
+        "no judge call"
+    );
+}

@@ -89,7 +89,7 @@ fn main() {
     println!("mock provider latency L = {LATENCY_MS} ms, N = {N} calls, fresh process per run\n");
     println!(
         "{:>4} {:>10} {:>10} {:>8} {:>12} {:>14} {:>10}",
-        "C", "wall s", "bound s", "ratio", "bar s", "CPU ms/case", "verdict"
+        "C", "wall s", "bound s", "ratio", "bar s", "wall", "CPU ms/case"
     );
     for c in [1usize, 8, 64] {
         let before = mock.count();

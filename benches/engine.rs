@@ -88,7 +88,7 @@ fn main() {
     registry(tmp.path(), &mock.url, N);
     println!("mock provider latency L = {LATENCY_MS} ms, N = {N} calls, fresh process per run\n");
     println!(
-        "{:>4} {:>10} {:>10} {:>8} {:>12} {:>14} {:>10}",
+        "{:>4} {:>10} {:>10} {:>8} {:>12} {:>10} {:>14}",
         "C", "wall s", "bound s", "ratio", "bar s", "wall", "CPU ms/case"
     );
     for c in [1usize, 8, 64] {

@@ -234,42 +234,7 @@ impl Client {
             }
         };
         builder = builder.json(&self.body(req));
-        let resp = builder
-            .send()
-            .await
-            .map_err(|e| self.transport_error(&e, &url))?;
-        let status = resp.status().as_u16();
-        let retry_after = parse_retry_after(resp.headers());
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&e, &url))?;
-        match status {
-            200..=299 => {}
-            429 => return Err(CallError::RateLimited { retry_after }),
-            401 | 403 => return Err(CallError::Auth(status)),
-            500..=599 => {
-                return Err(CallError::Server {
-                    status,
-                    retry_after,
-                })
-            }
-            _ => {
-                let text = String::from_utf8_lossy(&bytes);
-                let message = serde_json::from_slice::<Value>(&bytes)
-                    .ok()
-                    .and_then(|v| {
-                        v.pointer("/error/message")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                    })
-                    .unwrap_or_else(|| text.into_owned());
-                return Err(CallError::Client {
-                    status,
-                    message: self.scrub(&message),
-                });
-            }
-        }
+        let bytes = self.send(builder, &url).await?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| CallError::BadResponse(format!("not JSON ({e})")))?;
         match self.kind {
@@ -301,30 +266,7 @@ impl Client {
         if let Some(k) = &self.key {
             b = b.bearer_auth(k.expose());
         }
-        let resp = b.send().await.map_err(|e| self.transport_error(&e, &url))?;
-        let status = resp.status().as_u16();
-        let retry_after = parse_retry_after(resp.headers());
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&e, &url))?;
-        match status {
-            200..=299 => {}
-            429 => return Err(CallError::RateLimited { retry_after }),
-            401 | 403 => return Err(CallError::Auth(status)),
-            500..=599 => {
-                return Err(CallError::Server {
-                    status,
-                    retry_after,
-                })
-            }
-            _ => {
-                return Err(CallError::Client {
-                    status,
-                    message: self.scrub(&String::from_utf8_lossy(&bytes)),
-                })
-            }
-        }
+        let bytes = self.send(b, &url).await?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| CallError::BadResponse(format!("not JSON ({e})")))?;
         let vector = v
@@ -348,6 +290,48 @@ impl Client {
             },
             logprobs: None,
         })
+    }
+
+    /// Send, read the body, and turn a non-2xx status into the error it means.
+    async fn send(
+        &self,
+        builder: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<Vec<u8>, CallError> {
+        let resp = builder
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e, url))?;
+        let status = resp.status().as_u16();
+        let retry_after = parse_retry_after(resp.headers());
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e, url))?;
+        match status {
+            200..=299 => Ok(bytes.to_vec()),
+            429 => Err(CallError::RateLimited { retry_after }),
+            401 | 403 => Err(CallError::Auth(status)),
+            500..=599 => Err(CallError::Server {
+                status,
+                retry_after,
+            }),
+            _ => {
+                // OpenAI-style `{"error": {"message": ...}}` when there is one, else the body.
+                let message = serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .and_then(|v| {
+                        v.pointer("/error/message")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+                Err(CallError::Client {
+                    status,
+                    message: self.scrub(&message),
+                })
+            }
+        }
     }
 
     fn transport_error(&self, e: &reqwest::Error, url: &str) -> CallError {

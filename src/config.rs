@@ -265,6 +265,19 @@ impl Settings {
         self.providers.contains_key(name) || BUILTIN_PROVIDERS.contains(&name)
     }
 
+    /// The provider a model block resolves to: its own, else `defaults.provider`.
+    pub fn provider_for(&self, model: &crate::template::ModelSpec) -> Option<String> {
+        model
+            .provider
+            .clone()
+            .or_else(|| self.default_provider.clone())
+    }
+
+    /// The model a model block resolves to: its own, else `defaults.model`.
+    pub fn model_for(&self, model: &crate::template::ModelSpec) -> Option<String> {
+        model.name.clone().or_else(|| self.default_model.clone())
+    }
+
     /// Every provider name usable here, for suggestions.
     pub fn provider_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.providers.keys().map(String::as_str).collect();

@@ -126,16 +126,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                 file: p.path.clone(),
                 description: p.description.clone(),
                 owner: p.owner.clone(),
-                provider: p
-                    .model
-                    .provider
-                    .clone()
-                    .or_else(|| reg.settings.default_provider.clone()),
-                model: p
-                    .model
-                    .name
-                    .clone()
-                    .or_else(|| reg.settings.default_model.clone()),
+                provider: reg.settings.provider_for(&p.model),
+                model: reg.settings.model_for(&p.model),
                 parameters: p.model.parameters.clone(),
                 inputs: p.inputs.clone(),
                 outputs: p.outputs.clone(),

@@ -75,16 +75,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                 .owner
                 .clone()
                 .or_else(|| (!p.authors.is_empty()).then(|| p.authors.join(", "))),
-            provider: p
-                .model
-                .provider
-                .clone()
-                .or_else(|| reg.settings.default_provider.clone()),
-            model: p
-                .model
-                .name
-                .clone()
-                .or_else(|| reg.settings.default_model.clone()),
+            provider: reg.settings.provider_for(&p.model),
+            model: reg.settings.model_for(&p.model),
             inputs: p
                 .inputs
                 .iter()

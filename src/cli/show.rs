@@ -37,16 +37,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         .filter(|s| s.variants.iter().any(|v| v.prompt == p.name))
         .map(|s| s.path.as_str())
         .collect();
-    let provider = p
-        .model
-        .provider
-        .clone()
-        .or_else(|| reg.settings.default_provider.clone());
-    let model = p
-        .model
-        .name
-        .clone()
-        .or_else(|| reg.settings.default_model.clone());
+    let provider = reg.settings.provider_for(&p.model);
+    let model = reg.settings.model_for(&p.model);
     let hash = p.content_hash();
     if args.format == Format::Json {
         return ctx.ui.json(&json!({

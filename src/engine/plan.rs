@@ -225,8 +225,7 @@ pub fn select_with(
                 .provider
                 .clone()
                 .or(over.provider.clone())
-                .or(base.provider.clone())
-                .or(reg.settings.default_provider.clone())
+                .or_else(|| reg.settings.provider_for(base))
                 .ok_or_else(|| Error::usage_help(format!("prompt `{}` names no provider and llmops.yaml has no default", prompt.name), "set `defaults.provider` in llmops.yaml, `model.provider` in the prompt, or pass `--provider`"))?;
             if !reg.settings.has_provider(&provider) {
                 return Err(Error::usage_help(
@@ -241,8 +240,7 @@ pub fn select_with(
             let model = over
                 .name
                 .clone()
-                .or(base.name.clone())
-                .or(reg.settings.default_model.clone())
+                .or_else(|| reg.settings.model_for(base))
                 .ok_or_else(|| {
                     Error::usage_help(
                         format!(

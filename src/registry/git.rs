@@ -75,28 +75,38 @@ impl LabelChange {
     }
 }
 
+/// The repository holding the registry at `root`, its work tree, and the registry's path
+/// inside it ("" at the top). `not_a_repo` is the error to give when there is none.
+pub(crate) fn discover(
+    root: &Path,
+    not_a_repo: impl FnOnce() -> Error,
+) -> Result<(Repository, PathBuf, String)> {
+    let repo = Repository::discover(root).map_err(|_| not_a_repo())?;
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| Error::usage("a bare repository has no registry root"))?
+        .canonicalize()
+        .map_err(|e| Error::io("repository", e))?;
+    let root = root
+        .canonicalize()
+        .map_err(|e| Error::io(root.display().to_string(), e))?;
+    let prefix = root
+        .strip_prefix(&workdir)
+        .unwrap_or(Path::new(""))
+        .to_string_lossy()
+        .replace('\\', "/");
+    Ok((repo, workdir, prefix))
+}
+
 impl GitRepo {
     /// Open the repository holding the registry at `root`.
     pub fn open(root: &Path) -> Result<GitRepo> {
-        let repo = Repository::discover(root).map_err(|_| {
+        let (repo, workdir, prefix) = discover(root, || {
             Error::usage_help(
                 format!("{} is not inside a git repository", root.display()),
                 "versions and labels live in git: run `git init` and commit the registry",
             )
         })?;
-        let workdir = repo
-            .workdir()
-            .ok_or_else(|| Error::usage("a bare repository has no registry root"))?
-            .canonicalize()
-            .map_err(|e| Error::io("repository", e))?;
-        let root = root
-            .canonicalize()
-            .map_err(|e| Error::io(root.display().to_string(), e))?;
-        let prefix = root
-            .strip_prefix(&workdir)
-            .unwrap_or(Path::new(""))
-            .to_string_lossy()
-            .replace('\\', "/");
         Ok(GitRepo {
             repo,
             prefix,

@@ -260,7 +260,7 @@ impl Registry {
 }
 
 fn git_source(root: &Path, rev: &str) -> Result<Source> {
-    let repo = git2::Repository::discover(root).map_err(|_| {
+    let (repo, _, prefix) = git::discover(root, || {
         Error::usage_help(
             format!(
                 "{} is not inside a git repository, so `{rev}` cannot be read",
@@ -269,16 +269,6 @@ fn git_source(root: &Path, rev: &str) -> Result<Source> {
             "run `git init` and commit, or drop the revision to read the working tree",
         )
     })?;
-    let workdir = repo
-        .workdir()
-        .ok_or_else(|| Error::usage("a bare repository has no registry root"))?
-        .canonicalize()
-        .map_err(|e| Error::io("repository", e))?;
-    let prefix = root
-        .strip_prefix(&workdir)
-        .unwrap_or(Path::new(""))
-        .to_string_lossy()
-        .replace('\\', "/");
     let commit = {
         let object = repo.revparse_single(rev).map_err(|_| {
             Error::usage_help(

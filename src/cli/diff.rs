@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{evidence::eval_summary_for, Ctx};
+use super::{evidence::Evidence, Ctx};
 use crate::error::{Error, Result};
 use crate::registry::{EvalSummary, Origin, PromptRef, Reference, Resolved, Resolver};
 use crate::template::diff::{diff, FieldChange, PromptDiff, Status};
@@ -147,14 +147,14 @@ fn side(text: &str) -> Result<Side> {
 }
 
 fn evidence(
-    ctx: &Ctx,
+    ev: &Evidence,
     res: &Resolver,
     name: &str,
     found: Option<&Resolved>,
 ) -> Result<Option<EvalSummary>> {
     let Some(found) = found else { return Ok(None) };
     let hash = found.prompt.content_hash();
-    if let Some(e) = eval_summary_for(ctx, &found.prompt, &hash)? {
+    if let Some(e) = ev.summary_for(&found.prompt, &hash)? {
         return Ok(Some(e));
     }
     // The evidence recorded at release, for content that is a released version.
@@ -228,6 +228,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             names.into_iter().map(|n| (n.clone(), n)).collect()
         }
     };
+    let mut ev = Evidence::open(ctx)?;
     let mut entries = Vec::new();
     for (na, nb) in &pairs {
         let fa = res.try_resolve(na, &ra)?;
@@ -250,15 +251,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         if args.eval {
             for (n, found) in [(na, fa.as_ref()), (nb, fb.as_ref())] {
                 if let Some(f) = found {
-                    if eval_summary_for(ctx, &f.prompt, &f.prompt.content_hash())?.is_none() {
+                    if ev
+                        .summary_for(&f.prompt, &f.prompt.content_hash())?
+                        .is_none()
+                    {
                         run_missing_eval(ctx, n, &f.prompt)?;
+                        // The run may have created the store.
+                        ev = Evidence::open(ctx)?;
                     }
                 }
             }
         }
         let eval = delta(
-            evidence(ctx, &res, na, fa.as_ref())?,
-            evidence(ctx, &res, nb, fb.as_ref())?,
+            evidence(&ev, &res, na, fa.as_ref())?,
+            evidence(&ev, &res, nb, fb.as_ref())?,
         );
         entries.push(Entry {
             diff: d,

@@ -7,6 +7,38 @@ use crate::registry::EvalSummary;
 use crate::store::Store;
 use crate::template::Prompt;
 
+/// The store, opened once per command (a `diff` of every prompt asks once per side of each).
+pub(crate) struct Evidence {
+    store: Option<Store>,
+}
+
+impl Evidence {
+    /// Open the registry's store, if `llmops eval` has made one; never creates it.
+    pub(crate) fn open(ctx: &Ctx) -> Result<Evidence> {
+        let reg = ctx.registry(None)?;
+        let path = reg.root.join(&reg.settings.cache_path);
+        Ok(Evidence {
+            store: if path.exists() {
+                Some(Store::open(&path)?)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// See [`eval_summary_for`].
+    pub(crate) fn summary_for(
+        &self,
+        prompt: &Prompt,
+        content_hash: &str,
+    ) -> Result<Option<EvalSummary>> {
+        match &self.store {
+            Some(store) => summary(store, prompt, content_hash),
+            None => Ok(None),
+        }
+    }
+}
+
 /// The newest finished run that evaluated `prompt` at exactly `content_hash`, summarised over
 /// every suite that evaluates it: score, pass rate, cases, cost, median latency and the run.
 /// `None` when the store has no such run (or there is no store yet).
@@ -15,19 +47,19 @@ pub(crate) fn eval_summary_for(
     prompt: &Prompt,
     content_hash: &str,
 ) -> Result<Option<EvalSummary>> {
-    let reg = ctx.registry(None)?;
-    let path = reg.root.join(&reg.settings.cache_path);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let store = Store::open(&path)?;
+    Evidence::open(ctx)?.summary_for(prompt, content_hash)
+}
+
+fn summary(store: &Store, prompt: &Prompt, content_hash: &str) -> Result<Option<EvalSummary>> {
     let Some(run_id) = store.latest_run_for_prompt(&prompt.name, content_hash)? else {
         return Ok(None);
     };
     let Some(run) = store.run(Some(run_id))? else {
         return Ok(None);
     };
-    let rows = store.results(run_id)?;
+    // Only this prompt's rows: the run may hold thousands of other cases.
+    let mut rows = store.results(run_id)?;
+    rows.retain(|r| r.prompt == prompt.name && r.prompt_hash == content_hash);
     let report = crate::report::build(run, &rows);
     let groups: Vec<_> = report
         .groups

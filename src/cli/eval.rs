@@ -133,6 +133,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         shard: args.shard,
         provider: args.provider.clone(),
         concurrency: args.concurrency,
+        record: args.record.is_some(),
         ..Options::default()
     };
     if args.concurrency == Some(0) {

@@ -12,7 +12,7 @@ use super::{Ctx, ReportFormat};
 use crate::engine::{self, Options, Planned};
 use crate::error::{exit, Error, Result};
 use crate::gate::{self, Pair, Policy, Side};
-use crate::registry::{GitRepo, Reference, Registry, Resolver};
+use crate::registry::{GitRepo, Reference, Resolver};
 use crate::store::{ResultRow, Store};
 
 /// Compare a candidate with a baseline and fail on a real regression.
@@ -111,22 +111,6 @@ fn by_case(rows: &[ResultRow]) -> BTreeMap<(String, String, String), Vec<&Result
     m
 }
 
-fn suite_identity(
-    reg: &Registry,
-    suite_path: &str,
-    dataset: Option<&str>,
-) -> Result<Option<String>> {
-    let Some(mut bytes) = reg.source.read(suite_path)? else {
-        return Ok(None);
-    };
-    if let Some(d) = dataset {
-        if let Some(data) = reg.source.read(d)? {
-            bytes.extend_from_slice(crate::text::sha256_hex(&data).as_bytes());
-        }
-    }
-    Ok(Some(crate::text::sha256_hex(&bytes)))
-}
-
 /// Run `llmops gate`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let resolver = Resolver::new(&ctx.open)?;
@@ -206,8 +190,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         let dataset = p.suite.dataset.as_ref().map(|(d, _)| d.as_str());
         let suite_changed = match &base_reg {
             Some(b) => {
-                suite_identity(b, &p.suite.path, dataset)?
-                    != suite_identity(&reg, &p.suite.path, dataset)?
+                engine::plan::suite_identity(b, &p.suite.path, dataset)?
+                    != engine::plan::suite_identity(&reg, &p.suite.path, dataset)?
             }
             None => true,
         };

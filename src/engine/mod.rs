@@ -133,6 +133,7 @@ struct Shared {
     baseline_outputs: Option<Arc<std::collections::HashMap<String, String>>>,
     pairwise_self: bool,
     redact_pii: bool,
+    record: bool,
 }
 
 enum Msg {
@@ -216,6 +217,7 @@ pub fn run(
         baseline_outputs: opts.baseline_outputs.clone(),
         pairwise_self: opts.pairwise_self,
         redact_pii: reg.settings.redact_pii,
+        record: opts.record,
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -380,16 +382,19 @@ pub fn run(
 async fn execute(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>) -> ResultRow {
     let (result, latency_ms, retries, provider, cached) = match &job.cached {
         Some((resp, latency)) => {
-            // Already cached (nothing to write), but a recorder still wants it.
-            let _ = tx.send(Internal::Event(Event::Response {
-                fingerprint: job.fingerprint.clone(),
-                provider: job.provider.clone(),
-                cacheable: false,
-                prompt: job.prompt.to_string(),
-                request: Box::new(job.request.clone()),
-                response: Box::new(resp.clone()),
-                latency_ms: *latency,
-            }));
+            // Already cached (nothing to write), but a recorder still wants it. Only then: a
+            // fully cached run should not clone every request for nobody.
+            if shared.record {
+                let _ = tx.send(Internal::Event(Event::Response {
+                    fingerprint: job.fingerprint.clone(),
+                    provider: job.provider.clone(),
+                    cacheable: false,
+                    prompt: job.prompt.to_string(),
+                    request: Box::new(job.request.clone()),
+                    response: Box::new(resp.clone()),
+                    latency_ms: *latency,
+                }));
+            }
             (Ok(resp.clone()), *latency, 0, job.provider.clone(), true)
         }
         None => {

@@ -41,6 +41,8 @@ pub struct Options {
     pub baseline_outputs: Option<Arc<std::collections::HashMap<String, String>>>,
     /// This run is the gate's baseline: `pairwise` compares it with itself (a tie).
     pub pairwise_self: bool,
+    /// Someone records answers (`--record`): cached answers are announced too.
+    pub record: bool,
 }
 
 /// The key pairing a sample across runs: suite, variant, case, sample.
@@ -264,16 +266,13 @@ pub fn select_with(
             .or(suite.repeat)
             .unwrap_or(reg.settings.repeat)
             .max(1);
-        let suite_text = reg.source.read(&suite.path)?.unwrap_or_default();
-        let mut identity = suite_text;
-        if let Some((rel, _)) = &suite.dataset {
-            // The dataset's content is part of the suite's identity.
-            if let Some(bytes) = reg.source.read(rel)? {
-                identity.extend_from_slice(crate::text::sha256_hex(&bytes).as_bytes());
-            }
-        }
         out.push(Planned {
-            suite_hash: crate::text::sha256_hex(&identity)[..16].to_string(),
+            suite_hash: suite_identity(
+                reg,
+                &suite.path,
+                suite.dataset.as_ref().map(|(d, _)| d.as_str()),
+            )?
+            .unwrap_or_default(),
             suite,
             targets,
             repeat,
@@ -287,6 +286,24 @@ pub fn select_with(
         }));
     }
     Ok(out)
+}
+
+/// A suite's identity in a registry snapshot: its file plus its dataset's content, or `None`
+/// when the file is not there.
+pub fn suite_identity(
+    reg: &Registry,
+    suite_path: &str,
+    dataset: Option<&str>,
+) -> Result<Option<String>> {
+    let Some(mut bytes) = reg.source.read(suite_path)? else {
+        return Ok(None);
+    };
+    if let Some(d) = dataset {
+        if let Some(data) = reg.source.read(d)? {
+            bytes.extend_from_slice(crate::text::sha256_hex(&data).as_bytes());
+        }
+    }
+    Ok(Some(crate::text::sha256_hex(&bytes)[..16].to_string()))
 }
 
 fn shard_of(suite: &str, case_id: &str, n: u32) -> u32 {
@@ -380,18 +397,20 @@ pub fn plan(
                 assertions: case.assert.clone(),
             });
             for (t, (variant, prompt_name, prompt_hash)) in p.targets.iter().zip(&names) {
-                if opts.skip_unfit && check_vars(&t.prompt.inputs, &case.vars).is_err() {
-                    continue;
-                }
-                let vars = check_vars(&t.prompt.inputs, &case.vars).map_err(|e| {
-                    Diagnostic::error(
-                        "case-vars",
-                        &case.file,
-                        format!("case `{}` for prompt `{}`: {e}", case.id, t.prompt.name),
-                    )
-                    .at(case.line, None)
-                    .help("`llmops lint` lists every such problem")
-                })?;
+                let vars = match check_vars(&t.prompt.inputs, &case.vars) {
+                    Ok(v) => v,
+                    Err(_) if opts.skip_unfit => continue,
+                    Err(e) => {
+                        return Err(Diagnostic::error(
+                            "case-vars",
+                            &case.file,
+                            format!("case `{}` for prompt `{}`: {e}", case.id, t.prompt.name),
+                        )
+                        .at(case.line, None)
+                        .help("`llmops lint` lists every such problem")
+                        .into())
+                    }
+                };
                 let messages = t.prompt.render(dir, &vars)?;
                 for sample in 0..p.repeat {
                     if done.contains(&(

@@ -459,12 +459,7 @@ async fn execute(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>
     let workdir = shared.workdir.clone();
     let pricing = shared.pricing.clone();
     let redact = shared.redact_pii;
-    // CPU-heavy scoring (JSON schema validation, `exec` programs, edit distance) runs on
-    // rayon, off the async workers; light checks run here, where handing them to another
-    // thread would cost more than the check.
-    if !score::is_heavy(&input.job.case.assertions) {
-        return score::row(run_id, input, &workdir, &pricing, redact);
-    }
+    // Scoring (JSON schema, exec, regexes) is CPU work: keep it off the async workers.
     let (otx, orx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
         let _ = otx.send(score::row(run_id, input, &workdir, &pricing, redact));

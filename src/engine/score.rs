@@ -7,16 +7,6 @@ use crate::store::{ResultRow, ScoreRow};
 
 use super::Job;
 
-/// Whether scoring these assertions is worth a trip to the rayon pool.
-pub fn is_heavy(assertions: &[crate::assert::Assertion]) -> bool {
-    use crate::assert::Kind;
-    assertions.iter().any(|a| {
-        matches!(a.kind, Kind::JsonSchema | Kind::Exec | Kind::Levenshtein)
-            || (matches!(a.kind, Kind::IsJson | Kind::ContainsJson)
-                && a.value.as_ref().is_some_and(|v| v.is_object()))
-    })
-}
-
 /// Everything known about one finished sample.
 pub struct Input {
     /// The job.

@@ -2,9 +2,9 @@
 //! killed run keeps everything up to the last batch (at most ~50 ms of work).
 
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection};
 
@@ -30,8 +30,6 @@ pub enum Op {
         /// Latency of the call.
         latency_ms: f64,
     },
-    /// Nothing (a slot already written).
-    Noop,
     /// Close the run.
     Finish {
         /// Run id.
@@ -49,7 +47,7 @@ pub struct Writer {
     handle: Option<JoinHandle<Result<()>>>,
 }
 
-const BATCH: usize = 1024;
+const BATCH: usize = 256;
 const LINGER: Duration = Duration::from_millis(50);
 
 impl Writer {
@@ -113,39 +111,31 @@ fn run(mut conn: Connection, rx: Receiver<Op>, path: &Path) -> Result<()> {
             path.display()
         ))
     };
+    let mut pending: Vec<Op> = Vec::new();
+    let mut first_at = Instant::now();
     loop {
-        // Wait for the first op, then let more arrive while this thread sleeps: a sender never
-        // blocks, and a sleeping writer costs no wake-up per result.
-        let first = match rx.recv() {
-            Ok(op) => op,
-            Err(_) => return Ok(()),
+        let timeout = if pending.is_empty() {
+            Duration::from_secs(3600)
+        } else {
+            LINGER.saturating_sub(first_at.elapsed())
         };
-        let mut pending = vec![first];
-        std::thread::sleep(LINGER);
-        let mut closed = false;
-        loop {
-            match rx.try_recv() {
-                Ok(op) => pending.push(op),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    closed = true;
-                    break;
+        match rx.recv_timeout(timeout) {
+            Ok(op) => {
+                if pending.is_empty() {
+                    first_at = Instant::now();
+                }
+                pending.push(op);
+                if pending.len() < BATCH && first_at.elapsed() < LINGER {
+                    continue;
                 }
             }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                commit(&mut conn, std::mem::take(&mut pending)).map_err(err)?;
+                return Ok(());
+            }
         }
-        for batch in pending.chunks_mut(BATCH) {
-            commit(
-                &mut conn,
-                batch
-                    .iter_mut()
-                    .map(|op| std::mem::replace(op, Op::Noop))
-                    .collect(),
-            )
-            .map_err(err)?;
-        }
-        if closed {
-            return Ok(());
-        }
+        commit(&mut conn, std::mem::take(&mut pending)).map_err(err)?;
     }
 }
 
@@ -159,7 +149,6 @@ fn commit(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
     let now = now_rfc3339();
     for op in ops {
         match op {
-            Op::Noop => {}
             Op::Response {
                 fingerprint,
                 provider,

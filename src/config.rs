@@ -93,6 +93,13 @@ pub enum ProviderKind {
     Fallback,
 }
 
+impl ProviderKind {
+    /// Answers without a network call (`echo`, `replay`): nothing to cache, record or pay.
+    pub fn is_offline(self) -> bool {
+        matches!(self, ProviderKind::Echo | ProviderKind::Replay)
+    }
+}
+
 /// One entry of `providers:`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -265,6 +272,15 @@ impl Settings {
         self.providers.contains_key(name) || BUILTIN_PROVIDERS.contains(&name)
     }
 
+    /// Whether the named provider answers offline (a configured `echo`/`replay`, or the
+    /// built-in `echo`). The one place that decides it.
+    pub fn provider_is_offline(&self, name: &str) -> bool {
+        match self.providers.get(name) {
+            Some(p) => p.kind.is_offline(),
+            None => name == "echo",
+        }
+    }
+
     /// The provider a model block resolves to: its own, else `defaults.provider`.
     pub fn provider_for(&self, model: &crate::template::ModelSpec) -> Option<String> {
         model
@@ -355,7 +371,14 @@ pub fn resolve(
         s.default_model = Some(m.clone());
     }
     if let Some(c) = flags.concurrency {
+        if c == 0 {
+            return Err(Error::usage("-j/--concurrency must be at least 1"));
+        }
+        // The flag means "this many in flight per provider", whatever each provider says.
         s.concurrency = c;
+        for p in s.providers.values_mut() {
+            p.concurrency = None;
+        }
     }
     validate(file_name, &s, &spans, &provider_spans)?;
     Ok(s)

@@ -159,8 +159,36 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Git could not do what was asked.
-    #[error("git: {0}")]
-    Git(String),
+    #[error("git: {message}")]
+    Git {
+        /// What failed, in words.
+        message: String,
+        /// The git library's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The SQLite store failed (a damaged file, a full disk, a lock held too long).
+    #[error("{path}: database error: {source}")]
+    Database {
+        /// The database file.
+        path: String,
+        /// The database library's error.
+        #[source]
+        source: BoxError,
+        /// What to do about it.
+        help: Option<String>,
+    },
+    /// A provider failed beyond retries, or answered something unusable.
+    #[error("{message}")]
+    Provider {
+        /// What failed.
+        message: String,
+        /// What to do about it.
+        help: Option<String>,
+    },
+    /// A bug: an invariant of llmops itself did not hold.
+    #[error("internal error: {0} (please report this as a bug)")]
+    Internal(String),
     /// Nothing matched: no suites, or no cases after filtering.
     #[error("nothing to evaluate: {0}")]
     Nothing(String),
@@ -197,14 +225,104 @@ impl Error {
         }
     }
 
-    /// The exit code SPEC.md assigns to this error.
-    pub fn exit_code(&self) -> u8 {
+    /// A git error with the library's error kept as its source.
+    pub fn git(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Git {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A database error on `path`, with the library's error kept as its source.
+    pub fn database(path: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Database {
+            path: path.into(),
+            source: source.into(),
+            help: None,
+        }
+    }
+
+    /// A provider failure beyond retries.
+    pub fn provider(message: impl Into<String>) -> Self {
+        Error::Provider {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// The hint printed under the message, when the error carries one.
+    pub fn help(&self) -> Option<&str> {
         match self {
+            Error::Usage { help, .. }
+            | Error::Database { help, .. }
+            | Error::Provider { help, .. } => help.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// A boxed source error (git2's, rusqlite's) kept behind our own kinds, so that only
+/// `registry` and `store` name those libraries.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// How a command ended when it did not end with an [`Error`]. The exit code is computed
+/// from it, and from errors, in one place: [`exit_code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked for was done and passed.
+    Success,
+    /// An eval or gate ran and failed on quality (a missed threshold, a failing case, a
+    /// regression, an INCONCLUSIVE gate under `--strict`).
+    QualityFailed,
+    /// Problems in the input were found and already reported (lint).
+    InputRejected,
+    /// A provider or the network failed beyond retries (calls, judge calls, a push).
+    ProviderFailed,
+    /// Ctrl-C; finished work was kept.
+    Interrupted,
+}
+
+impl Outcome {
+    /// The worse of two outcomes, in the order of the exit-code contract's severity.
+    pub fn worst(self, other: Outcome) -> Outcome {
+        fn rank(o: Outcome) -> u8 {
+            match o {
+                Outcome::Success => 0,
+                Outcome::QualityFailed => 1,
+                Outcome::InputRejected => 2,
+                Outcome::ProviderFailed => 3,
+                Outcome::Interrupted => 4,
+            }
+        }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// The one place that turns how a command ended into its exit code (SPEC.md, "Exit codes").
+pub fn exit_code(result: &Result<Outcome>) -> u8 {
+    match result {
+        Ok(Outcome::Success) => exit::OK,
+        Ok(Outcome::QualityFailed) => exit::QUALITY,
+        Ok(Outcome::InputRejected) => exit::BAD_INPUT,
+        Ok(Outcome::ProviderFailed) => exit::PROVIDER,
+        Ok(Outcome::Interrupted) => exit::INTERRUPTED,
+        Err(e) => match e {
             Error::BrokenPipe => exit::OK,
             Error::Nothing(_) => exit::NOTHING,
             Error::Interrupted => exit::INTERRUPTED,
-            _ => exit::BAD_INPUT,
-        }
+            Error::Provider { .. } => exit::PROVIDER,
+            Error::Invalid(_)
+            | Error::Many(_)
+            | Error::Usage { .. }
+            | Error::Io { .. }
+            | Error::Git { .. }
+            | Error::Database { .. }
+            | Error::Internal(_) => exit::BAD_INPUT,
+        },
     }
 }
 

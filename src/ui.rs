@@ -111,7 +111,10 @@ impl Ui {
                 };
                 self.diagnostic(&d);
             }
-            other => self.diagnostic(&Diagnostic::error("error", "llmops", other.to_string())),
+            other => self.diagnostic(&Diagnostic {
+                help: other.help().map(str::to_string),
+                ..Diagnostic::error("error", "llmops", other.to_string())
+            }),
         }
     }
 }
@@ -119,6 +122,7 @@ impl Ui {
 /// The eval progress bar: on stderr, hidden when stderr is not a terminal.
 pub struct Progress {
     bar: indicatif::ProgressBar,
+    retries: u64,
 }
 
 impl Progress {
@@ -138,7 +142,7 @@ impl Progress {
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         };
-        Progress { bar }
+        Progress { bar, retries: 0 }
     }
 
     /// Whether the bar is drawn.
@@ -173,5 +177,34 @@ impl Progress {
     /// Remove the bar.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+impl crate::engine::Reporter for Progress {
+    fn event(&mut self, event: &crate::engine::Event) {
+        use crate::engine::Event;
+        match event {
+            Event::Total(n) => self.total(*n),
+            Event::Retry(note) => {
+                self.retries += 1;
+                self.message(format!(
+                    "{} retries (last: {} {})",
+                    self.retries, note.provider, note.error
+                ));
+            }
+            Event::Finished(_) => self.inc(),
+            Event::Warning(w) => self.note(&format!("warning: {w}")),
+            Event::Note(n) => self.note(n),
+            Event::Response { .. } => {}
+        }
+    }
+
+    fn wants_total(&self) -> bool {
+        self.visible()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.bar.finish_and_clear();
+        Ok(())
     }
 }

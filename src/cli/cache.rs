@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::{Ctx, Format};
 use crate::engine::{self, Options};
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::store::Store;
 
 /// Inspect or clear the response cache.
@@ -32,7 +32,7 @@ pub enum Command {
 }
 
 /// Run `llmops cache ...`.
-pub fn run(ctx: &Ctx, cmd: Command) -> Result<u8> {
+pub fn run(ctx: &Ctx, cmd: Command) -> Result<Outcome> {
     let reg = ctx.registry(None)?;
     let store = Store::open(&reg.root.join(&reg.settings.cache_path))?;
     match cmd {
@@ -45,7 +45,7 @@ pub fn run(ctx: &Ctx, cmd: Command) -> Result<u8> {
             }
             if format == Format::Json {
                 ctx.ui.json(&json!({"stats": s, "recent_runs": recent}))?;
-                return Ok(0);
+                return Ok(Outcome::Success);
             }
             let mut out = format!(
                 "{}: {} cached response(s), {:.1} KiB of JSON, file {:.1} KiB\n",
@@ -69,12 +69,12 @@ pub fn run(ctx: &Ctx, cmd: Command) -> Result<u8> {
                 }
             }
             ctx.ui.out(&out)?;
-            Ok(0)
+            Ok(Outcome::Success)
         }
         Command::Clear => {
             let n = store.clear_cache(None)?;
             ctx.ui.note(&format!("deleted {n} cached response(s)"));
-            Ok(0)
+            Ok(Outcome::Success)
         }
         Command::Explain { case, suite } => explain(ctx, &reg, &store, &case, suite),
     }
@@ -141,7 +141,7 @@ fn explain(
     store: &Store,
     case: &str,
     suite: Option<String>,
-) -> Result<u8> {
+) -> Result<Outcome> {
     let opts = Options {
         selectors: suite.into_iter().collect(),
         filter: Some(format!("^{}$", regex::escape(case))),
@@ -205,5 +205,5 @@ fn explain(
         ));
     }
     ctx.ui.out(&(lines.join("\n") + "\n"))?;
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{evidence::Evidence, Ctx};
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::registry::{EvalSummary, Origin, PromptRef, Reference, Resolved, Resolver};
 use crate::template::diff::{diff, FieldChange, PromptDiff, Status};
 use crate::ui::Style;
@@ -83,18 +83,15 @@ fn run_missing_eval(ctx: &Ctx, name: &str, prompt: &crate::template::Prompt) -> 
         Err(e) => return Err(e),
     };
     let store = crate::store::Store::open(&reg.root.join(&reg.settings.cache_path))?;
-    let exec = super::eval::Exec {
+    let spec = crate::engine::RunSpec {
         command: format!("diff --eval {name} ({})", &prompt.content_hash()[..12]),
         settings: serde_json::json!({ "diff": name }),
         resume: false,
-        record: None,
-        no_progress: false,
     };
-    let done = super::eval::execute(ctx, &reg, planned, &opts, store, &exec)?;
-    match done.fatal {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    let mut progress = crate::ui::Progress::new(false);
+    crate::engine::execute(&reg, planned, &opts, store, &spec, &mut [&mut progress])?
+        .into_result()?;
+    Ok(())
 }
 
 /// The eval evidence on both sides and its deltas (B minus A).
@@ -184,7 +181,7 @@ fn delta(a: Option<EvalSummary>, b: Option<EvalSummary>) -> Option<EvalDelta> {
 }
 
 /// Run `llmops diff`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let (fixed, a_text, b_text) = match &args.third {
         Some(b) => (Some(args.first.clone()), args.second.as_str(), b.as_str()),
         None => (None, args.first.as_str(), args.second.as_str()),
@@ -283,7 +280,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         DiffFormat::Markdown => ctx.ui.out(&markdown(&report))?,
         DiffFormat::Text => ctx.ui.out(&text(ctx, &report))?,
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }
 
 /// `llmops diff support-reply v3` reads as two references; say how to compare one prompt.

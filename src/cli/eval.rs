@@ -3,18 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
 use super::{Ctx, ReportFormat};
 use crate::config::ProviderKind;
-use crate::engine::{self, Event, Options, Stop};
-use crate::error::{exit, Error, Result};
-use crate::provider::replay::{self, Recording};
+use crate::engine::{self, Options, Recorder, Reporter, RunSpec, Stop};
+use crate::error::{Error, Outcome, Result};
 use crate::registry::Registry;
-use crate::report::{self, SuitePolicy};
-use crate::store::{writer::Op, Store, Writer};
+use crate::report;
+use crate::store::{RunStatus, Store};
 use crate::ui::Progress;
 
 /// Evaluate prompts over their suites.
@@ -121,8 +119,8 @@ fn record_dir(reg: &Registry, arg: &str) -> Result<PathBuf> {
 }
 
 /// Run `llmops eval`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
-    let reg = ctx.registry(None)?;
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let reg = ctx.registry_with(None, |o| o.concurrency = args.concurrency)?;
     let opts = Options {
         selectors: args.targets.clone(),
         filter: args.filter.clone(),
@@ -132,13 +130,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         budget: args.budget,
         shard: args.shard,
         provider: args.provider.clone(),
-        concurrency: args.concurrency,
         record: args.record.is_some(),
         ..Options::default()
     };
-    if args.concurrency == Some(0) {
-        return Err(Error::usage("-j/--concurrency must be at least 1"));
-    }
     if let Some(b) = args.budget {
         if !(b.is_finite() && b >= 0.0) {
             return Err(Error::usage(
@@ -156,7 +150,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     if args.dry_run {
         return dry_run(ctx, &reg, &planned, &opts, &store, args.format);
     }
-    let exec = Exec {
+    let spec = RunSpec {
         command: std::env::args().skip(1).collect::<Vec<_>>().join(" "),
         settings: json!({
             "concurrency": args.concurrency,
@@ -169,230 +163,53 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             "cache": opts.use_cache,
         }),
         resume: args.resume,
-        record: recording,
-        no_progress: args.no_progress,
     };
-    let Executed {
-        run_id,
-        status,
-        fatal,
-        store,
-    } = execute(ctx, &reg, planned, &opts, store, &exec)?;
-    match fatal {
-        Some(Error::Interrupted) => {
-            let (rows, _) = store.hit_counts(run_id)?;
-            ctx.ui.note(&format!("interrupted: run {run_id} kept {rows} finished sample(s); `llmops eval --resume` continues it"));
-            return Ok(exit::INTERRUPTED);
+    let mut progress = Progress::new(args.no_progress);
+    let mut recorder = recording.map(|dir| Recorder::new(&reg, dir));
+    let mut reporters: Vec<&mut dyn Reporter> = vec![&mut progress];
+    if let Some(r) = recorder.as_mut() {
+        reporters.push(r);
+    }
+    let x = engine::execute(&reg, planned, &opts, store, &spec, &mut reporters)?;
+    if let Some(r) = &recorder {
+        ctx.ui.note(&format!(
+            "recorded {} response(s) in {}",
+            r.written(),
+            r.dir().display()
+        ));
+    }
+    match x.status {
+        RunStatus::Interrupted => {
+            let (rows, _) = x.store.hit_counts(x.run_id)?;
+            ctx.ui.note(&format!("interrupted: run {} kept {rows} finished sample(s); `llmops eval --resume` continues it", x.run_id));
+            return Ok(Outcome::Interrupted);
         }
-        Some(e) if status == "failed" => return Err(e),
+        RunStatus::Failed => {
+            return Err(x
+                .fatal
+                .unwrap_or_else(|| Error::Internal("a run failed without an error".into())))
+        }
         _ => {}
     }
-    let run = store.run(Some(run_id))?.expect("the run exists");
-    let rows = store.results(run_id)?;
-    if rows.is_empty() && status == "finished" {
+    if let Some(Stop::Budget { spent, budget }) = &x.stop {
+        ctx.ui.note(&format!("stopped: the next calls would take spending past the budget (${spent:.4} spent of ${budget}); `--resume` continues with a larger --budget"));
+    }
+    let run = x
+        .store
+        .run(Some(x.run_id))?
+        .ok_or_else(|| Error::Internal(format!("run {} is not in the store", x.run_id)))?;
+    let rows = x.store.results(x.run_id)?;
+    if rows.is_empty() && x.status == RunStatus::Finished {
         return Err(Error::Nothing(
             "no case matched the selection (targets, `--filter`, `--shard`)".into(),
         ));
     }
     let report = report::build(run, &rows);
     emit_report(ctx, &report, args.format, args.output.as_deref())?;
-    if status == "stopped-budget" {
-        return Ok(exit::QUALITY.max(report.exit_code()));
+    if x.status == RunStatus::StoppedBudget {
+        return Ok(Outcome::QualityFailed.worst(report.outcome()));
     }
-    Ok(report.exit_code())
-}
-
-/// How to execute a plan: the command line to record, settings to store with the run, and
-/// the run's options.
-pub(crate) struct Exec {
-    /// Recorded with the run.
-    pub command: String,
-    /// Stored with the run (suite policies are added).
-    pub settings: serde_json::Value,
-    /// Continue the newest unfinished run of the same selection.
-    pub resume: bool,
-    /// Save recordings here.
-    pub record: Option<PathBuf>,
-    /// Hide the progress bar.
-    pub no_progress: bool,
-}
-
-/// What an execution left.
-pub(crate) struct Executed {
-    /// The run.
-    pub run_id: i64,
-    /// `finished`, `interrupted`, `stopped-budget`, `failed`.
-    pub status: &'static str,
-    /// Why it stopped, if not finished.
-    pub fatal: Option<Error>,
-    /// The store, writer flushed.
-    pub store: Store,
-}
-
-/// Run a plan into the store: one run row, the progress bar, the writer, the recorder. Shared
-/// by `eval` and `gate`.
-pub(crate) fn execute(
-    ctx: &Ctx,
-    reg: &Registry,
-    planned: Vec<engine::Planned>,
-    opts: &Options,
-    store: Store,
-    exec: &Exec,
-) -> Result<Executed> {
-    let policies: BTreeMap<String, SuitePolicy> = planned
-        .iter()
-        .map(|p| {
-            (
-                p.suite.name.clone(),
-                SuitePolicy {
-                    thresholds: p.suite.thresholds.clone(),
-                    min_pass: p.suite.min_pass,
-                    repeat: p.repeat,
-                },
-            )
-        })
-        .collect();
-    let plan_key = engine::plan::plan_key(&planned, opts);
-    let mut settings = exec.settings.clone();
-    settings["suites"] = serde_json::to_value(&policies).expect("serialisable");
-    let command = exec.command.clone();
-    let resumed = if exec.resume {
-        store.resumable(&plan_key)?
-    } else {
-        None
-    };
-    let run_id = match resumed {
-        Some(id) => {
-            store.reopen_run(id)?;
-            ctx.ui.note(&format!("resuming run {id}"));
-            id
-        }
-        None => {
-            if exec.resume {
-                ctx.ui
-                    .note("nothing to resume for this selection: starting a new run");
-            }
-            store.begin_run(
-                &command,
-                &settings,
-                &plan_key,
-                crate::registry::head_state(&reg.root),
-            )?
-        }
-    };
-    let done = match resumed {
-        Some(id) => store.done_keys(id)?,
-        None => Default::default(),
-    };
-    let writer = Writer::start(&store)?;
-    let store = Arc::new(Mutex::new(store));
-    let progress = Progress::new(exec.no_progress);
-    let mut recordings: BTreeMap<String, Vec<Recording>> = BTreeMap::new();
-    let mut retries = 0u64;
-    let write_cache = opts.use_cache || opts.refresh;
-    let mut sink = |e: Event| match e {
-        Event::Total(n) => progress.total(n),
-        Event::Retry(note) => {
-            retries += 1;
-            progress.message(format!(
-                "{retries} retries (last: {} {})",
-                note.provider, note.error
-            ));
-        }
-        Event::Response {
-            fingerprint,
-            provider,
-            cacheable,
-            prompt,
-            request,
-            response,
-            latency_ms,
-        } => {
-            if exec.record.is_some() {
-                let kind = reg.settings.providers.get(&provider).map(|p| p.kind);
-                if !matches!(kind, Some(ProviderKind::Replay) | Some(ProviderKind::Echo))
-                    && provider != "echo"
-                {
-                    recordings.entry(prompt).or_default().push(Recording {
-                        key: replay::request_key(&request),
-                        request: *request.clone(),
-                        response: *response.clone(),
-                    });
-                }
-            }
-            if cacheable && write_cache {
-                writer.send(Op::Response {
-                    fingerprint,
-                    model: request.model.clone(),
-                    provider,
-                    request: serde_json::to_string(&request).expect("serialisable"),
-                    response: serde_json::to_string(&response).expect("serialisable"),
-                    latency_ms,
-                });
-            }
-        }
-        Event::Finished(row) => {
-            progress.inc();
-            writer.send(Op::Result(row));
-        }
-        Event::Warning(w) => progress.note(&format!("warning: {w}")),
-    };
-    let env_lookup: engine::EnvLookup = Arc::new(|k: &str| std::env::var(k).ok());
-    let env = engine::RunEnv {
-        reg,
-        run_id,
-        done,
-        store: store.clone(),
-        env: env_lookup,
-        want_total: progress.visible(),
-    };
-    let outcome = engine::run(env, planned, opts, &mut sink);
-    progress.finish();
-    let (status, stats, fatal): (&'static str, serde_json::Value, Option<Error>) = match outcome {
-        Ok(o) => {
-            let status = match &o.stop {
-                None => "finished",
-                Some(Stop::Interrupted) => "interrupted",
-                Some(Stop::Budget { .. }) => "stopped-budget",
-            };
-            if let Some(Stop::Budget { spent, budget }) = &o.stop {
-                ctx.ui.note(&format!("stopped: the next calls would take spending past the budget (${spent:.4} spent of ${budget}); `--resume` continues with a larger --budget"));
-            }
-            (
-                status,
-                serde_json::to_value(&o.stats).expect("serialisable"),
-                o.stop.map(|s| match s {
-                    Stop::Interrupted => Error::Interrupted,
-                    Stop::Budget { .. } => Error::usage("budget reached"),
-                }),
-            )
-        }
-        Err(e) => ("failed", json!({}), Some(e)),
-    };
-    writer.send(Op::Finish {
-        run_id,
-        status: status.into(),
-        stats,
-    });
-    writer.finish()?;
-    if let Some(dir) = &exec.record {
-        let mut n = 0;
-        for (group, recs) in recordings {
-            n += replay::write(dir, &group, recs)?;
-        }
-        ctx.ui
-            .note(&format!("recorded {n} response(s) in {}", dir.display()));
-    }
-    let store = Arc::try_unwrap(store)
-        .map_err(|_| Error::usage("store still in use"))?
-        .into_inner()
-        .expect("not poisoned");
-    Ok(Executed {
-        run_id,
-        status,
-        fatal,
-        store,
-    })
+    Ok(report.outcome())
 }
 
 /// Write a report in `format` to stdout or `output` (write-then-rename), with a short summary
@@ -446,7 +263,7 @@ fn dry_run(
     opts: &Options,
     store: &Store,
     format: ReportFormat,
-) -> Result<u8> {
+) -> Result<Outcome> {
     #[derive(Default, serde::Serialize)]
     struct Line {
         suite: String,
@@ -473,11 +290,7 @@ fn dry_run(
         l.provider = job.provider.clone();
         l.model = job.request.model.clone();
         l.samples += 1;
-        let offline = job.provider == "echo"
-            || matches!(
-                reg.settings.providers.get(&job.provider).map(|p| p.kind),
-                Some(ProviderKind::Replay | ProviderKind::Echo)
-            );
+        let offline = reg.settings.provider_is_offline(&job.provider);
         if job.cached.is_some() {
             l.cache_hits += 1;
         } else if offline {
@@ -513,7 +326,7 @@ fn dry_run(
     let lines: Vec<Line> = lines.into_values().collect();
     if format == ReportFormat::Json {
         ctx.ui.json(&lines)?;
-        return Ok(exit::OK);
+        return Ok(Outcome::Success);
     }
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY)
@@ -559,5 +372,5 @@ fn dry_run(
         String::new()
     };
     ctx.ui.out(&format!("{t}\ndry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4} (judge calls not estimated); nothing was called\n"))?;
-    Ok(exit::OK)
+    Ok(Outcome::Success)
 }

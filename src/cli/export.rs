@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::registry::{write_atomic, Reference};
 use crate::template::{InputSpec, Role};
 
@@ -71,7 +71,7 @@ struct BundlePrompt {
 }
 
 /// Run `llmops export`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let res = ctx.resolver()?;
     let (reference, source) = match (&args.label, &args.rev) {
         (Some(l), _) => {
@@ -167,5 +167,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         }
         None => ctx.ui.out(&text)?,
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::eval::{execute, Exec, Executed};
 use super::{Ctx, ReportFormat};
-use crate::engine::{self, Options, Planned};
-use crate::error::{exit, Error, Result};
-use crate::gate::{self, Pair, Policy, Side};
+use crate::engine::{self, Executed, Options, Planned, RunSpec};
+use crate::error::{Error, Outcome, Result};
+use crate::gate::{self, Policy};
 use crate::registry::{GitRepo, Reference, Resolver};
-use crate::store::{ResultRow, Store};
+use crate::store::{ResultRow, RunStatus, Store};
+use crate::ui::Progress;
 
 /// Compare a candidate with a baseline and fail on a real regression.
 #[derive(Debug, clap::Args)]
@@ -23,7 +23,7 @@ branch; the candidate defaults to the working tree. Both sides run the candidate
 datasets, assertions and judge, so only the prompts differ; cached answers are reused, and the
 baseline is rendered straight from git objects.
 
-Verdicts: ERROR (exit 2) when errored samples exceed `gate.max_error_rate` on either side;
+Verdicts: ERROR (exit 3, as for `eval`) when errored samples exceed `gate.max_error_rate` on either side;
 FAIL (exit 1) on a missed threshold, a `critical` assertion flipping pass -> fail, or a
 significant regression; PASS (exit 0) when the candidate is shown no worse than the tolerance;
 otherwise INCONCLUSIVE (exit 0 with a warning, 1 with --strict).
@@ -72,48 +72,10 @@ pub struct Args {
     no_progress: bool,
 }
 
-fn side_of(rows: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Side {
-    let c = crate::report::case_result(rows, min_pass);
-    // A critical assertion "passes" for the case when it passed in most scored samples.
-    let scored: Vec<&&ResultRow> = rows.iter().filter(|r| r.status != "error").collect();
-    let mut critical_ok = Vec::new();
-    if let Some(first) = scored.first() {
-        for (i, s) in first.scores.iter().enumerate().filter(|(_, s)| s.critical) {
-            let passes = scored
-                .iter()
-                .filter(|r| r.scores.get(i).is_some_and(|x| x.pass))
-                .count();
-            if passes * 2 > scored.len() {
-                critical_ok.push(format!("{i}:{}", s.kind));
-            }
-        }
-    }
-    Side {
-        score: c.score,
-        passed: c.passed,
-        samples: c.samples,
-        errors: rows.iter().filter(|r| r.status == "error").count() as u32,
-        critical_ok,
-        output: c.output,
-        reasons: c.reasons,
-        metrics: c.metrics,
-    }
-}
-
-/// Per (suite, variant, case): that case's rows.
-fn by_case(rows: &[ResultRow]) -> BTreeMap<(String, String, String), Vec<&ResultRow>> {
-    let mut m: BTreeMap<(String, String, String), Vec<&ResultRow>> = BTreeMap::new();
-    for r in rows {
-        m.entry((r.suite.clone(), r.variant.clone(), r.case_id.clone()))
-            .or_default()
-            .push(r);
-    }
-    m
-}
-
 /// Run `llmops gate`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
-    let resolver = Resolver::new(&ctx.open)?;
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let open = ctx.with_flags(|o| o.concurrency = args.concurrency);
+    let resolver = Resolver::new(&open)?;
     let cand_ref = args
         .candidate
         .as_deref()
@@ -157,7 +119,6 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         repeat: args.repeat,
         use_cache: s.cache_enabled,
         shard: args.shard,
-        concurrency: args.concurrency,
         skip_unfit: true,
         pairwise_self: true,
         ..Options::default()
@@ -178,29 +139,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             other => Err(other),
         })?;
 
-    // What changed: a variant's prompt content, or the suite file or its dataset.
-    let mut unchanged = Vec::new();
-    let mut gated: Vec<String> = Vec::new();
-    for p in &cand_planned {
-        let base = base_planned.iter().find(|b| b.suite.name == p.suite.name);
-        let prompt_changed = p.targets.iter().any(|t| {
-            base.and_then(|b| b.targets.iter().find(|x| x.variant.name == t.variant.name))
-                .is_none_or(|x| x.prompt_hash != t.prompt_hash)
-        });
-        let dataset = p.suite.dataset.as_ref().map(|(d, _)| d.as_str());
-        let suite_changed = match &base_reg {
-            Some(b) => {
-                engine::plan::suite_identity(b, &p.suite.path, dataset)?
-                    != engine::plan::suite_identity(&reg, &p.suite.path, dataset)?
-            }
-            None => true,
-        };
-        if args.all || prompt_changed || suite_changed {
-            gated.push(p.suite.name.clone());
-        } else {
-            unchanged.push(p.suite.name.clone());
-        }
-    }
+    let gate::pair::Changes { gated, unchanged } = gate::pair::changes(
+        &reg,
+        base_reg.as_deref(),
+        &cand_planned,
+        &base_planned,
+        args.all,
+    )?;
     if gated.is_empty() {
         ctx.ui.note(&format!(
             "nothing to gate: no suite's prompts, partials, datasets or assertions differ between {base_name} and {cand_name} ({} suite(s) unchanged; `--all` gates them anyway)",
@@ -216,7 +161,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             policy,
         );
         emit(ctx, &report, args.format, args.output.as_deref())?;
-        return Ok(exit::OK);
+        return Ok(Outcome::Success);
     }
     let keep = |v: Vec<Planned>| -> Vec<Planned> {
         v.into_iter()
@@ -234,36 +179,32 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let (cand_planned, base_planned) = (keep(cand_planned), keep(base_planned));
 
     let path = reg.root.join(&s.cache_path);
-    let exec = |side: &str, r: &str| Exec {
+    let spec = |side: &str, r: &str| RunSpec {
         command: format!("gate {side} {r}"),
         settings: json!({ "gate": side, "reference": r, "repeat": args.repeat, "shard": args.shard }),
         resume: false,
-        record: None,
-        no_progress: args.no_progress,
     };
-    let finish = |x: Executed, side: &str| -> Result<(Store, i64)> {
-        match x.fatal {
-            Some(Error::Interrupted) => Err(Error::Interrupted),
-            Some(e) if x.status == "failed" => Err(e),
-            _ if x.status == "stopped-budget" => {
-                Err(Error::usage(format!("the {side} run stopped early")))
-            }
-            _ => Ok((x.store, x.run_id)),
+    // A side that stopped early (a budget) has no complete evidence to decide on.
+    let finish = |x: Executed, side: &str| -> Result<Vec<ResultRow>> {
+        let x = x.into_result()?;
+        if x.status == RunStatus::StoppedBudget {
+            return Err(Error::usage(format!("the {side} run stopped early")));
         }
+        x.store.results(x.run_id)
     };
+    let mut progress = Progress::new(args.no_progress);
     let base_rows = if base_planned.is_empty() {
         Vec::new()
     } else {
-        let x = execute(
-            ctx,
+        let x = engine::execute(
             &reg,
             base_planned,
             &base_opts,
             Store::open(&path)?,
-            &exec("baseline", &base_name),
+            &spec("baseline", &base_name),
+            &mut [&mut progress],
         )?;
-        let (store, id) = finish(x, "baseline")?;
-        store.results(id)?
+        finish(x, "baseline")?
     };
     let outputs: HashMap<String, String> = base_rows
         .iter()
@@ -280,48 +221,25 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         baseline_outputs: Some(Arc::new(outputs)),
         ..base_opts.clone()
     };
-    let x = execute(
-        ctx,
+    let mut progress = Progress::new(args.no_progress);
+    let x = engine::execute(
         &reg,
         cand_planned,
         &cand_opts,
         Store::open(&path)?,
-        &exec("candidate", &cand_name),
+        &spec("candidate", &cand_name),
+        &mut [&mut progress],
     )?;
-    let (store, cand_run) = finish(x, "candidate")?;
-    let cand_rows = store.results(cand_run)?;
-
-    let (b, c) = (by_case(&base_rows), by_case(&cand_rows));
-    let mut keys: Vec<&(String, String, String)> = b.keys().chain(c.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    let cluster_by = s.gate_cluster_by.clone();
-    let pairs: Vec<Pair> = keys
-        .into_iter()
-        .map(|k| {
-            let mp = min_pass.get(&k.0).copied().flatten();
-            let meta = c
-                .get(k)
-                .or_else(|| b.get(k))
-                .and_then(|rows| rows.first())
-                .map(|r| r.metadata.clone());
-            Pair {
-                suite: k.0.clone(),
-                variant: k.1.clone(),
-                case: k.2.clone(),
-                cluster: cluster_by.as_ref().and_then(|f| {
-                    meta.as_ref()?
-                        .get(f)
-                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-                }),
-                baseline: b.get(k).map(|rows| side_of(rows, mp)),
-                candidate: c.get(k).map(|rows| side_of(rows, mp)),
-            }
-        })
-        .collect();
+    let cand_rows = finish(x, "candidate")?;
+    let pairs = gate::pair::pairs(
+        &base_rows,
+        &cand_rows,
+        &min_pass,
+        s.gate_cluster_by.as_deref(),
+    );
     let report = gate::decide_all(base_name, cand_name, pairs, thresholds, unchanged, policy);
     emit(ctx, &report, args.format, args.output.as_deref())?;
-    Ok(report.exit_code())
+    Ok(report.outcome())
 }
 
 /// Write the gate report, and the Markdown summary to `$GITHUB_STEP_SUMMARY` when set.

@@ -1,7 +1,7 @@
 //! `llmops git-setup`: make plain `git diff` show prompts in normalised form.
 
 use super::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::registry::write_atomic;
 
 const ATTRIBUTE: &str = "*.prompty diff=llmops";
@@ -53,7 +53,7 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// Run `llmops git-setup`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let res = ctx.resolver()?;
     let git = res.git()?;
     let command = match &args.command {
@@ -84,5 +84,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     }
     ctx.ui
         .out(&format!("git config diff.llmops.textconv \"{textconv}\"\n"))?;
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::Ctx;
 use crate::config::CONFIG_FILE;
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 
 /// Create a registry.
 #[derive(Debug, clap::Args)]
@@ -103,7 +103,7 @@ fn write_new(path: &Path, text: &str) -> Result<()> {
 }
 
 /// Run `llmops init`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let dir = if args.path.is_absolute() {
         args.path.clone()
     } else {
@@ -154,5 +154,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     ctx.ui.note(&format!(
         "next: `cd {shown}` then `llmops list`, `llmops render welcome`, `llmops lint`"
     ));
-    Ok(0)
+    Ok(Outcome::Success)
 }

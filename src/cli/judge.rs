@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{Ctx, Format};
 use crate::engine::Event;
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::judge::calibrate;
 use crate::store::{writer::Op, Store, Writer};
 
@@ -34,7 +34,7 @@ Example:
 }
 
 /// Run `llmops judge ...`.
-pub fn run(ctx: &Ctx, cmd: Command) -> Result<u8> {
+pub fn run(ctx: &Ctx, cmd: Command) -> Result<Outcome> {
     let Command::Calibrate { labels, format } = cmd;
     let reg = ctx.registry(None)?;
     let shown = labels.display().to_string();
@@ -79,8 +79,8 @@ pub fn run(ctx: &Ctx, cmd: Command) -> Result<u8> {
         Format::Text => ctx.ui.out(&calibrate::text(&report))?,
     }
     Ok(if report.errors.is_empty() {
-        0
+        Outcome::Success
     } else {
-        crate::error::exit::PROVIDER
+        Outcome::ProviderFailed
     })
 }

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{Ctx, Format};
-use crate::error::{exit, Result, Severity};
+use crate::error::{Outcome, Result, Severity};
 
 /// Check prompts, suites and datasets.
 #[derive(Debug, clap::Args)]
@@ -38,7 +38,7 @@ pub struct Args {
 }
 
 /// Run `llmops lint`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let reg = ctx.registry(args.rev.as_deref())?;
     let mut report = crate::lint::lint(&reg)?;
     if args.locked {
@@ -74,5 +74,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             ctx.ui.note(&summary);
         }
     }
-    Ok(if failed { exit::BAD_INPUT } else { exit::OK })
+    Ok(if failed {
+        Outcome::InputRejected
+    } else {
+        Outcome::Success
+    })
 }

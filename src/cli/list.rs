@@ -6,7 +6,7 @@ use comfy_table::{presets::UTF8_BORDERS_ONLY, ContentArrangement, Table};
 use serde::Serialize;
 
 use super::{report_errors, Ctx, Format};
-use crate::error::Result;
+use crate::error::{Outcome, Result};
 
 /// List prompts.
 #[derive(Debug, clap::Args)]
@@ -33,7 +33,7 @@ struct Row {
 }
 
 /// Run `llmops list`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let reg = ctx.registry(args.rev.as_deref())?;
     let (suites, mut errors) = reg.suites()?;
     let mut by_prompt: BTreeMap<&str, Vec<String>> = BTreeMap::new();

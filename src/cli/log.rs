@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::{Ctx, Format};
-use crate::error::Result;
+use crate::error::{Outcome, Result};
 use crate::registry::{EvalSummary, Reference};
 use crate::ui::Style;
 
@@ -48,7 +48,7 @@ pub(crate) fn eval_line(e: &EvalSummary) -> String {
 }
 
 /// Run `llmops log`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let res = ctx.resolver()?;
     let name = args.prompt.as_str();
     let lock = res.lock()?;
@@ -90,7 +90,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             "labels": labels,
             "versions": rows,
         }))?;
-        return Ok(0);
+        return Ok(Outcome::Success);
     }
     let mut out = String::new();
     match (&working, work_version) {
@@ -142,5 +142,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         }
     }
     ctx.ui.out(&out)?;
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{Ctx, ReportFormat};
-use crate::error::{Diagnostic, Error, Result};
+use crate::error::{Diagnostic, Error, Outcome, Result};
 use crate::gate::{self, GateReport};
 
 /// Join shard results from `llmops gate --shard I/N --format json`.
@@ -28,7 +28,7 @@ pub struct Args {
 }
 
 /// Run `llmops merge`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let mut merged: Option<GateReport> = None;
     for f in &args.files {
         let shown = f.display().to_string();
@@ -71,5 +71,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         m.policy,
     );
     super::gate::emit(ctx, &report, args.format, args.output.as_deref())?;
-    Ok(report.exit_code())
+    Ok(report.outcome())
 }

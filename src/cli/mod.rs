@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Overrides;
-use crate::error::{exit, Error, Result};
+use crate::error::{exit, exit_code, Error, Outcome, Result};
 use crate::registry::{OpenOptions, Registry, Resolver};
 use crate::ui::Ui;
 
@@ -148,6 +148,22 @@ impl Ctx {
         Registry::open(&self.open, rev)
     }
 
+    /// Open the registry with flags (`-j`) applied to its settings.
+    pub fn registry_with(
+        &self,
+        rev: Option<&str>,
+        flags: impl FnOnce(&mut Overrides),
+    ) -> Result<Registry> {
+        Registry::open(&self.with_flags(flags), rev)
+    }
+
+    /// The open options with flags applied, for commands that resolve several references.
+    pub fn with_flags(&self, flags: impl FnOnce(&mut Overrides)) -> OpenOptions {
+        let mut open = self.open.clone();
+        flags(&mut open.overrides);
+        open
+    }
+
     /// A resolver for references (`v3`, labels, git revisions, `worktree`).
     pub fn resolver(&self) -> Result<Resolver<'_>> {
         Resolver::new(&self.open)
@@ -210,24 +226,21 @@ pub fn run() -> u8 {
         Command::GitSetup(args) => git_setup::run(&ctx, args),
         Command::Textconv(args) => textconv::run(&ctx, args),
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            ctx.ui.error(&e);
-            e.exit_code()
-        }
+    if let Err(e) = &result {
+        ctx.ui.error(e);
     }
+    exit_code(&result)
 }
 
 /// Turn `Err` for a failed check into the exit code after printing it; used by commands that
 /// report several problems and still want to print what they could.
-pub(crate) fn report_errors(ui: &Ui, errors: &[Error]) -> u8 {
+pub(crate) fn report_errors(ui: &Ui, errors: &[Error]) -> Outcome {
     for e in errors {
         ui.error(e);
     }
     if errors.is_empty() {
-        exit::OK
+        Outcome::Success
     } else {
-        exit::BAD_INPUT
+        Outcome::InputRejected
     }
 }

@@ -1,7 +1,7 @@
 //! `llmops promote PROMPT VERSION --label NAME`: point a label at a version.
 
 use super::Ctx;
-use crate::error::{exit, Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::registry::parse_version_arg;
 
 /// Point a label at a version of a prompt
@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 /// Run `llmops promote`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let version = parse_version_arg(&args.version)?;
     let res = ctx.resolver()?;
     if args.require_pass {
@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                 ),
                 "run the suite with `llmops eval` and release again, or promote without `--require-pass`",
             ));
-            return Ok(exit::QUALITY);
+            return Ok(Outcome::QualityFailed);
         }
     }
     let m = crate::registry::promote(&res, &args.prompt, version, &args.label)?;
@@ -69,5 +69,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             m.branch.as_deref().unwrap_or("")
         ))?,
     }
-    Ok(exit::OK)
+    Ok(Outcome::Success)
 }

@@ -1,7 +1,7 @@
 //! `llmops release PROMPT [-m MSG]`: record the prompt's working content as its next version.
 
 use super::{evidence::eval_summary_for, Ctx, Format};
-use crate::error::Result;
+use crate::error::{Outcome, Result};
 
 /// Record the next version of a prompt
 #[derive(Debug, clap::Args)]
@@ -28,7 +28,7 @@ pub struct Args {
 }
 
 /// Run `llmops release`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let res = ctx.resolver()?;
     let found = res.resolve(&args.prompt, None)?;
     let hash = found.prompt.content_hash();
@@ -64,5 +64,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             }
         }
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{Ctx, Format};
-use crate::error::{Diagnostic, Error, Result};
+use crate::error::{Diagnostic, Error, Outcome, Result};
 use crate::registry::{PromptRef, Registry};
 use crate::template::{check_vars, Prompt, VarsError};
 
@@ -116,7 +116,7 @@ fn gather(reg: &Registry, p: &Prompt, args: &Args) -> Result<Map<String, Value>>
 }
 
 /// Run `llmops render`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let r = PromptRef::parse(&args.prompt)?;
     let res = ctx.resolver()?;
     let found = res.resolve(&r.name, r.rev.as_deref().or(args.rev.as_deref()))?;
@@ -145,5 +145,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             ctx.ui.out(&text.join("\n"))?;
         }
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{eval::emit_report, Ctx, ReportFormat};
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::store::Store;
 
 /// Re-print a stored run.
@@ -23,7 +23,7 @@ pub struct Args {
 }
 
 /// Run `llmops report`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let reg = ctx.registry(None)?;
     let store = Store::open(&reg.root.join(&reg.settings.cache_path))?;
     let Some(run) = store.run(args.run)? else {
@@ -38,5 +38,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let rows = store.results(run.id)?;
     let report = crate::report::build(run, &rows);
     emit_report(ctx, &report, args.format, args.output.as_deref())?;
-    Ok(report.exit_code())
+    Ok(report.outcome())
 }

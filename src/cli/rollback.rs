@@ -1,7 +1,7 @@
 //! `llmops rollback PROMPT`: put the last known-good version back, offline, as a new commit.
 
 use super::Ctx;
-use crate::error::{exit, Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::registry::parse_version_arg;
 
 /// Move a label back to its previous version (or restore old content)
@@ -48,7 +48,7 @@ pub struct Args {
 }
 
 /// Run `llmops rollback`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let to = args.to.as_deref().map(parse_version_arg).transpose()?;
     let reason = args.reason.as_deref().unwrap_or("no reason given");
     let res = ctx.resolver()?;
@@ -92,9 +92,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                 format!("the rollback is committed on `{branch}` but was not pushed to `{remote}`"),
                 format!("push it with `git push {remote} {branch}`"),
             ));
-            return Ok(exit::PROVIDER);
+            return Ok(Outcome::ProviderFailed);
         }
         ctx.ui.note(&format!("pushed `{branch}` to `{remote}`"));
     }
-    Ok(exit::OK)
+    Ok(Outcome::Success)
 }

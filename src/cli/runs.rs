@@ -3,7 +3,7 @@
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Table};
 
 use super::{Ctx, Format};
-use crate::error::Result;
+use crate::error::{Outcome, Result};
 use crate::store::Store;
 
 /// List past runs, newest first.
@@ -19,17 +19,17 @@ pub struct Args {
 }
 
 /// Run `llmops runs`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let reg = ctx.registry(None)?;
     let store = Store::open(&reg.root.join(&reg.settings.cache_path))?;
     let runs = store.runs(args.limit)?;
     if args.format == Format::Json {
         ctx.ui.json(&runs)?;
-        return Ok(0);
+        return Ok(Outcome::Success);
     }
     if runs.is_empty() {
         ctx.ui.note("no runs yet: `llmops eval` makes one");
-        return Ok(0);
+        return Ok(Outcome::Success);
     }
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY).set_header([
@@ -59,7 +59,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
                 .get(..19)
                 .unwrap_or(&r.started_at)
                 .replace('T', " "),
-            r.status.clone(),
+            r.status.to_string(),
             commit,
             stat("samples").map_or("-".into(), |v| v.to_string()),
             stat("cached").map_or("-".into(), |v| v.to_string()),
@@ -69,5 +69,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         ]);
     }
     ctx.ui.out(&format!("{t}\n"))?;
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{Ctx, Format};
-use crate::error::Result;
+use crate::error::{Outcome, Result};
 use crate::registry::PromptRef;
 
 /// Show a prompt.
@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 /// Run `llmops show`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let r = PromptRef::parse(&args.prompt)?;
     let res = ctx.resolver()?;
     let found = res.resolve(&r.name, r.rev.as_deref().or(args.rev.as_deref()))?;
@@ -63,7 +63,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             "suites": suites,
             "content_hash": hash,
         }))
-        .map(|_| 0);
+        .map(|()| Outcome::Success);
     }
     let mut out = String::new();
     let mut line = |k: &str, v: &str| {
@@ -123,5 +123,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         ));
     }
     ctx.ui.out(&out)?;
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::template::Prompt;
 
 /// Print a prompt file in normalised form (git runs this; see `git-setup`)
@@ -39,7 +39,7 @@ fn front_matter_name(text: &str) -> Option<String> {
 }
 
 /// Run `llmops textconv`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let path = if args.file.is_absolute() {
         args.file.clone()
     } else {
@@ -55,5 +55,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         Some(p) => ctx.ui.out(&crate::template::diff::normalised(&p))?,
         None => ctx.ui.out(text)?,
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

@@ -1,6 +1,7 @@
 //! The concurrent runner: plan -> run -> events. It never prints; the progress bar, the
 //! store writer and the recorder subscribe to its events.
 
+pub mod driver;
 pub mod plan;
 mod score;
 
@@ -18,6 +19,7 @@ use crate::provider::{pricing, Providers, Request, Response, RetryNote};
 use crate::registry::Registry;
 use crate::store::{ResultRow, Store};
 
+pub use driver::{execute, Executed, Recorder, Reporter, RunSpec};
 pub use plan::{Job, Options, Planned};
 
 /// What the runner tells its subscribers.
@@ -48,6 +50,8 @@ pub enum Event {
     Finished(Box<ResultRow>),
     /// Something worth a line on stderr.
     Warning(String),
+    /// What the driver did (resumed a run), worth a line on stderr.
+    Note(String),
 }
 
 /// Why a run stopped early.
@@ -187,13 +191,9 @@ pub fn run(
     names.sort();
     names.dedup();
     let env_lookup = env.env.clone();
-    let providers = Arc::new(Providers::build(
-        &reg.settings,
-        &reg.root,
-        &names,
-        opts.concurrency,
-        &|k| env_lookup(k),
-    )?);
+    let providers = Arc::new(Providers::build(&reg.settings, &reg.root, &names, &|k| {
+        env_lookup(k)
+    })?);
     let judge = Judge::new(&reg.settings, providers.clone(), env.store.clone())
         .with_cache(opts.use_cache && !opts.refresh);
     if uses_judge {
@@ -293,7 +293,7 @@ pub fn run(
                             }
                             stats.samples += 1;
                             stats.retries += u64::from(row.retries);
-                            if row.status == "error" && row.error.as_deref().is_some_and(|e| e.starts_with("provider")) {
+                            if row.error_kind == Some(crate::store::ErrorKind::Provider) {
                                 stats.provider_errors += 1;
                             }
                             if !row.cached && live {
@@ -338,7 +338,7 @@ pub fn run(
                                 let shared = shared.clone();
                                 let tx = tx.clone();
                                 tasks.spawn(async move {
-                                    let row = execute(*job, &shared, &tx).await;
+                                    let row = run_job(*job, &shared, &tx).await;
                                     let _ = tx.send(Internal::Done(Box::new(row), est, is_call));
                                     drop(permit);
                                 });
@@ -379,7 +379,7 @@ pub fn run(
     Ok(Outcome { stop, stats })
 }
 
-async fn execute(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>) -> ResultRow {
+async fn run_job(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>) -> ResultRow {
     let (result, latency_ms, retries, provider, cached) = match &job.cached {
         Some((resp, latency)) => {
             // Already cached (nothing to write), but a recorder still wants it. Only then: a

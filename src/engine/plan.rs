@@ -32,8 +32,6 @@ pub struct Options {
     pub shard: Option<(u32, u32)>,
     /// Use this provider for every prompt.
     pub provider: Option<String>,
-    /// Max in-flight calls per provider.
-    pub concurrency: Option<usize>,
     /// Skip cases whose variables do not fit the prompt instead of stopping (the gate's
     /// baseline, which may predate an input).
     pub skip_unfit: bool,

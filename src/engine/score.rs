@@ -3,7 +3,7 @@
 use crate::assert::score::{score, Subject, Verdict};
 use crate::judge::Graded;
 use crate::provider::{pricing, CallError, Response};
-use crate::store::{ResultRow, ScoreRow};
+use crate::store::{ErrorKind, ResultRow, SampleStatus, ScoreRow};
 
 use super::Job;
 
@@ -52,10 +52,11 @@ pub fn row(
         suite_hash: job.suite_hash.to_string(),
         case_id: job.case.id.clone(),
         sample: job.sample,
-        status: "error".into(),
+        status: SampleStatus::Error,
         score: None,
         output: None,
         error: None,
+        error_kind: None,
         finish_reason: None,
         provider,
         model: job.request.model.clone(),
@@ -85,6 +86,7 @@ pub fn row(
                 _ => String::new(),
             };
             row.error = Some(format!("provider `{}`: {e}{hint}", row.provider));
+            row.error_kind = Some(ErrorKind::Provider);
             return row;
         }
     };
@@ -110,26 +112,33 @@ pub fn row(
     let mut all_pass = true;
     let mut first_error = None;
     for (i, a) in job.case.assertions.iter().enumerate() {
-        let verdict = match judged.get(i).and_then(Option::as_ref) {
+        let (verdict, call_failed, skipped) = match judged.get(i).and_then(Option::as_ref) {
             Some(g) => {
                 row.judge_input_tokens += g.input_tokens;
                 row.judge_output_tokens += g.output_tokens;
                 row.judge_cost_usd += g.cost_usd;
-                g.verdict.clone()
+                (g.verdict.clone(), g.call_failed, g.skipped)
             }
-            None => score(a, &subject).unwrap_or_else(|| {
-                Verdict::error(format!("`{}` was not graded", a.display_kind()))
-            }),
+            None => (
+                score(a, &subject).unwrap_or_else(|| {
+                    Verdict::error(format!("`{}` was not graded", a.display_kind()))
+                }),
+                false,
+                false,
+            ),
         };
         if verdict.error && first_error.is_none() {
-            first_error = Some(format!(
-                "assertion `{}`: {}",
-                a.display_kind(),
-                verdict.reason
+            let kind = if call_failed {
+                ErrorKind::Judge
+            } else {
+                ErrorKind::Assertion
+            };
+            first_error = Some((
+                format!("assertion `{}`: {}", a.display_kind(), verdict.reason),
+                kind,
             ));
         }
         all_pass &= verdict.pass;
-        let skipped = verdict.reason == crate::judge::PAIRWISE_SKIPPED;
         if a.weight > 0.0 && !skipped {
             weighted += verdict.score * a.weight;
             weights += a.weight;
@@ -151,11 +160,16 @@ pub fn row(
     } else {
         resp.text
     });
-    if let Some(e) = first_error {
+    if let Some((e, kind)) = first_error {
         row.error = Some(e);
+        row.error_kind = Some(kind);
         return row;
     }
-    row.status = if all_pass { "pass" } else { "fail" }.into();
+    row.status = if all_pass {
+        SampleStatus::Pass
+    } else {
+        SampleStatus::Fail
+    };
     row.score = Some(if weights > 0.0 {
         weighted / weights
     } else if all_pass {

@@ -2,6 +2,7 @@
 //! rather than noise, and decide PASS / FAIL / INCONCLUSIVE / ERROR. Pure functions over
 //! data, so `llmops gate` and `llmops merge` decide the same way.
 
+pub mod pair;
 pub mod render;
 pub mod stats;
 
@@ -157,14 +158,17 @@ pub struct GateReport {
 }
 
 impl GateReport {
-    /// SPEC.md's exit codes: 0 PASS (and INCONCLUSIVE unless strict), 1 FAIL, 2 ERROR.
-    pub fn exit_code(&self) -> u8 {
+    /// How the gate ended, for the exit code (SPEC.md): PASS (and INCONCLUSIVE unless
+    /// strict) succeed, FAIL is a quality failure, ERROR (too many errored calls) a provider
+    /// failure, as it is for `eval`.
+    pub fn outcome(&self) -> crate::error::Outcome {
+        use crate::error::Outcome;
         match self.verdict {
-            Verdict::Pass => 0,
-            Verdict::Inconclusive if self.policy.strict => 1,
-            Verdict::Inconclusive => 0,
-            Verdict::Fail => 1,
-            Verdict::Error => 2,
+            Verdict::Pass => Outcome::Success,
+            Verdict::Inconclusive if self.policy.strict => Outcome::QualityFailed,
+            Verdict::Inconclusive => Outcome::Success,
+            Verdict::Fail => Outcome::QualityFailed,
+            Verdict::Error => Outcome::ProviderFailed,
         }
     }
 }

@@ -158,7 +158,7 @@ pub fn text(r: &GateReport) -> String {
         out,
         "\nverdict: {} (exit {})",
         r.verdict.as_str(),
-        r.exit_code()
+        crate::error::exit_code(&Ok(r.outcome()))
     );
     out
 }

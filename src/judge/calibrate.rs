@@ -201,7 +201,7 @@ pub fn run(
     names.sort();
     names.dedup();
     let providers = std::sync::Arc::new(crate::provider::Providers::build(
-        settings, root, &names, None, env,
+        settings, root, &names, env,
     )?);
     for n in &names {
         if let Some(e) = providers.missing_key(n) {

@@ -36,6 +36,10 @@ pub struct Graded {
     pub output_tokens: u64,
     /// Judge USD (0 when cached).
     pub cost_usd: f64,
+    /// The judge call itself failed beyond retries (a provider failure, not a verdict).
+    pub call_failed: bool,
+    /// Not graded here (`pairwise` outside the gate): passes, left out of the case score.
+    pub skipped: bool,
 }
 
 impl Graded {
@@ -45,6 +49,8 @@ impl Graded {
             input_tokens: 0,
             output_tokens: 0,
             cost_usd: 0.0,
+            call_failed: false,
+            skipped: false,
         }
     }
 }
@@ -152,12 +158,15 @@ impl Judge {
             }
             if a.kind == Kind::Pairwise && baseline.is_none() && !pairwise_self {
                 // Plain `eval` has no other side to compare with.
-                out.push(Some(Graded::free(Verdict {
-                    pass: true,
-                    score: 0.0,
-                    reason: PAIRWISE_SKIPPED.into(),
-                    error: false,
-                })));
+                out.push(Some(Graded {
+                    skipped: true,
+                    ..Graded::free(Verdict {
+                        pass: true,
+                        score: 0.0,
+                        reason: PAIRWISE_SKIPPED.into(),
+                        error: false,
+                    })
+                }));
                 continue;
             }
             if a.kind == Kind::Pairwise && pairwise_self {
@@ -354,6 +363,7 @@ impl Judge {
                 }
                 Err(e) => {
                     total.verdict = Verdict::error(format!("judge call failed: {e}"));
+                    total.call_failed = true;
                     return Err(total);
                 }
             };
@@ -481,6 +491,7 @@ impl Judge {
                 }
                 Err(e) => {
                     g.verdict = Verdict::error(format!("embedding call failed: {e}"));
+                    g.call_failed = true;
                     return g;
                 }
             }

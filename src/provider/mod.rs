@@ -281,7 +281,6 @@ impl Providers {
         settings: &Settings,
         root: &std::path::Path,
         names: &[String],
-        concurrency_override: Option<usize>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Providers> {
         let mut by_name = HashMap::new();
@@ -315,7 +314,7 @@ impl Providers {
                 }
             };
             pending.extend(cfg.chain.clone().unwrap_or_default());
-            let provider = Provider::new(&name, &cfg, settings, root, concurrency_override, env)?;
+            let provider = Provider::new(&name, &cfg, settings, root, env)?;
             by_name.insert(name, Arc::new(provider));
         }
         Ok(Providers {
@@ -502,7 +501,6 @@ impl Provider {
         cfg: &ProviderConfig,
         settings: &Settings,
         root: &std::path::Path,
-        concurrency_override: Option<usize>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Provider> {
         let timeout =
@@ -539,10 +537,7 @@ impl Provider {
             }
             _ => None,
         };
-        let concurrency = concurrency_override
-            .or(cfg.concurrency)
-            .unwrap_or(settings.concurrency)
-            .max(1);
+        let concurrency = cfg.concurrency.unwrap_or(settings.concurrency).max(1);
         Ok(Provider {
             name: name.to_string(),
             kind: cfg.kind,
@@ -563,10 +558,7 @@ impl Provider {
 
     /// Whether responses from this provider are worth caching (echo and replay are local).
     pub fn cacheable(&self) -> bool {
-        matches!(
-            self.kind,
-            ProviderKind::Openai | ProviderKind::Anthropic | ProviderKind::Fallback
-        )
+        !self.kind.is_offline()
     }
 
     async fn call_once(&self, req: &Request) -> std::result::Result<Response, CallError> {

@@ -469,7 +469,10 @@ impl GitRepo {
         r.push(&[spec.as_str()], Some(&mut opts))?;
         drop(opts);
         if let Some(why) = rejected.into_inner() {
-            return Err(Error::Git(format!("the remote rejected {why}")));
+            return Err(Error::Git {
+                message: format!("the remote rejected {why}"),
+                source: None,
+            });
         }
         Ok(())
     }

@@ -32,7 +32,7 @@ use crate::template::Prompt;
 
 impl From<git2::Error> for Error {
     fn from(e: git2::Error) -> Self {
-        Error::Git(e.message().to_string())
+        Error::git(e.message().to_string(), e)
     }
 }
 

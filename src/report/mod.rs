@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{ResultRow, RunRow};
+use crate::error::Outcome;
+use crate::store::{ErrorKind, ResultRow, RunRow, SampleStatus};
 use crate::suite::Thresholds;
 
 pub use render::{junit, markdown, text};
@@ -23,6 +24,32 @@ pub struct SuitePolicy {
     pub repeat: u32,
 }
 
+/// A case's status across its samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaseStatus {
+    /// Every sample passed.
+    Pass,
+    /// Every sample failed.
+    Fail,
+    /// Some samples passed and some failed.
+    Flaky,
+    /// A sample could not be scored.
+    Error,
+}
+
+impl CaseStatus {
+    /// The word printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Pass => "pass",
+            CaseStatus::Fail => "fail",
+            CaseStatus::Flaky => "flaky",
+            CaseStatus::Error => "error",
+        }
+    }
+}
+
 /// One case across its samples.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseResult {
@@ -30,8 +57,11 @@ pub struct CaseResult {
     pub id: String,
     /// Description.
     pub description: Option<String>,
-    /// `pass`, `fail`, `flaky`, `error`.
-    pub status: String,
+    /// Pass, fail, flaky or error.
+    pub status: CaseStatus,
+    /// Why it is ERROR: a provider failure when any sample's was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
     /// Counts as passing (a flaky case that met `min_pass`).
     pub passed: bool,
     /// Samples that passed.
@@ -157,21 +187,32 @@ fn mean(xs: impl IntoIterator<Item = f64>) -> Option<f64> {
 pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> CaseResult {
     let first = samples[0];
     let n = samples.len() as u32;
-    let passes = samples.iter().filter(|r| r.status == "pass").count() as u32;
-    let errors: Vec<&&ResultRow> = samples.iter().filter(|r| r.status == "error").collect();
+    let passes = samples
+        .iter()
+        .filter(|r| r.status == SampleStatus::Pass)
+        .count() as u32;
+    let errors: Vec<&&ResultRow> = samples
+        .iter()
+        .filter(|r| r.status == SampleStatus::Error)
+        .collect();
+    let error_kind = errors
+        .iter()
+        .filter_map(|r| r.error_kind)
+        .find(|k| k.is_provider_failure())
+        .or_else(|| errors.iter().find_map(|r| r.error_kind));
     let need = min_pass
         .map_or(n, |(k, of)| {
             ((u64::from(k) * u64::from(n)).div_ceil(u64::from(of.max(1)))) as u32
         })
         .max(1);
     let (status, passed) = if !errors.is_empty() {
-        ("error", false)
+        (CaseStatus::Error, false)
     } else if passes == n {
-        ("pass", true)
+        (CaseStatus::Pass, true)
     } else if passes == 0 {
-        ("fail", false)
+        (CaseStatus::Fail, false)
     } else {
-        ("flaky", passes >= need)
+        (CaseStatus::Flaky, passes >= need)
     };
     let mut reasons = Vec::new();
     for e in &errors {
@@ -182,7 +223,7 @@ pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Case
         }
     }
     let mut critical = Vec::new();
-    for r in samples.iter().filter(|r| r.status == "fail") {
+    for r in samples.iter().filter(|r| r.status == SampleStatus::Fail) {
         for (i, s) in r.scores.iter().enumerate() {
             if !s.pass {
                 let line = format!("{}: {}", s.kind, s.reason);
@@ -196,7 +237,10 @@ pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Case
             }
         }
     }
-    let scored: Vec<&&ResultRow> = samples.iter().filter(|r| r.status != "error").collect();
+    let scored: Vec<&&ResultRow> = samples
+        .iter()
+        .filter(|r| r.status != SampleStatus::Error)
+        .collect();
     let mut metrics: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for r in &scored {
         for s in &r.scores {
@@ -207,13 +251,14 @@ pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Case
     }
     let output = samples
         .iter()
-        .find(|r| r.status != "pass")
+        .find(|r| r.status != SampleStatus::Pass)
         .or(samples.first())
         .and_then(|r| r.output.clone());
     CaseResult {
         id: first.case_id.clone(),
         description: first.description.clone(),
-        status: status.into(),
+        status,
+        error_kind,
         passed,
         passes,
         samples: n,
@@ -264,9 +309,15 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         cases.push(case_result(&samples, policy.min_pass));
         k = m;
     }
-    let errored = cases.iter().filter(|c| c.status == "error").count() as u32;
+    let errored = cases
+        .iter()
+        .filter(|c| c.status == CaseStatus::Error)
+        .count() as u32;
     let passed = cases.iter().filter(|c| c.passed).count() as u32;
-    let flaky = cases.iter().filter(|c| c.status == "flaky").count() as u32;
+    let flaky = cases
+        .iter()
+        .filter(|c| c.status == CaseStatus::Flaky)
+        .count() as u32;
     let n = cases.len() as u32;
     let failed = n - errored - passed;
     let scored = n - errored;
@@ -341,24 +392,23 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
 }
 
 impl RunReport {
-    /// The exit code SPEC.md assigns: 3 when a provider failed beyond retries, 1 when a suite
-    /// missed a threshold (or, with none set, had a failing case) or a case is ERROR for
-    /// another reason, else 0.
-    pub fn exit_code(&self) -> u8 {
-        let provider_failed = self.groups.iter().flat_map(|g| &g.case_results).any(|c| {
-            c.status == "error"
-                && c.reasons
-                    .iter()
-                    .any(|r| r.starts_with("provider") || r.contains("judge call failed"))
+    /// How the run ended for the exit code: a provider failure when a case is ERROR because
+    /// a provider or judge call failed beyond retries; a quality failure when a suite missed a
+    /// threshold (or, with none set, had a failing case) or a case is ERROR for another reason.
+    pub fn outcome(&self) -> Outcome {
+        let cases = || self.groups.iter().flat_map(|g| &g.case_results);
+        let provider_failed = cases().any(|c| {
+            c.status == CaseStatus::Error
+                && c.error_kind.is_some_and(ErrorKind::is_provider_failure)
         });
         let errored = self.groups.iter().any(|g| g.errored > 0);
         if provider_failed {
-            crate::error::exit::PROVIDER
+            Outcome::ProviderFailed
         } else if errored || self.groups.iter().any(|g| !g.ok()) {
             // An ERROR (an assertion that could not be evaluated) is never a success.
-            crate::error::exit::QUALITY
+            Outcome::QualityFailed
         } else {
-            crate::error::exit::OK
+            Outcome::Success
         }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, ContentArrangement, Table};
 
-use super::{Group, RunReport};
+use super::{CaseStatus, Group, RunReport};
 use crate::text::one_line;
 
 /// How many failing cases each group lists.
@@ -199,7 +199,7 @@ pub fn text(r: &RunReport) -> String {
             let _ = writeln!(
                 out,
                 "  {} {}{}{}",
-                c.status.to_uppercase(),
+                c.status.as_str().to_uppercase(),
                 c.id,
                 c.score
                     .map(|s| format!(" score {s:.2}"))
@@ -209,7 +209,7 @@ pub fn text(r: &RunReport) -> String {
             for reason in c.reasons.iter().take(4) {
                 let _ = writeln!(out, "    - {}", one_line(reason, 160));
             }
-            if c.status != "error" {
+            if c.status != CaseStatus::Error {
                 if let Some(o) = &c.output {
                     let _ = writeln!(out, "    output: {}", one_line(o, 160));
                 }
@@ -300,7 +300,7 @@ pub fn markdown(r: &RunReport) -> String {
             let _ = writeln!(
                 out,
                 "- **{}** `{}`{}",
-                c.status.to_uppercase(),
+                c.status.as_str().to_uppercase(),
                 c.id,
                 c.score
                     .map(|s| format!(" (score {s:.2})"))
@@ -361,8 +361,8 @@ pub fn junit(r: &RunReport) -> String {
                 .map(|r| xml(r))
                 .collect::<Vec<_>>()
                 .join("\n");
-            match (c.status.as_str(), c.passed) {
-                ("error", _) => {
+            match (c.status, c.passed) {
+                (CaseStatus::Error, _) => {
                     let _ = writeln!(
                         out,
                         ">\n      <error message=\"{}\">{body}</error>\n    </testcase>",
@@ -373,7 +373,7 @@ pub fn junit(r: &RunReport) -> String {
                     );
                 }
                 (_, false) => {
-                    let _ = writeln!(out, ">\n      <failure message=\"{} (score {})\">{body}</failure>\n    </testcase>", xml(&c.status), num(c.score));
+                    let _ = writeln!(out, ">\n      <failure message=\"{} (score {})\">{body}</failure>\n    </testcase>", xml(c.status.as_str()), num(c.score));
                 }
                 _ => {
                     let _ = writeln!(out, "/>");

@@ -17,7 +17,8 @@ use crate::provider::Response;
 pub use writer::Writer;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &["CREATE TABLE responses (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE responses (
         fingerprint TEXT PRIMARY KEY,
         provider TEXT NOT NULL,
         model TEXT NOT NULL,
@@ -87,7 +88,140 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE responses (
         error INTEGER NOT NULL,
         reason TEXT NOT NULL,
         PRIMARY KEY (run_id, suite, variant, case_id, sample, idx)
-    );"];
+    );",
+    // Why a sample is ERROR, as a kind rather than read from its message. Rows written before
+    // this column existed get the kind their message implies, once, here.
+    "ALTER TABLE results ADD COLUMN error_kind TEXT;
+    UPDATE results SET error_kind = CASE
+        WHEN status != 'error' THEN NULL
+        WHEN error LIKE 'provider%' THEN 'provider'
+        WHEN error LIKE '%judge call failed%' THEN 'judge'
+        ELSE 'assertion' END;",
+];
+
+/// A sample's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SampleStatus {
+    /// Every assertion passed.
+    Pass,
+    /// An assertion failed.
+    Fail,
+    /// Not scored: the call, the judge or an assertion could not be evaluated.
+    Error,
+}
+
+impl SampleStatus {
+    /// The word stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SampleStatus::Pass => "pass",
+            SampleStatus::Fail => "fail",
+            SampleStatus::Error => "error",
+        }
+    }
+
+    fn parse(s: &str) -> Option<SampleStatus> {
+        Some(match s {
+            "pass" => SampleStatus::Pass,
+            "fail" => SampleStatus::Fail,
+            "error" => SampleStatus::Error,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a sample is ERROR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorKind {
+    /// The provider call failed beyond retries (or a replay had no recording).
+    Provider,
+    /// A judge call failed beyond retries.
+    Judge,
+    /// An assertion could not be evaluated (an unparseable verdict, an exec crash).
+    Assertion,
+}
+
+impl ErrorKind {
+    /// The word stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Provider => "provider",
+            ErrorKind::Judge => "judge",
+            ErrorKind::Assertion => "assertion",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ErrorKind> {
+        Some(match s {
+            "provider" => ErrorKind::Provider,
+            "judge" => ErrorKind::Judge,
+            "assertion" => ErrorKind::Assertion,
+            _ => return None,
+        })
+    }
+
+    /// A provider or the network failed (exit 3), rather than the output or the suite.
+    pub fn is_provider_failure(self) -> bool {
+        matches!(self, ErrorKind::Provider | ErrorKind::Judge)
+    }
+}
+
+/// A run's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// Started and not ended (or killed).
+    Running,
+    /// Every planned sample ran.
+    Finished,
+    /// Ctrl-C.
+    Interrupted,
+    /// `--budget` stopped it.
+    StoppedBudget,
+    /// A fatal error stopped it.
+    Failed,
+}
+
+impl RunStatus {
+    /// The word stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::StoppedBudget => "stopped-budget",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
+            "running" => RunStatus::Running,
+            "finished" => RunStatus::Finished,
+            "interrupted" => RunStatus::Interrupted,
+            "stopped-budget" => RunStatus::StoppedBudget,
+            "failed" => RunStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored word that is not one of an enum's: the database was written by something else.
+fn bad_word(col: usize, what: &str, got: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        col,
+        rusqlite::types::Type::Text,
+        format!("unknown {what} `{got}`").into(),
+    )
+}
 
 /// A run's row.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,8 +232,8 @@ pub struct RunRow {
     pub started_at: String,
     /// RFC 3339 end, when it ended.
     pub finished_at: Option<String>,
-    /// `running`, `finished`, `interrupted`, `stopped-budget`, `failed`.
-    pub status: String,
+    /// How the run stands.
+    pub status: RunStatus,
     /// HEAD when the run started.
     pub git_commit: Option<String>,
     /// Uncommitted changes in the registry at the start.
@@ -154,14 +288,17 @@ pub struct ResultRow {
     pub case_id: String,
     /// Sample index.
     pub sample: u32,
-    /// `pass`, `fail`, `error`.
-    pub status: String,
+    /// Pass, fail or error.
+    pub status: SampleStatus,
     /// Weighted score, absent on error.
     pub score: Option<f64>,
     /// Model output.
     pub output: Option<String>,
     /// Error text.
     pub error: Option<String>,
+    /// Why the sample is ERROR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
     /// Finish reason.
     pub finish_reason: Option<String>,
     /// Provider that answered.
@@ -232,11 +369,13 @@ pub fn rfc3339(secs: i64, millis: u32) -> String {
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |e| {
-        Error::usage_help(
-            format!("{}: database error: {e}", path.display()),
-            "if the file is damaged, delete it (runs and cached answers are lost) and run again",
-        )
+    move |e| Error::Database {
+        path: path.display().to_string(),
+        source: Box::new(e),
+        help: Some(
+            "if the file is damaged, delete it (runs and cached answers are lost) and run again"
+                .into(),
+        ),
     }
 }
 
@@ -447,7 +586,7 @@ impl Store {
             .prepare(
                 "SELECT run_id, suite, variant, prompt, prompt_hash, suite_hash, case_id, sample, status, score, output, error, finish_reason,
                         provider, model, fingerprint, latency_ms, input_tokens, output_tokens, cost_usd, judge_input_tokens, judge_output_tokens,
-                        judge_cost_usd, cached, retries, vars, metadata, description
+                        judge_cost_usd, cached, retries, vars, metadata, description, error_kind
                  FROM results WHERE run_id = ?1 ORDER BY suite, variant, case_id, sample",
             )
             .map_err(self.err())?;
@@ -455,6 +594,8 @@ impl Store {
             .query_map([run_id], |r| {
                 let vars: String = r.get(25)?;
                 let metadata: String = r.get(26)?;
+                let status: String = r.get(8)?;
+                let error_kind: Option<String> = r.get(28)?;
                 Ok(ResultRow {
                     run_id: r.get(0)?,
                     suite: r.get(1)?,
@@ -464,10 +605,17 @@ impl Store {
                     suite_hash: r.get(5)?,
                     case_id: r.get(6)?,
                     sample: r.get(7)?,
-                    status: r.get(8)?,
+                    status: SampleStatus::parse(&status)
+                        .ok_or_else(|| bad_word(8, "sample status", &status))?,
                     score: r.get(9)?,
                     output: r.get(10)?,
                     error: r.get(11)?,
+                    error_kind: match error_kind {
+                        None => None,
+                        Some(k) => Some(
+                            ErrorKind::parse(&k).ok_or_else(|| bad_word(28, "error kind", &k))?,
+                        ),
+                    },
                     finish_reason: r.get(12)?,
                     provider: r.get(13)?,
                     model: r.get(14)?,
@@ -596,11 +744,12 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let settings: String = r.get(7)?;
     let stats: Option<String> = r.get(9)?;
+    let status: String = r.get(3)?;
     Ok(RunRow {
         id: r.get(0)?,
         started_at: r.get(1)?,
         finished_at: r.get(2)?,
-        status: r.get(3)?,
+        status: RunStatus::parse(&status).ok_or_else(|| bad_word(3, "run status", &status))?,
         git_commit: r.get(4)?,
         dirty: r.get(5)?,
         command: r.get(6)?,

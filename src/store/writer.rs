@@ -35,7 +35,7 @@ pub enum Op {
         /// Run id.
         run_id: i64,
         /// Final status.
-        status: String,
+        status: super::RunStatus,
         /// Counters.
         stats: serde_json::Value,
     },
@@ -96,7 +96,7 @@ impl Drop for Writer {
 }
 
 fn open(path: &Path) -> Result<Connection> {
-    let err = |e: rusqlite::Error| Error::usage(format!("{}: database error: {e}", path.display()));
+    let err = |e: rusqlite::Error| Error::database(path.display().to_string(), e);
     let conn = Connection::open(path).map_err(err)?;
     conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
@@ -105,11 +105,10 @@ fn open(path: &Path) -> Result<Connection> {
 }
 
 fn run(mut conn: Connection, rx: Receiver<Op>, path: &Path) -> Result<()> {
-    let err = |e: rusqlite::Error| {
-        Error::usage(format!(
-            "{}: database error while saving results: {e}",
-            path.display()
-        ))
+    let err = |e: rusqlite::Error| Error::Database {
+        path: path.display().to_string(),
+        source: Box::new(e),
+        help: Some("results of this run after this point were not saved".into()),
     };
     let mut pending: Vec<Op> = Vec::new();
     let mut first_at = Instant::now();
@@ -166,14 +165,14 @@ fn commit(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO results (run_id, suite, variant, prompt, prompt_hash, suite_hash, case_id, sample, status, score, output, error,
                         finish_reason, provider, model, fingerprint, latency_ms, input_tokens, output_tokens, cost_usd, judge_input_tokens,
-                        judge_output_tokens, judge_cost_usd, cached, retries, vars, metadata, description, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
+                        judge_output_tokens, judge_cost_usd, cached, retries, vars, metadata, description, created_at, error_kind)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
                 )?
                 .execute(params![
-                    r.run_id, r.suite, r.variant, r.prompt, r.prompt_hash, r.suite_hash, r.case_id, r.sample, r.status, r.score, r.output, r.error,
+                    r.run_id, r.suite, r.variant, r.prompt, r.prompt_hash, r.suite_hash, r.case_id, r.sample, r.status.as_str(), r.score, r.output, r.error,
                     r.finish_reason, r.provider, r.model, r.fingerprint, r.latency_ms, r.input_tokens, r.output_tokens, r.cost_usd,
                     r.judge_input_tokens, r.judge_output_tokens, r.judge_cost_usd, r.cached, r.retries, r.vars.to_string(),
-                    r.metadata.to_string(), r.description, now
+                    r.metadata.to_string(), r.description, now, r.error_kind.map(|k| k.as_str())
                 ])?;
                 // Results are written once per (run, case, sample); a resumed run only adds
                 // missing ones, so scores never need clearing first.
@@ -196,7 +195,12 @@ fn commit(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
                 tx.prepare_cached(
                     "UPDATE runs SET status = ?2, finished_at = ?3, stats = ?4 WHERE id = ?1",
                 )?
-                .execute(params![run_id, status, now, stats.to_string()])?;
+                .execute(params![
+                    run_id,
+                    status.as_str(),
+                    now,
+                    stats.to_string()
+                ])?;
             }
         }
     }

@@ -157,7 +157,8 @@ fn a_provider_outage_is_an_error_not_a_failure() {
     let r = repo(&mock.url, 10, "Be kind.", CONTAINS);
     r.write("prompts/greet.prompty", &prompt("Be down."));
     let run = gate(&r, &[]);
-    run.expect(2);
+    // A provider failure exits 3 from `gate`, as it does from `eval`.
+    run.expect(3);
     assert!(
         run.stdout.contains("ERROR") && run.stdout.contains("errored samples"),
         "{}",

@@ -327,7 +327,6 @@ fn pairwise_asks_in_both_orders_and_counts_disagreement_as_a_tie() {
             &reg.settings,
             &reg.root,
             &["mock".to_string()],
-            None,
             &|_| None,
         )
         .unwrap(),

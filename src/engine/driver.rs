@@ -1,0 +1,291 @@
+//! The run driver: one run row, the runner, and its subscribers. `eval`, `gate` and `diff --eval`
+//! all drive runs through [`execute`]; the CLI only chooses the reporters (progress bar,
+//! recorder) and renders what comes back.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::{plan, Event, Options, Planned, Stats, Stop};
+use crate::error::{Error, Result};
+use crate::provider::replay::{self, Recording};
+use crate::registry::Registry;
+use crate::report::SuitePolicy;
+use crate::store::{writer::Op, RunStatus, Store, Writer};
+
+/// A subscriber to a run's events (nextest's runner -> events -> reporters). Reporters see
+/// each event by reference, in order, on the driver's thread; the store writer, which keeps
+/// results, receives it last and by value.
+pub trait Reporter {
+    /// One event.
+    fn event(&mut self, event: &Event);
+    /// Whether this reporter shows a total (counting costs one more pass over the datasets).
+    fn wants_total(&self) -> bool {
+        false
+    }
+    /// The run ended; called once after the last event.
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// What to record with a run, besides its plan.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// The command line, stored with the run.
+    pub command: String,
+    /// Settings stored with the run (suite policies are added).
+    pub settings: serde_json::Value,
+    /// Continue the newest unfinished run of the same selection.
+    pub resume: bool,
+}
+
+/// How an execution ended.
+pub struct Executed {
+    /// The run.
+    pub run_id: i64,
+    /// Its final status.
+    pub status: RunStatus,
+    /// Why it stopped early, if it did.
+    pub stop: Option<Stop>,
+    /// The error that ended it, when its status is `failed`.
+    pub fatal: Option<Error>,
+    /// Counters.
+    pub stats: Stats,
+    /// A resumed run, and the samples it had already finished.
+    pub resumed: Option<u64>,
+    /// The store, writer flushed.
+    pub store: Store,
+}
+
+impl Executed {
+    /// The run as a command's result: `Err` when it failed or was interrupted; `Ok` with the
+    /// store otherwise (a budget stop included: the caller decides what it means).
+    pub fn into_result(self) -> Result<Executed> {
+        match (&self.status, self.fatal) {
+            (RunStatus::Interrupted, _) => Err(Error::Interrupted),
+            (RunStatus::Failed, Some(e)) => Err(e),
+            (RunStatus::Failed, None) => {
+                Err(Error::Internal("a run failed without an error".into()))
+            }
+            (_, _) => Ok(Executed {
+                fatal: None,
+                ..self
+            }),
+        }
+    }
+}
+
+/// Run a plan into the store: one run row (new, or a resumed one), the runner, the store
+/// writer, and `reporters`.
+pub fn execute(
+    reg: &Registry,
+    planned: Vec<Planned>,
+    opts: &Options,
+    store: Store,
+    spec: &RunSpec,
+    reporters: &mut [&mut dyn Reporter],
+) -> Result<Executed> {
+    let policies: BTreeMap<String, SuitePolicy> = planned
+        .iter()
+        .map(|p| {
+            (
+                p.suite.name.clone(),
+                SuitePolicy {
+                    thresholds: p.suite.thresholds.clone(),
+                    min_pass: p.suite.min_pass,
+                    repeat: p.repeat,
+                },
+            )
+        })
+        .collect();
+    let plan_key = plan::plan_key(&planned, opts);
+    let mut settings = spec.settings.clone();
+    settings["suites"] = serde_json::to_value(&policies).expect("serialisable");
+    let resumed = if spec.resume {
+        store.resumable(&plan_key)?
+    } else {
+        None
+    };
+    let tell = |reporters: &mut [&mut dyn Reporter], e: Event| {
+        for r in reporters.iter_mut() {
+            r.event(&e);
+        }
+    };
+    let run_id = match resumed {
+        Some(id) => {
+            store.reopen_run(id)?;
+            tell(reporters, Event::Note(format!("resuming run {id}")));
+            id
+        }
+        None => {
+            if spec.resume {
+                tell(
+                    reporters,
+                    Event::Note("nothing to resume for this selection: starting a new run".into()),
+                );
+            }
+            store.begin_run(
+                &spec.command,
+                &settings,
+                &plan_key,
+                crate::registry::head_state(&reg.root),
+            )?
+        }
+    };
+    let done = match resumed {
+        Some(id) => store.done_keys(id)?,
+        None => Default::default(),
+    };
+    let already = resumed.map(|_| done.len() as u64);
+    let writer = Writer::start(&store)?;
+    let store = Arc::new(Mutex::new(store));
+    let mut sink = StoreSink {
+        writer: &writer,
+        write_cache: opts.use_cache || opts.refresh,
+    };
+    let want_total = reporters.iter().any(|r| r.wants_total());
+    let env_lookup: super::EnvLookup = Arc::new(|k: &str| std::env::var(k).ok());
+    let env = super::RunEnv {
+        reg,
+        run_id,
+        done,
+        store: store.clone(),
+        env: env_lookup,
+        want_total,
+    };
+    let outcome = super::run(env, planned, opts, &mut |e: Event| {
+        for r in reporters.iter_mut() {
+            r.event(&e);
+        }
+        sink.take(e);
+    });
+    let (status, stop, stats, fatal) = match outcome {
+        Ok(o) => {
+            let status = match &o.stop {
+                None => RunStatus::Finished,
+                Some(Stop::Interrupted) => RunStatus::Interrupted,
+                Some(Stop::Budget { .. }) => RunStatus::StoppedBudget,
+            };
+            (status, o.stop, o.stats, None)
+        }
+        Err(e) => (RunStatus::Failed, None, Stats::default(), Some(e)),
+    };
+    writer.send(Op::Finish {
+        run_id,
+        status,
+        stats: serde_json::to_value(&stats).expect("serialisable"),
+    });
+    writer.finish()?;
+    for r in reporters.iter_mut() {
+        r.finish()?;
+    }
+    let store = Arc::try_unwrap(store)
+        .map_err(|_| Error::Internal("the store is still in use after the run".into()))?
+        .into_inner()
+        .map_err(|_| Error::Internal("a runner thread panicked holding the store".into()))?;
+    Ok(Executed {
+        run_id,
+        status,
+        stop,
+        fatal,
+        stats,
+        resumed: already,
+        store,
+    })
+}
+
+/// The store writer as the run's last subscriber: results and cacheable answers.
+struct StoreSink<'a> {
+    writer: &'a Writer,
+    write_cache: bool,
+}
+
+impl StoreSink<'_> {
+    fn take(&mut self, e: Event) {
+        match e {
+            Event::Response {
+                fingerprint,
+                provider,
+                cacheable: true,
+                request,
+                response,
+                latency_ms,
+                ..
+            } if self.write_cache => {
+                self.writer.send(Op::Response {
+                    fingerprint,
+                    model: request.model.clone(),
+                    provider,
+                    request: serde_json::to_string(&request).expect("serialisable"),
+                    response: serde_json::to_string(&response).expect("serialisable"),
+                    latency_ms,
+                });
+            }
+            Event::Finished(row) => self.writer.send(Op::Result(row)),
+            _ => {}
+        }
+    }
+}
+
+/// Saves every answer from a network provider as a recording for the `replay` provider
+/// (`eval --record`); files are merged and written when the run ends.
+pub struct Recorder<'a> {
+    reg: &'a Registry,
+    dir: PathBuf,
+    recordings: BTreeMap<String, Vec<Recording>>,
+    written: usize,
+}
+
+impl<'a> Recorder<'a> {
+    /// A recorder writing into `dir`.
+    pub fn new(reg: &'a Registry, dir: PathBuf) -> Recorder<'a> {
+        Recorder {
+            reg,
+            dir,
+            recordings: BTreeMap::new(),
+            written: 0,
+        }
+    }
+
+    /// Recordings written, after the run.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+
+    /// Where they go.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+impl Reporter for Recorder<'_> {
+    fn event(&mut self, event: &Event) {
+        if let Event::Response {
+            provider,
+            prompt,
+            request,
+            response,
+            ..
+        } = event
+        {
+            if !self.reg.settings.provider_is_offline(provider) {
+                self.recordings
+                    .entry(prompt.clone())
+                    .or_default()
+                    .push(Recording {
+                        key: replay::request_key(request),
+                        request: (**request).clone(),
+                        response: (**response).clone(),
+                    });
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        for (group, recs) in std::mem::take(&mut self.recordings) {
+            self.written += replay::write(&self.dir, &group, recs)?;
+        }
+        Ok(())
+    }
+}

@@ -94,6 +94,22 @@ pub fn utc_parts(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
     (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// How text is marked on a colour terminal (`ui::Ui::paint`); renderers name a style and
+/// the terminal layer decides whether to colour it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// An added line (green).
+    Added,
+    /// A removed line (red).
+    Removed,
+    /// A hunk header (cyan).
+    Hunk,
+    /// A heading (bold).
+    Heading,
+    /// A warning such as a breaking change (bold red).
+    Alert,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,20 +11,7 @@ pub struct Ui {
     colour_out: bool,
 }
 
-/// How [`Ui::paint`] marks text on a colour terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    /// An added line (green).
-    Added,
-    /// A removed line (red).
-    Removed,
-    /// A hunk header (cyan).
-    Hunk,
-    /// A heading (bold).
-    Heading,
-    /// A warning such as a breaking change (bold red).
-    Alert,
-}
+pub use crate::text::Style;
 
 impl Default for Ui {
     fn default() -> Self {

@@ -1,13 +1,10 @@
 //! `llmops diff [PROMPT] A B`: what changed between two references, for code review.
 
-use serde::Serialize;
-use serde_json::Value;
-
-use super::{evidence::Evidence, Ctx};
+use super::Ctx;
 use crate::error::{Error, Outcome, Result};
-use crate::registry::{EvalSummary, Origin, PromptRef, Reference, Resolved, Resolver};
-use crate::template::diff::{diff, FieldChange, PromptDiff, Status};
-use crate::ui::Style;
+use crate::registry::{EvalSummary, PromptRef, Reference, Resolved, Resolver};
+use crate::report::diff::{delta, markdown, text, Entry, Report};
+use crate::template::diff::{diff, Status};
 
 /// Output format for `diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -94,33 +91,6 @@ fn run_missing_eval(ctx: &Ctx, name: &str, prompt: &crate::template::Prompt) -> 
     Ok(())
 }
 
-/// The eval evidence on both sides and its deltas (B minus A).
-#[derive(Debug, Clone, Serialize)]
-struct EvalDelta {
-    a: Option<EvalSummary>,
-    b: Option<EvalSummary>,
-    score: Option<f64>,
-    pass_rate: Option<f64>,
-    cost_usd: Option<f64>,
-    latency_p50_ms: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct Entry {
-    #[serde(flatten)]
-    diff: PromptDiff,
-    a: Option<Origin>,
-    b: Option<Origin>,
-    eval: Option<EvalDelta>,
-}
-
-#[derive(Serialize)]
-struct Report {
-    a: String,
-    b: String,
-    prompts: Vec<Entry>,
-}
-
 struct Side {
     prompt: Option<String>,
     reference: String,
@@ -144,7 +114,7 @@ fn side(text: &str) -> Result<Side> {
 }
 
 fn evidence(
-    ev: &Evidence,
+    ev: &crate::report::evidence::Evidence,
     res: &Resolver,
     name: &str,
     found: Option<&Resolved>,
@@ -160,24 +130,6 @@ fn evidence(
         .prompt(name)
         .and_then(|p| p.by_hash(&hash))
         .and_then(|v| v.eval.clone()))
-}
-
-fn delta(a: Option<EvalSummary>, b: Option<EvalSummary>) -> Option<EvalDelta> {
-    if a.is_none() && b.is_none() {
-        return None;
-    }
-    let d = |f: fn(&EvalSummary) -> Option<f64>| match (&a, &b) {
-        (Some(x), Some(y)) => Some(f(y)? - f(x)?),
-        _ => None,
-    };
-    Some(EvalDelta {
-        score: d(|e| Some(e.score)),
-        pass_rate: d(|e| Some(e.pass_rate)),
-        cost_usd: d(|e| e.cost_usd),
-        latency_p50_ms: d(|e| e.latency_p50_ms),
-        a,
-        b,
-    })
 }
 
 /// Run `llmops diff`.
@@ -225,7 +177,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             names.into_iter().map(|n| (n.clone(), n)).collect()
         }
     };
-    let mut ev = Evidence::open(ctx)?;
+    let mut ev = ctx.evidence()?;
     let mut entries = Vec::new();
     for (na, nb) in &pairs {
         let fa = res.try_resolve(na, &ra)?;
@@ -254,7 +206,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     {
                         run_missing_eval(ctx, n, &f.prompt)?;
                         // The run may have created the store.
-                        ev = Evidence::open(ctx)?;
+                        ev = ctx.evidence()?;
                     }
                 }
             }
@@ -278,7 +230,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     match args.format {
         DiffFormat::Json => ctx.ui.json(&report)?,
         DiffFormat::Markdown => ctx.ui.out(&markdown(&report))?,
-        DiffFormat::Text => ctx.ui.out(&text(ctx, &report))?,
+        DiffFormat::Text => ctx.ui.out(&text(&report, &|st, t| ctx.ui.paint(st, t)))?,
     }
     Ok(Outcome::Success)
 }
@@ -298,266 +250,4 @@ fn hint_prompt(res: &Resolver, text: &str, e: Error) -> Error {
     } else {
         e
     }
-}
-
-fn show(v: &Value) -> String {
-    match v {
-        Value::Null => "(none)".to_string(),
-        other => other.to_string(),
-    }
-}
-
-fn side_name(o: &Option<Origin>) -> String {
-    o.as_ref()
-        .map_or("(absent)".to_string(), |o| match o.version {
-            Some(v) if !o.describe.contains(&format!("@v{v}")) => {
-                format!("{} = v{v}", o.describe)
-            }
-            _ => o.describe.clone(),
-        })
-}
-
-fn status_word(d: &PromptDiff) -> &'static str {
-    match d.status {
-        Status::Added => "added",
-        Status::Removed => "removed",
-        Status::Changed => "changed",
-        Status::Unchanged => "unchanged",
-    }
-}
-
-fn text(ctx: &Ctx, r: &Report) -> String {
-    let ui = &ctx.ui;
-    let mut out = String::new();
-    if r.prompts.is_empty() {
-        return format!("no prompt differs between `{}` and `{}`\n", r.a, r.b);
-    }
-    for (i, e) in r.prompts.iter().enumerate() {
-        let d = &e.diff;
-        if i > 0 {
-            out.push('\n');
-        }
-        let breaking = if d.breaking {
-            format!(", {}", ui.paint(Style::Alert, "BREAKING"))
-        } else {
-            String::new()
-        };
-        out.push_str(&format!(
-            "{}: {} -> {} ({}{breaking})\n",
-            ui.paint(Style::Heading, &d.prompt),
-            side_name(&e.a),
-            side_name(&e.b),
-            status_word(d)
-        ));
-        if d.status == Status::Unchanged {
-            out.push_str("  same content\n");
-            continue;
-        }
-        let fields = |out: &mut String, title: &str, list: &[FieldChange]| {
-            if list.is_empty() {
-                return;
-            }
-            out.push_str(&format!("  {title}\n"));
-            for c in list {
-                out.push_str(&format!(
-                    "    {}: {} -> {}\n",
-                    c.key,
-                    show(&c.from),
-                    show(&c.to)
-                ));
-            }
-        };
-        fields(&mut out, "model", &d.model);
-        if !d.inputs.is_empty() {
-            out.push_str("  inputs\n");
-            for c in &d.inputs {
-                let tag = if c.breaking {
-                    ui.paint(Style::Alert, "breaking  ")
-                } else {
-                    "compatible".to_string()
-                };
-                out.push_str(&format!(
-                    "    {tag}  {}: {}\n",
-                    c.name,
-                    c.reasons.join(", ")
-                ));
-            }
-        }
-        fields(&mut out, "outputs", &d.outputs);
-        fields(&mut out, "metadata", &d.metadata);
-        if let Some(ev) = &e.eval {
-            out.push_str("  eval\n");
-            for line in eval_rows(ev) {
-                out.push_str(&format!(
-                    "    {:<10} {:>10} -> {:<10} {}\n",
-                    line.0, line.1, line.2, line.3
-                ));
-            }
-        }
-        for m in &d.messages {
-            push_unified(ui, &mut out, &m.unified);
-        }
-        for p in &d.partials {
-            push_unified(ui, &mut out, &p.unified);
-        }
-    }
-    out
-}
-
-fn push_unified(ui: &crate::ui::Ui, out: &mut String, unified: &str) {
-    for line in unified.lines() {
-        let style = if line.starts_with("+++") || line.starts_with("---") {
-            Style::Heading
-        } else if line.starts_with('+') {
-            Style::Added
-        } else if line.starts_with('-') {
-            Style::Removed
-        } else if line.starts_with("@@") {
-            Style::Hunk
-        } else {
-            out.push_str(&format!("  {line}\n"));
-            continue;
-        };
-        out.push_str(&format!("  {}\n", ui.paint(style, line)));
-    }
-}
-
-/// (metric, A, B, delta) rows.
-fn eval_rows(ev: &EvalDelta) -> Vec<(&'static str, String, String, String)> {
-    let f =
-        |e: &Option<EvalSummary>, g: fn(&EvalSummary) -> Option<f64>, fmt: fn(f64) -> String| {
-            e.as_ref().and_then(g).map_or("-".to_string(), fmt)
-        };
-    let sign = |d: Option<f64>, fmt: fn(f64) -> String| {
-        d.map_or(String::new(), |d| {
-            if d >= 0.0 {
-                format!("(+{})", fmt(d))
-            } else {
-                format!("(-{})", fmt(-d))
-            }
-        })
-    };
-    let score: fn(f64) -> String = |x| format!("{x:.3}");
-    let pct: fn(f64) -> String = |x| format!("{:.1}%", x * 100.0);
-    let usd: fn(f64) -> String = |x| format!("${x:.4}");
-    let ms: fn(f64) -> String = |x| format!("{x:.0} ms");
-    vec![
-        (
-            "score",
-            f(&ev.a, |e| Some(e.score), score),
-            f(&ev.b, |e| Some(e.score), score),
-            sign(ev.score, score),
-        ),
-        (
-            "pass rate",
-            f(&ev.a, |e| Some(e.pass_rate), pct),
-            f(&ev.b, |e| Some(e.pass_rate), pct),
-            sign(ev.pass_rate, pct),
-        ),
-        (
-            "cost",
-            f(&ev.a, |e| e.cost_usd, usd),
-            f(&ev.b, |e| e.cost_usd, usd),
-            sign(ev.cost_usd, usd),
-        ),
-        (
-            "latency",
-            f(&ev.a, |e| e.latency_p50_ms, ms),
-            f(&ev.b, |e| e.latency_p50_ms, ms),
-            sign(ev.latency_p50_ms, ms),
-        ),
-    ]
-}
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-fn markdown(r: &Report) -> String {
-    let mut out = format!("## llmops diff `{}` → `{}`\n\n", cell(&r.a), cell(&r.b));
-    if r.prompts.is_empty() {
-        out.push_str("No prompt differs.\n");
-        return out;
-    }
-    let breaking: Vec<&str> = r
-        .prompts
-        .iter()
-        .filter(|e| e.diff.breaking)
-        .map(|e| e.diff.prompt.as_str())
-        .collect();
-    if !breaking.is_empty() {
-        out.push_str(&format!(
-            "**Breaking input changes** in {}.\n\n",
-            breaking
-                .iter()
-                .map(|p| format!("`{p}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    for e in &r.prompts {
-        let d = &e.diff;
-        out.push_str(&format!(
-            "### `{}` ({}{})\n\n",
-            d.prompt,
-            status_word(d),
-            if d.breaking { ", **breaking**" } else { "" }
-        ));
-        out.push_str(&format!(
-            "| | A | B |\n|---|---|---|\n| reference | {} | {} |\n| content | `{}` | `{}` |\n\n",
-            cell(&side_name(&e.a)),
-            cell(&side_name(&e.b)),
-            d.content_a.as_deref().map_or("-", |h| &h[..12]),
-            d.content_b.as_deref().map_or("-", |h| &h[..12]),
-        ));
-        if !d.inputs.is_empty() {
-            out.push_str("**Inputs**\n\n| input | change | breaking |\n|---|---|---|\n");
-            for c in &d.inputs {
-                out.push_str(&format!(
-                    "| `{}` | {} | {} |\n",
-                    cell(&c.name),
-                    cell(&c.reasons.join(", ")),
-                    if c.breaking { "**yes**" } else { "no" }
-                ));
-            }
-            out.push('\n');
-        }
-        for (title, list) in [
-            ("Model", &d.model),
-            ("Output schema", &d.outputs),
-            ("Metadata", &d.metadata),
-        ] {
-            if list.is_empty() {
-                continue;
-            }
-            out.push_str(&format!("**{title}**\n\n| key | A | B |\n|---|---|---|\n"));
-            for c in list {
-                out.push_str(&format!(
-                    "| `{}` | `{}` | `{}` |\n",
-                    cell(&c.key),
-                    cell(&show(&c.from)),
-                    cell(&show(&c.to))
-                ));
-            }
-            out.push('\n');
-        }
-        if let Some(ev) = &e.eval {
-            out.push_str("**Eval**\n\n| metric | A | B | change |\n|---|---|---|---|\n");
-            for (m, a, b, dd) in eval_rows(ev) {
-                out.push_str(&format!("| {m} | {a} | {b} | {dd} |\n"));
-            }
-            out.push('\n');
-        }
-        if !d.messages.is_empty() || !d.partials.is_empty() {
-            out.push_str("<details><summary>Template diff</summary>\n\n```diff\n");
-            for m in &d.messages {
-                out.push_str(&m.unified);
-            }
-            for p in &d.partials {
-                out.push_str(&p.unified);
-            }
-            out.push_str("```\n\n</details>\n\n");
-        }
-    }
-    out
 }

@@ -1,11 +1,11 @@
 //! `llmops eval`: render every prompt over its dataset, call the providers concurrently,
 //! score, store and report.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::json;
 
+use super::output::emit_report;
 use super::{Ctx, ReportFormat};
 use crate::config::ProviderKind;
 use crate::engine::{self, Options, Recorder, Reporter, RunSpec, Stop};
@@ -212,50 +212,6 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     Ok(report.outcome())
 }
 
-/// Write a report in `format` to stdout or `output` (write-then-rename), with a short summary
-/// on stderr when the report goes to a file.
-pub(crate) fn emit_report(
-    ctx: &Ctx,
-    report: &report::RunReport,
-    format: ReportFormat,
-    output: Option<&std::path::Path>,
-) -> Result<()> {
-    let text = match format {
-        ReportFormat::Text => report::text(report),
-        ReportFormat::Json => serde_json::to_string_pretty(report).expect("serialisable") + "\n",
-        ReportFormat::Markdown => report::markdown(report),
-        ReportFormat::Junit => report::junit(report),
-    };
-    match output {
-        None => ctx.ui.out(&text),
-        Some(path) => {
-            let shown = path.display().to_string();
-            let tmp = path.with_extension("llmops-tmp");
-            std::fs::write(&tmp, &text).map_err(|e| Error::io(&shown, e))?;
-            std::fs::rename(&tmp, path).map_err(|e| Error::io(&shown, e))?;
-            let summary: Vec<String> = report
-                .groups
-                .iter()
-                .map(|g| {
-                    format!(
-                        "{}: {}/{} passed{}",
-                        g.suite,
-                        g.passed,
-                        g.cases,
-                        if g.ok() { "" } else { " (FAILED)" }
-                    )
-                })
-                .collect();
-            ctx.ui.note(&format!(
-                "run {}: {}; report written to {shown}",
-                report.run.id,
-                summary.join(", ")
-            ));
-            Ok(())
-        }
-    }
-}
-
 fn dry_run(
     ctx: &Ctx,
     reg: &Registry,
@@ -264,113 +220,11 @@ fn dry_run(
     store: &Store,
     format: ReportFormat,
 ) -> Result<Outcome> {
-    #[derive(Default, serde::Serialize)]
-    struct Line {
-        suite: String,
-        variant: String,
-        provider: String,
-        model: String,
-        samples: u64,
-        calls: u64,
-        offline: u64,
-        cache_hits: u64,
-        est_input_tokens: u64,
-        est_output_tokens: u64,
-        est_cost_usd: f64,
-        priced: bool,
-    }
-    let mut lines: BTreeMap<(String, String), Line> = BTreeMap::new();
-    let mut lookup = |fp: &str| store.cached(fp);
-    let mut emit = |job: engine::Job| {
-        let l = lines
-            .entry((job.suite.to_string(), job.variant.to_string()))
-            .or_default();
-        l.suite = job.suite.to_string();
-        l.variant = job.variant.to_string();
-        l.provider = job.provider.clone();
-        l.model = job.request.model.clone();
-        l.samples += 1;
-        let offline = reg.settings.provider_is_offline(&job.provider);
-        if job.cached.is_some() {
-            l.cache_hits += 1;
-        } else if offline {
-            l.offline += 1;
-        } else {
-            l.calls += 1;
-            let out = u64::from(job.request.params.max_tokens.unwrap_or(256));
-            l.est_input_tokens += job.est_input_tokens;
-            l.est_output_tokens += out;
-            match crate::provider::pricing::cost(
-                &job.request.model,
-                job.est_input_tokens,
-                out,
-                &reg.settings.pricing,
-            ) {
-                Some(c) => {
-                    l.est_cost_usd += c;
-                    l.priced = true;
-                }
-                None => l.priced = false,
-            }
-        }
-        true
-    };
-    engine::plan::plan(
-        reg,
-        planned,
-        opts,
-        &Default::default(),
-        &mut lookup,
-        &mut emit,
-    )?;
-    let lines: Vec<Line> = lines.into_values().collect();
+    let lines = engine::estimate::estimate(reg, planned, opts, store)?;
     if format == ReportFormat::Json {
         ctx.ui.json(&lines)?;
-        return Ok(Outcome::Success);
-    }
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY)
-        .set_header([
-            "SUITE",
-            "VARIANT",
-            "PROVIDER",
-            "MODEL",
-            "SAMPLES",
-            "CALLS",
-            "OFFLINE",
-            "CACHED",
-            "EST. TOKENS IN/OUT",
-            "EST. COST",
-        ]);
-    for l in &lines {
-        t.add_row([
-            l.suite.clone(),
-            l.variant.clone(),
-            l.provider.clone(),
-            l.model.clone(),
-            l.samples.to_string(),
-            l.calls.to_string(),
-            l.offline.to_string(),
-            l.cache_hits.to_string(),
-            format!("{}/{} (at most)", l.est_input_tokens, l.est_output_tokens),
-            if l.calls == 0 {
-                "$0".into()
-            } else if l.priced {
-                format!("≤ ${:.4}", l.est_cost_usd)
-            } else {
-                "no price".into()
-            },
-        ]);
-    }
-    let calls: u64 = lines.iter().map(|l| l.calls).sum();
-    let hits: u64 = lines.iter().map(|l| l.cache_hits).sum();
-    let offline: u64 = lines.iter().map(|l| l.offline).sum();
-    let cost: f64 = lines.iter().map(|l| l.est_cost_usd).sum();
-    let offline = if offline > 0 {
-        format!(", {offline} answered offline (replay/echo)")
     } else {
-        String::new()
-    };
-    ctx.ui.out(&format!("{t}\ndry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4} (judge calls not estimated); nothing was called\n"))?;
+        ctx.ui.out(&report::dry_run_text(&lines))?;
+    }
     Ok(Outcome::Success)
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::output::emit_gate;
 use super::{Ctx, ReportFormat};
 use crate::engine::{self, Executed, Options, Planned, RunSpec};
 use crate::error::{Error, Outcome, Result};
@@ -160,7 +161,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             unchanged,
             policy,
         );
-        emit(ctx, &report, args.format, args.output.as_deref())?;
+        emit_gate(ctx, &report, args.format, args.output.as_deref())?;
         return Ok(Outcome::Success);
     }
     let keep = |v: Vec<Planned>| -> Vec<Planned> {
@@ -238,48 +239,6 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         s.gate_cluster_by.as_deref(),
     );
     let report = gate::decide_all(base_name, cand_name, pairs, thresholds, unchanged, policy);
-    emit(ctx, &report, args.format, args.output.as_deref())?;
+    emit_gate(ctx, &report, args.format, args.output.as_deref())?;
     Ok(report.outcome())
-}
-
-/// Write the gate report, and the Markdown summary to `$GITHUB_STEP_SUMMARY` when set.
-pub(crate) fn emit(
-    ctx: &Ctx,
-    report: &gate::GateReport,
-    format: ReportFormat,
-    output: Option<&std::path::Path>,
-) -> Result<()> {
-    let text = match format {
-        ReportFormat::Text => gate::render::text(report),
-        ReportFormat::Json => serde_json::to_string_pretty(report).expect("serialisable") + "\n",
-        ReportFormat::Markdown => gate::render::markdown(report),
-        ReportFormat::Junit => gate::render::junit(report),
-    };
-    match output {
-        None => ctx.ui.out(&text)?,
-        Some(path) => {
-            crate::registry::write_atomic(path, text.as_bytes())?;
-            ctx.ui.note(&format!(
-                "gate {}: report written to {}",
-                report.verdict.as_str(),
-                path.display()
-            ));
-        }
-    }
-    if let Ok(summary) = std::env::var("GITHUB_STEP_SUMMARY") {
-        if !summary.is_empty() {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&summary)
-                .map_err(|e| Error::io(&summary, e))?;
-            f.write_all(gate::render::markdown(report).as_bytes())
-                .map_err(|e| Error::io(&summary, e))?;
-        }
-    }
-    if report.verdict == gate::Verdict::Inconclusive {
-        ctx.ui.note(if report.policy.strict { "gate INCONCLUSIVE: failing because of --strict" } else { "warning: gate INCONCLUSIVE: passing, but the data do not show the candidate is no worse" });
-    }
-    Ok(())
 }

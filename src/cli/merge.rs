@@ -70,6 +70,6 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         m.unchanged,
         m.policy,
     );
-    super::gate::emit(ctx, &report, args.format, args.output.as_deref())?;
+    super::output::emit_gate(ctx, &report, args.format, args.output.as_deref())?;
     Ok(report.outcome())
 }

@@ -4,7 +4,6 @@
 mod cache;
 mod diff;
 mod eval;
-mod evidence;
 mod export;
 mod gate;
 mod git_setup;
@@ -14,6 +13,7 @@ mod lint;
 mod list;
 mod log;
 mod merge;
+mod output;
 mod promote;
 mod release;
 mod render;
@@ -162,6 +162,12 @@ impl Ctx {
         let mut open = self.open.clone();
         flags(&mut open.overrides);
         open
+    }
+
+    /// The eval evidence in the registry's store (none before the first `llmops eval`).
+    pub fn evidence(&self) -> Result<crate::report::evidence::Evidence> {
+        let reg = self.registry(None)?;
+        crate::report::evidence::Evidence::open(&reg.root.join(&reg.settings.cache_path))
     }
 
     /// A resolver for references (`v3`, labels, git revisions, `worktree`).

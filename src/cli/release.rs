@@ -1,6 +1,6 @@
 //! `llmops release PROMPT [-m MSG]`: record the prompt's working content as its next version.
 
-use super::{evidence::eval_summary_for, Ctx, Format};
+use super::{Ctx, Format};
 use crate::error::{Outcome, Result};
 
 /// Record the next version of a prompt
@@ -32,7 +32,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let res = ctx.resolver()?;
     let found = res.resolve(&args.prompt, None)?;
     let hash = found.prompt.content_hash();
-    let eval = eval_summary_for(ctx, &found.prompt, &hash)?;
+    let eval = ctx.evidence()?.summary_for(&found.prompt, &hash)?;
     let r = crate::registry::release(
         &res,
         &found.prompt,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{eval::emit_report, Ctx, ReportFormat};
+use super::{output::emit_report, Ctx, ReportFormat};
 use crate::error::{Error, Outcome, Result};
 use crate::store::Store;
 

@@ -2,6 +2,7 @@
 //! store writer and the recorder subscribe to its events.
 
 pub mod driver;
+pub mod estimate;
 pub mod plan;
 mod score;
 

@@ -21,7 +21,7 @@ const HEADER: &str = "\
 ";
 
 /// The eval evidence recorded with a version. The eval store provides it (see
-/// `cli::evidence::eval_summary_for`).
+/// `report::evidence::Evidence`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvalSummary {

@@ -1,6 +1,8 @@
 //! Run reports: built from stored results, written as text, JSON, Markdown or JUnit. Pure
 //! functions from data to text; nothing here prints.
 
+pub mod diff;
+pub mod evidence;
 mod render;
 
 use std::collections::BTreeMap;
@@ -411,6 +413,54 @@ impl RunReport {
             Outcome::Success
         }
     }
+}
+
+/// The `eval --dry-run` table and its total line.
+pub fn dry_run_text(lines: &[crate::engine::estimate::Line]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY)
+        .set_header([
+            "SUITE",
+            "VARIANT",
+            "PROVIDER",
+            "MODEL",
+            "SAMPLES",
+            "CALLS",
+            "OFFLINE",
+            "CACHED",
+            "EST. TOKENS IN/OUT",
+            "EST. COST",
+        ]);
+    for l in lines {
+        t.add_row([
+            l.suite.clone(),
+            l.variant.clone(),
+            l.provider.clone(),
+            l.model.clone(),
+            l.samples.to_string(),
+            l.calls.to_string(),
+            l.offline.to_string(),
+            l.cache_hits.to_string(),
+            format!("{}/{} (at most)", l.est_input_tokens, l.est_output_tokens),
+            if l.calls == 0 {
+                "$0".into()
+            } else if l.priced {
+                format!("≤ ${:.4}", l.est_cost_usd)
+            } else {
+                "no price".into()
+            },
+        ]);
+    }
+    let calls: u64 = lines.iter().map(|l| l.calls).sum();
+    let hits: u64 = lines.iter().map(|l| l.cache_hits).sum();
+    let offline: u64 = lines.iter().map(|l| l.offline).sum();
+    let cost: f64 = lines.iter().map(|l| l.est_cost_usd).sum();
+    let offline = if offline > 0 {
+        format!(", {offline} answered offline (replay/echo)")
+    } else {
+        String::new()
+    };
+    format!("{t}\ndry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4} (judge calls not estimated); nothing was called\n")
 }
 
 #[cfg(test)]

@@ -1,25 +1,24 @@
 //! Eval evidence for the lifecycle commands, from the store `llmops eval` writes: `release`
 //! records it with the version, and `diff` shows deltas between two sides.
 
-use super::Ctx;
+use std::path::Path;
+
 use crate::error::Result;
 use crate::registry::EvalSummary;
 use crate::store::Store;
 use crate::template::Prompt;
 
 /// The store, opened once per command (a `diff` of every prompt asks once per side of each).
-pub(crate) struct Evidence {
+pub struct Evidence {
     store: Option<Store>,
 }
 
 impl Evidence {
-    /// Open the registry's store, if `llmops eval` has made one; never creates it.
-    pub(crate) fn open(ctx: &Ctx) -> Result<Evidence> {
-        let reg = ctx.registry(None)?;
-        let path = reg.root.join(&reg.settings.cache_path);
+    /// Open the store at `path`, if `llmops eval` has made one; never creates it.
+    pub fn open(path: &Path) -> Result<Evidence> {
         Ok(Evidence {
             store: if path.exists() {
-                Some(Store::open(&path)?)
+                Some(Store::open(path)?)
             } else {
                 None
             },
@@ -27,11 +26,7 @@ impl Evidence {
     }
 
     /// See [`eval_summary_for`].
-    pub(crate) fn summary_for(
-        &self,
-        prompt: &Prompt,
-        content_hash: &str,
-    ) -> Result<Option<EvalSummary>> {
+    pub fn summary_for(&self, prompt: &Prompt, content_hash: &str) -> Result<Option<EvalSummary>> {
         match &self.store {
             Some(store) => summary(store, prompt, content_hash),
             None => Ok(None),
@@ -41,15 +36,7 @@ impl Evidence {
 
 /// The newest finished run that evaluated `prompt` at exactly `content_hash`, summarised over
 /// every suite that evaluates it: score, pass rate, cases, cost, median latency and the run.
-/// `None` when the store has no such run (or there is no store yet).
-pub(crate) fn eval_summary_for(
-    ctx: &Ctx,
-    prompt: &Prompt,
-    content_hash: &str,
-) -> Result<Option<EvalSummary>> {
-    Evidence::open(ctx)?.summary_for(prompt, content_hash)
-}
-
+/// `None` when the store has no such run.
 fn summary(store: &Store, prompt: &Prompt, content_hash: &str) -> Result<Option<EvalSummary>> {
     let Some(run_id) = store.latest_run_for_prompt(&prompt.name, content_hash)? else {
         return Ok(None);
@@ -60,7 +47,7 @@ fn summary(store: &Store, prompt: &Prompt, content_hash: &str) -> Result<Option<
     // Only this prompt's rows: the run may hold thousands of other cases.
     let mut rows = store.results(run_id)?;
     rows.retain(|r| r.prompt == prompt.name && r.prompt_hash == content_hash);
-    let report = crate::report::build(run, &rows);
+    let report = super::build(run, &rows);
     let groups: Vec<_> = report
         .groups
         .iter()
@@ -70,8 +57,8 @@ fn summary(store: &Store, prompt: &Prompt, content_hash: &str) -> Result<Option<
     if groups.is_empty() || scored == 0 {
         return Ok(None);
     }
-    let weight = |g: &&crate::report::Group| f64::from(g.cases - g.errored);
-    let mean = |f: &dyn Fn(&crate::report::Group) -> Option<f64>| {
+    let weight = |g: &&super::Group| f64::from(g.cases - g.errored);
+    let mean = |f: &dyn Fn(&super::Group) -> Option<f64>| {
         groups
             .iter()
             .filter_map(|g| f(g).map(|v| v * weight(g)))
@@ -89,7 +76,7 @@ fn summary(store: &Store, prompt: &Prompt, content_hash: &str) -> Result<Option<
         pass_rate: mean(&|g| g.pass_rate),
         n: u64::from(groups.iter().map(|g| g.cases).sum::<u32>()),
         cost_usd: Some(groups.iter().map(|g| g.cost_usd).sum()),
-        latency_p50_ms: crate::report::quantile(&latencies, 0.5),
+        latency_p50_ms: super::quantile(&latencies, 0.5),
         run_id: Some(run_id.to_string()),
     }))
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod gate;
 pub mod judge;
 pub mod lint;
+pub mod paths;
 pub mod provider;
 pub mod registry;
 pub mod report;

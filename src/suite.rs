@@ -9,7 +9,7 @@ use serde_saphyr::Spanned;
 use crate::assert::{Assertion, RawAssertion};
 use crate::dataset::{self, Format, RawCase};
 use crate::error::{Diagnostic, Result};
-use crate::registry::{join_within, Source};
+use crate::paths::{join_within, Files};
 use crate::template::ModelSpec;
 
 #[derive(Debug, Deserialize)]
@@ -375,7 +375,7 @@ impl Suite {
     /// an error names the file and line of the row.
     pub fn cases<'a>(
         &'a self,
-        source: &Source,
+        source: &dyn Files,
     ) -> Result<Box<dyn Iterator<Item = Result<Case, Diagnostic>> + 'a>> {
         let rows: Box<dyn Iterator<Item = Result<RawCase, Diagnostic>>> = match &self.dataset {
             None => Box::new(std::iter::empty()),
@@ -452,7 +452,7 @@ mod tests {
         assert_eq!(s.variants[0].prompt, "a");
         assert_eq!(s.min_pass, Some((2, 3)));
         let cases: Vec<Case> = s
-            .cases(&Source::Worktree { root: ".".into() })
+            .cases(&crate::paths::Dir(".".into()))
             .unwrap()
             .map(|c| c.unwrap())
             .collect();

@@ -143,9 +143,15 @@ fn explain(
     suite: Option<String>,
 ) -> Result<Outcome> {
     let opts = Options {
-        selectors: suite.into_iter().collect(),
-        filter: Some(format!("^{}$", regex::escape(case))),
-        use_cache: true,
+        select: engine::Selection {
+            selectors: suite.into_iter().collect(),
+            filter: Some(format!("^{}$", regex::escape(case))),
+            ..Default::default()
+        },
+        cache: engine::CachePolicy {
+            enabled: true,
+            refresh: false,
+        },
         ..Options::default()
     };
     let planned = engine::plan::select(reg, &opts)?;

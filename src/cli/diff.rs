@@ -65,9 +65,15 @@ pub struct Args {
 fn run_missing_eval(ctx: &Ctx, name: &str, prompt: &crate::template::Prompt) -> Result<()> {
     let reg = ctx.registry(None)?;
     let opts = crate::engine::Options {
-        selectors: vec![name.to_string()],
-        use_cache: reg.settings.cache_enabled,
-        skip_unfit: true,
+        select: crate::engine::Selection {
+            selectors: vec![name.to_string()],
+            skip_unfit: true,
+            ..Default::default()
+        },
+        cache: crate::engine::CachePolicy {
+            enabled: reg.settings.cache_enabled,
+            refresh: false,
+        },
         ..Default::default()
     };
     let prompt = std::sync::Arc::new(prompt.clone());
@@ -99,7 +105,7 @@ struct Side {
 fn side(text: &str) -> Result<Side> {
     // `NAME@REF` when NAME is a valid prompt name; `HEAD@{1}` and friends stay revisions.
     if let Some((name, rest)) = text.split_once('@') {
-        if crate::template::valid_name(name) && !rest.is_empty() {
+        if crate::paths::valid_name(name) && !rest.is_empty() {
             let r = PromptRef::parse(text)?;
             return Ok(Side {
                 prompt: Some(r.name),

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::output::emit_report;
 use super::{Ctx, ReportFormat};
 use crate::config::ProviderKind;
-use crate::engine::{self, Options, Recorder, Reporter, RunSpec, Stop};
+use crate::engine::{self, CachePolicy, Options, Recorder, Reporter, RunSpec, Selection, Stop};
 use crate::error::{Error, Outcome, Result};
 use crate::registry::Registry;
 use crate::report;
@@ -122,14 +122,19 @@ fn record_dir(reg: &Registry, arg: &str) -> Result<PathBuf> {
 pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let reg = ctx.registry_with(None, |o| o.concurrency = args.concurrency)?;
     let opts = Options {
-        selectors: args.targets.clone(),
-        filter: args.filter.clone(),
-        repeat: args.repeat,
-        use_cache: reg.settings.cache_enabled && !args.no_cache,
-        refresh: args.refresh,
+        select: Selection {
+            selectors: args.targets.clone(),
+            filter: args.filter.clone(),
+            repeat: args.repeat,
+            shard: args.shard,
+            provider: args.provider.clone(),
+            skip_unfit: false,
+        },
+        cache: CachePolicy {
+            enabled: reg.settings.cache_enabled && !args.no_cache,
+            refresh: args.refresh,
+        },
         budget: args.budget,
-        shard: args.shard,
-        provider: args.provider.clone(),
         record: args.record.is_some(),
         ..Options::default()
     };
@@ -160,7 +165,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "budget": args.budget,
             "provider": args.provider,
             "profile": reg.settings.profile,
-            "cache": opts.use_cache,
+            "cache": opts.cache.enabled,
         }),
         resume: args.resume,
     };

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::output::emit_gate;
 use super::{Ctx, ReportFormat};
-use crate::engine::{self, Executed, Options, Planned, RunSpec};
+use crate::engine::{self, CachePolicy, Executed, Options, Pairing, Planned, RunSpec, Selection};
 use crate::error::{Error, Outcome, Result};
 use crate::gate::{self, Policy};
 use crate::registry::{GitRepo, Reference, Resolver};
@@ -117,11 +117,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         ));
     }
     let base_opts = Options {
-        repeat: args.repeat,
-        use_cache: s.cache_enabled,
-        shard: args.shard,
-        skip_unfit: true,
-        pairwise_self: true,
+        select: Selection {
+            repeat: args.repeat,
+            shard: args.shard,
+            skip_unfit: true,
+            ..Selection::default()
+        },
+        cache: CachePolicy {
+            enabled: s.cache_enabled,
+            refresh: false,
+        },
+        pairing: Pairing {
+            baseline_outputs: None,
+            pairwise_self: true,
+        },
         ..Options::default()
     };
     let prompt_at = |r: &Reference| {
@@ -217,9 +226,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         })
         .collect();
     let cand_opts = Options {
-        pairwise_self: false,
-        skip_unfit: true,
-        baseline_outputs: Some(Arc::new(outputs)),
+        pairing: Pairing {
+            baseline_outputs: Some(Arc::new(outputs)),
+            pairwise_self: false,
+        },
         ..base_opts.clone()
     };
     let mut progress = Progress::new(args.no_progress);

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::{Ctx, Format};
-use crate::engine::Event;
 use crate::error::{Error, Outcome, Result};
 use crate::judge::calibrate;
+use crate::provider::Answered;
 use crate::store::{writer::Op, Store, Writer};
 
 /// The LLM-as-judge.
@@ -50,25 +50,9 @@ pub fn run(ctx: &Ctx, cmd: Command) -> Result<Outcome> {
     let writer = Writer::start(&store)?;
     let store = Arc::new(Mutex::new(store));
     let tx = Mutex::new(writer);
-    let emit = |e: Event| {
-        if let Event::Response {
-            fingerprint,
-            provider,
-            request,
-            response,
-            latency_ms,
-            cacheable: true,
-            ..
-        } = e
-        {
-            tx.lock().expect("not poisoned").send(Op::Response {
-                fingerprint,
-                model: request.model.clone(),
-                provider,
-                request: serde_json::to_string(&request).expect("serialisable"),
-                response: serde_json::to_string(&response).expect("serialisable"),
-                latency_ms,
-            });
+    let emit = |a: Answered| {
+        if a.cacheable {
+            tx.lock().expect("not poisoned").send(Op::cache(&a));
         }
     };
     let env = |k: &str| std::env::var(k).ok();

@@ -32,7 +32,7 @@ fn front_matter_name(text: &str) -> Option<String> {
         }
         if let Some(rest) = line.strip_prefix("name:") {
             let name = rest.split('#').next()?.trim().trim_matches(['"', '\'']);
-            return crate::template::valid_name(name).then(|| name.to_string());
+            return crate::paths::valid_name(name).then(|| name.to_string());
         }
     }
     None

@@ -142,7 +142,7 @@ pub fn execute(
     let store = Arc::new(Mutex::new(store));
     let mut sink = StoreSink {
         writer: &writer,
-        write_cache: opts.use_cache || opts.refresh,
+        write_cache: opts.cache.writes(),
     };
     let want_total = reporters.iter().any(|r| r.wants_total());
     let env_lookup: super::EnvLookup = Arc::new(|k: &str| std::env::var(k).ok());
@@ -204,23 +204,8 @@ struct StoreSink<'a> {
 impl StoreSink<'_> {
     fn take(&mut self, e: Event) {
         match e {
-            Event::Response {
-                fingerprint,
-                provider,
-                cacheable: true,
-                request,
-                response,
-                latency_ms,
-                ..
-            } if self.write_cache => {
-                self.writer.send(Op::Response {
-                    fingerprint,
-                    model: request.model.clone(),
-                    provider,
-                    request: serde_json::to_string(&request).expect("serialisable"),
-                    response: serde_json::to_string(&response).expect("serialisable"),
-                    latency_ms,
-                });
+            Event::Response(a) if a.cacheable && self.write_cache => {
+                self.writer.send(Op::cache(&a));
             }
             Event::Finished(row) => self.writer.send(Op::Result(row)),
             _ => {}
@@ -261,22 +246,15 @@ impl<'a> Recorder<'a> {
 
 impl Reporter for Recorder<'_> {
     fn event(&mut self, event: &Event) {
-        if let Event::Response {
-            provider,
-            prompt,
-            request,
-            response,
-            ..
-        } = event
-        {
-            if !self.reg.settings.provider_is_offline(provider) {
+        if let Event::Response(a) = event {
+            if !self.reg.settings.provider_is_offline(&a.provider) {
                 self.recordings
-                    .entry(prompt.clone())
+                    .entry(a.prompt.clone())
                     .or_default()
                     .push(Recording {
-                        key: replay::request_key(request),
-                        request: (**request).clone(),
-                        response: (**response).clone(),
+                        key: replay::request_key(&a.request),
+                        request: a.request.clone(),
+                        response: a.response.clone(),
                     });
             }
         }

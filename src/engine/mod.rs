@@ -16,12 +16,12 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::judge::Judge;
-use crate::provider::{pricing, Providers, Request, Response, RetryNote};
+use crate::provider::{pricing, Answered, Providers, RetryNote};
 use crate::registry::Registry;
 use crate::store::{ResultRow, Store};
 
 pub use driver::{execute, Executed, Recorder, Reporter, RunSpec};
-pub use plan::{Job, Options, Planned};
+pub use plan::{CachePolicy, Job, Options, Pairing, Planned, Selection};
 
 /// What the runner tells its subscribers.
 #[derive(Debug)]
@@ -31,22 +31,7 @@ pub enum Event {
     /// A call is being retried.
     Retry(RetryNote),
     /// A provider answered (cache it, record it).
-    Response {
-        /// Request fingerprint.
-        fingerprint: String,
-        /// The provider that answered.
-        provider: String,
-        /// Whether the provider's answers are worth caching.
-        cacheable: bool,
-        /// Prompt the request came from (recordings are grouped by prompt).
-        prompt: String,
-        /// The request.
-        request: Box<Request>,
-        /// The answer.
-        response: Box<Response>,
-        /// Latency in ms.
-        latency_ms: f64,
-    },
+    Response(Box<Answered>),
     /// A sample is done.
     Finished(Box<ResultRow>),
     /// Something worth a line on stderr.
@@ -196,7 +181,7 @@ pub fn run(
         env_lookup(k)
     })?);
     let judge = Judge::new(&reg.settings, providers.clone(), env.store.clone())
-        .with_cache(opts.use_cache && !opts.refresh);
+        .with_cache(opts.cache.reads());
     if uses_judge {
         for p in &planned {
             for t in &p.targets {
@@ -215,8 +200,8 @@ pub fn run(
         run_id: env.run_id,
         workdir: reg.root.clone(),
         pricing: reg.settings.pricing.clone(),
-        baseline_outputs: opts.baseline_outputs.clone(),
-        pairwise_self: opts.pairwise_self,
+        baseline_outputs: opts.pairing.baseline_outputs.clone(),
+        pairwise_self: opts.pairing.pairwise_self,
         redact_pii: reg.settings.redact_pii,
         record: opts.record,
     });
@@ -386,15 +371,15 @@ async fn run_job(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>
             // Already cached (nothing to write), but a recorder still wants it. Only then: a
             // fully cached run should not clone every request for nobody.
             if shared.record {
-                let _ = tx.send(Internal::Event(Event::Response {
+                let _ = tx.send(Internal::Event(Event::Response(Box::new(Answered {
                     fingerprint: job.fingerprint.clone(),
                     provider: job.provider.clone(),
                     cacheable: false,
                     prompt: job.prompt.to_string(),
-                    request: Box::new(job.request.clone()),
-                    response: Box::new(resp.clone()),
+                    request: job.request.clone(),
+                    response: resp.clone(),
                     latency_ms: *latency,
-                }));
+                }))));
             }
             (Ok(resp.clone()), *latency, 0, job.provider.clone(), true)
         }
@@ -411,15 +396,15 @@ async fn run_job(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>
                     .providers
                     .get(&outcome.provider)
                     .is_some_and(|p| p.cacheable());
-                let _ = tx.send(Internal::Event(Event::Response {
+                let _ = tx.send(Internal::Event(Event::Response(Box::new(Answered {
                     fingerprint: job.fingerprint.clone(),
                     provider: outcome.provider.clone(),
                     cacheable,
                     prompt: job.prompt.to_string(),
-                    request: Box::new(job.request.clone()),
-                    response: Box::new(resp.clone()),
+                    request: job.request.clone(),
+                    response: resp.clone(),
                     latency_ms: outcome.latency_ms,
-                }));
+                }))));
             }
             (
                 outcome.result,
@@ -440,9 +425,15 @@ async fn run_job(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>
         Ok(resp) => {
             shared
                 .judge
-                .grade_all(&job, &resp.text, baseline, shared.pairwise_self, |e| {
-                    let _ = tx.send(Internal::Event(e));
-                })
+                .grade_all(
+                    &job.judge_input(),
+                    &resp.text,
+                    baseline,
+                    shared.pairwise_self,
+                    |a| {
+                        let _ = tx.send(Internal::Event(Event::Response(Box::new(a))));
+                    },
+                )
                 .await
         }
         Err(_) => Vec::new(),

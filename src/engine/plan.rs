@@ -13,21 +13,30 @@ use crate::registry::Registry;
 use crate::suite::{Case, Suite, Variant};
 use crate::template::{check_vars, ModelSpec, Parameters, Prompt};
 
-/// What to evaluate and how.
+/// What to evaluate and how, by concern.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    /// Which suites, cases and samples.
+    pub select: Selection,
+    /// Whether cached answers are read and written.
+    pub cache: CachePolicy,
+    /// Stop before spending more than this many USD.
+    pub budget: Option<f64>,
+    /// The gate's two sides, for `pairwise` assertions.
+    pub pairing: Pairing,
+    /// Someone records answers (`--record`): cached answers are announced too.
+    pub record: bool,
+}
+
+/// Which suites, cases and samples a run takes.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
     /// Prompt or suite names; empty means every suite.
     pub selectors: Vec<String>,
     /// Regular expression on case id and description.
     pub filter: Option<String>,
     /// Samples per case (overrides suites and config).
     pub repeat: Option<u32>,
-    /// Reuse cached responses.
-    pub use_cache: bool,
-    /// Call the provider even on a cache hit, and overwrite the cache.
-    pub refresh: bool,
-    /// Stop before spending more than this many USD.
-    pub budget: Option<f64>,
     /// Run only slice `i` of `n` (1-based).
     pub shard: Option<(u32, u32)>,
     /// Use this provider for every prompt.
@@ -35,12 +44,36 @@ pub struct Options {
     /// Skip cases whose variables do not fit the prompt instead of stopping (the gate's
     /// baseline, which may predate an input).
     pub skip_unfit: bool,
-    /// Outputs of the other side, by [`sample_key`], for `pairwise` assertions.
+}
+
+/// How a run uses the cache.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CachePolicy {
+    /// Reuse cached responses.
+    pub enabled: bool,
+    /// Call the provider even on a cache hit, and overwrite the cache.
+    pub refresh: bool,
+}
+
+impl CachePolicy {
+    /// Cached answers are read.
+    pub fn reads(self) -> bool {
+        self.enabled && !self.refresh
+    }
+
+    /// New answers are written.
+    pub fn writes(self) -> bool {
+        self.enabled || self.refresh
+    }
+}
+
+/// The gate's sides, for `pairwise` assertions.
+#[derive(Debug, Clone, Default)]
+pub struct Pairing {
+    /// Outputs of the other side, by [`sample_key`].
     pub baseline_outputs: Option<Arc<std::collections::HashMap<String, String>>>,
     /// This run is the gate's baseline: `pairwise` compares it with itself (a tie).
     pub pairwise_self: bool,
-    /// Someone records answers (`--record`): cached answers are announced too.
-    pub record: bool,
 }
 
 /// The key pairing a sample across runs: suite, variant, case, sample.
@@ -124,10 +157,15 @@ pub struct Job {
     pub cached: Option<(Response, f64)>,
 }
 
-/// The cache key of a request to a provider.
-pub fn fingerprint(provider: &str, req: &Request) -> String {
-    let v = json!({ "provider": provider, "request": req });
-    crate::text::sha256_hex(crate::text::canonical_json(&v).as_bytes())
+impl Job {
+    /// What the judge needs of this job.
+    pub fn judge_input(&self) -> crate::judge::JudgeInput<'_> {
+        crate::judge::JudgeInput {
+            assertions: &self.case.assertions,
+            messages: &self.request.messages,
+            vars: &self.case.vars,
+        }
+    }
 }
 
 fn merge_params(base: &Parameters, over: &Parameters) -> Parameters {
@@ -164,7 +202,7 @@ pub fn select_with(
         return Err(e);
     }
     let prompt_files = reg.prompt_files()?;
-    for s in &opts.selectors {
+    for s in &opts.select.selectors {
         if !suites.iter().any(|x| &x.name == s) && !prompt_files.contains_key(s) {
             let names: Vec<&str> = suites
                 .iter()
@@ -182,8 +220,9 @@ pub fn select_with(
         std::collections::HashMap::new();
     let mut out = Vec::new();
     for suite in suites {
-        let wanted = opts.selectors.is_empty()
+        let wanted = opts.select.selectors.is_empty()
             || opts
+                .select
                 .selectors
                 .iter()
                 .any(|s| *s == suite.name || suite.variants.iter().any(|v| &v.prompt == s));
@@ -192,9 +231,9 @@ pub fn select_with(
         }
         let mut targets = Vec::new();
         for v in &suite.variants {
-            if !opts.selectors.is_empty()
-                && !opts.selectors.contains(&suite.name)
-                && !opts.selectors.contains(&v.prompt)
+            if !opts.select.selectors.is_empty()
+                && !opts.select.selectors.contains(&suite.name)
+                && !opts.select.selectors.contains(&v.prompt)
             {
                 continue;
             }
@@ -222,7 +261,7 @@ pub fn select_with(
             let over = v.model.clone().unwrap_or_default();
             let base: &ModelSpec = &prompt.model;
             let provider = opts
-                .provider
+                .select.provider
                 .clone()
                 .or(over.provider.clone())
                 .or_else(|| reg.settings.provider_for(base))
@@ -260,6 +299,7 @@ pub fn select_with(
             });
         }
         let repeat = opts
+            .select
             .repeat
             .or(suite.repeat)
             .unwrap_or(reg.settings.repeat)
@@ -277,10 +317,10 @@ pub fn select_with(
         });
     }
     if out.is_empty() {
-        return Err(Error::Nothing(if opts.selectors.is_empty() {
+        return Err(Error::Nothing(if opts.select.selectors.is_empty() {
             format!("no suites in `{}`", reg.settings.evals_dir)
         } else {
-            format!("no suite evaluates {}", opts.selectors.join(", "))
+            format!("no suite evaluates {}", opts.select.selectors.join(", "))
         }));
     }
     Ok(out)
@@ -311,7 +351,7 @@ fn shard_of(suite: &str, case_id: &str, n: u32) -> u32 {
 
 /// Whether a case is in this run's slice and filter.
 pub fn selected(opts: &Options, filter: Option<&regex::Regex>, suite: &str, case: &Case) -> bool {
-    if let Some((i, n)) = opts.shard {
+    if let Some((i, n)) = opts.select.shard {
         if shard_of(suite, &case.id, n) != i - 1 {
             return false;
         }
@@ -326,7 +366,8 @@ pub fn selected(opts: &Options, filter: Option<&regex::Regex>, suite: &str, case
 
 /// Compile `--filter`.
 pub fn filter_regex(opts: &Options) -> Result<Option<regex::Regex>> {
-    opts.filter
+    opts.select
+        .filter
         .as_deref()
         .map(|f| {
             regex::RegexBuilder::new(f)
@@ -397,7 +438,7 @@ pub fn plan(
             for (t, (variant, prompt_name, prompt_hash)) in p.targets.iter().zip(&names) {
                 let vars = match check_vars(&t.prompt.inputs, &case.vars) {
                     Ok(v) => v,
-                    Err(_) if opts.skip_unfit => continue,
+                    Err(_) if opts.select.skip_unfit => continue,
                     Err(e) => {
                         return Err(Diagnostic::error(
                             "case-vars",
@@ -426,8 +467,8 @@ pub fn plan(
                         sample,
                         embed: false,
                     };
-                    let fingerprint = fingerprint(&t.provider, &request);
-                    let cached = if opts.use_cache && !opts.refresh {
+                    let fingerprint = crate::provider::fingerprint(&t.provider, &request);
+                    let cached = if opts.cache.reads() {
                         lookup(&fingerprint)?
                     } else {
                         None
@@ -462,6 +503,6 @@ pub fn plan_key(planned: &[Planned], opts: &Options) -> String {
         .iter()
         .map(|p| json!({ "suite": p.suite.name, "hash": p.suite_hash, "repeat": p.repeat, "targets": p.targets.iter().map(|t| json!([t.variant.name, t.prompt_hash, t.provider, t.model])).collect::<Vec<_>>() }))
         .collect();
-    let v = json!({ "suites": parts, "filter": opts.filter, "shard": opts.shard });
+    let v = json!({ "suites": parts, "filter": opts.select.filter, "shard": opts.select.shard });
     crate::text::sha256_hex(crate::text::canonical_json(&v).as_bytes())[..16].to_string()
 }

@@ -187,7 +187,7 @@ pub fn run(
     examples: Vec<(Example, Assertion)>,
     store: std::sync::Arc<std::sync::Mutex<crate::store::Store>>,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
-    emit: &(dyn Fn(crate::engine::Event) + Sync),
+    emit: &(dyn Fn(crate::provider::Answered) + Sync),
 ) -> Result<Report> {
     let provider = settings.judge_provider.clone().ok_or_else(|| {
         crate::error::Error::usage_help(

@@ -18,8 +18,7 @@ use serde_json::{Map, Value};
 use crate::assert::score::Verdict;
 use crate::assert::{Assertion, Kind};
 use crate::config::Settings;
-use crate::engine::{Event, Job};
-use crate::provider::{pricing, CallError, Providers, Request, Response};
+use crate::provider::{pricing, Answered, CallError, Providers, Request, Response};
 use crate::store::Store;
 use crate::template::{Message, Parameters, Role};
 
@@ -76,15 +75,28 @@ pub struct Judge {
     read_cache: bool,
 }
 
-/// The user message under test: the last user turn of the request.
-fn question_of(job: &Job) -> String {
-    job.request
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.role == Role::User)
-        .map(|m| m.content.clone())
-        .unwrap_or_default()
+/// What the judge grades for one case: its assertions, the question the output answers, and
+/// the case's variables.
+#[derive(Debug, Clone, Copy)]
+pub struct JudgeInput<'a> {
+    /// Every assertion of the case; only the model-graded ones are graded.
+    pub assertions: &'a [Assertion],
+    /// The request's messages (the question is the last user turn).
+    pub messages: &'a [Message],
+    /// The case's variables.
+    pub vars: &'a Map<String, Value>,
+}
+
+impl JudgeInput<'_> {
+    /// The user message under test: the last user turn of the request.
+    fn question(&self) -> String {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.content.clone())
+            .unwrap_or_default()
+    }
 }
 
 fn cosine(a: &[f64], b: &[f64]) -> Option<f64> {
@@ -144,14 +156,14 @@ impl Judge {
     /// (`pairwise_self`) a pairwise assertion is a tie with itself and costs no call.
     pub async fn grade_all(
         &self,
-        job: &Job,
+        input: &JudgeInput<'_>,
         output: &str,
         baseline: Option<&str>,
         pairwise_self: bool,
-        emit: impl Fn(Event) + Sync,
+        emit: impl Fn(Answered) + Sync,
     ) -> Vec<Option<Graded>> {
-        let mut out = Vec::with_capacity(job.case.assertions.len());
-        for a in &job.case.assertions {
+        let mut out = Vec::with_capacity(input.assertions.len());
+        for a in input.assertions {
             if !a.kind.is_model_graded() && a.kind != Kind::Similar {
                 out.push(None);
                 continue;
@@ -180,15 +192,8 @@ impl Judge {
                 continue;
             }
             out.push(Some(
-                self.grade(
-                    a,
-                    output,
-                    &question_of(job),
-                    &job.case.vars,
-                    baseline,
-                    &emit,
-                )
-                .await,
+                self.grade(a, output, &input.question(), input.vars, baseline, &emit)
+                    .await,
             ));
         }
         out
@@ -202,7 +207,7 @@ impl Judge {
         question: &str,
         vars: &Map<String, Value>,
         baseline: Option<&str>,
-        emit: &(dyn Fn(Event) + Sync),
+        emit: &(dyn Fn(Answered) + Sync),
     ) -> Graded {
         if output.trim().is_empty() {
             return Graded::free(Verdict {
@@ -320,7 +325,7 @@ impl Judge {
         question: &str,
         vars: &Map<String, Value>,
         other: Option<&str>,
-        emit: &(dyn Fn(Event) + Sync),
+        emit: &(dyn Fn(Answered) + Sync),
     ) -> Result<(Map<String, Value>, Graded), Graded> {
         let jp = prompts::build(a, output, question, vars, other);
         // The schema goes with every judge request (providers without structured output
@@ -402,16 +407,21 @@ impl Judge {
         &self,
         provider: &str,
         req: &Request,
-        emit: &(dyn Fn(Event) + Sync),
+        emit: &(dyn Fn(Answered) + Sync),
     ) -> Result<(Response, (u64, u64, f64)), CallError> {
-        let fp = crate::engine::plan::fingerprint(provider, req);
+        let fp = crate::provider::fingerprint(provider, req);
         let hit = if self.read_cache {
-            self.store
-                .lock()
-                .expect("not poisoned")
-                .cached(&fp)
-                .ok()
-                .flatten()
+            // A SQLite read blocks: keep it off the async workers.
+            let (store, key) = (self.store.clone(), fp.clone());
+            tokio::task::spawn_blocking(move || {
+                store
+                    .lock()
+                    .ok()
+                    .and_then(|s| s.cached(&key).ok().flatten())
+            })
+            .await
+            .ok()
+            .flatten()
         } else {
             None
         };
@@ -432,13 +442,13 @@ impl Judge {
             self.offline.fetch_add(1, Ordering::Relaxed);
         }
         let resp = outcome.result?;
-        emit(Event::Response {
+        emit(Answered {
             fingerprint: fp,
             provider: outcome.provider.clone(),
             cacheable: live,
             prompt: "judge".into(),
-            request: Box::new(req.clone()),
-            response: Box::new(resp.clone()),
+            request: req.clone(),
+            response: resp.clone(),
             latency_ms: outcome.latency_ms,
         });
         let cost = pricing::cost(
@@ -460,7 +470,7 @@ impl Judge {
         a: &Assertion,
         provider: &str,
         output: &str,
-        emit: &(dyn Fn(Event) + Sync),
+        emit: &(dyn Fn(Answered) + Sync),
     ) -> Graded {
         let reference = a.value.as_ref().and_then(Value::as_str).unwrap_or("");
         let model = DEFAULT_EMBEDDING_MODEL.to_string();

@@ -20,6 +20,31 @@ use crate::template::{Message, Parameters};
 pub use ratelimit::TokenBucket;
 pub use replay::Recordings;
 
+/// The cache key of a request to a provider.
+pub fn fingerprint(provider: &str, req: &Request) -> String {
+    let v = serde_json::json!({ "provider": provider, "request": req });
+    crate::text::sha256_hex(crate::text::canonical_json(&v).as_bytes())
+}
+
+/// A provider's answer to one request, announced so it can be cached and recorded.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    /// Request fingerprint.
+    pub fingerprint: String,
+    /// The provider that answered.
+    pub provider: String,
+    /// Whether the provider's answers are worth caching (not `echo` or `replay`).
+    pub cacheable: bool,
+    /// Prompt the request came from (recordings are grouped by prompt; `judge` for the judge).
+    pub prompt: String,
+    /// The request.
+    pub request: Request,
+    /// The answer.
+    pub response: Response,
+    /// Latency in ms.
+    pub latency_ms: f64,
+}
+
 /// One chat request, provider-neutral.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {

@@ -44,7 +44,7 @@ pub fn parse_version_arg(text: &str) -> Result<u32> {
 /// Check a label name: a valid prompt-style name that cannot be read as a version or as the
 /// working tree.
 pub fn check_label_name(name: &str) -> Result<()> {
-    if !crate::template::valid_name(name) {
+    if !crate::paths::valid_name(name) {
         return Err(Error::usage_help(
             format!("invalid label name `{name}`"),
             "use lower-case letters, digits, `.`, `_` and `-`, for example `production`",
@@ -139,7 +139,7 @@ fn fast(text: &str) -> Option<BTreeMap<String, u32>> {
             continue;
         }
         let (k, v) = t.split_once(": ")?;
-        if !crate::template::valid_name(k) || !v.bytes().all(|b| b.is_ascii_digit()) {
+        if !crate::paths::valid_name(k) || !v.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let n: u32 = v.parse().ok().filter(|n| *n > 0)?;

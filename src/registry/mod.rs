@@ -11,6 +11,7 @@ mod source;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use crate::paths::join_within;
 pub use git::{Author, Committed, GitRepo, LabelChange};
 pub use labels::{
     check_label_name, label_path, parse_version, parse_version_arg, Label, LABELS_DIR, WORKTREE,
@@ -23,7 +24,7 @@ pub use lock::{rfc3339, EvalSummary, PromptVersions, VersionEntry, VersionsLock,
 pub use resolve::{
     load_version_with, read_label, read_lock, Origin, Reference, Resolved, Resolver,
 };
-pub use source::{join_within, Entry, Source};
+pub use source::{Entry, Source};
 
 use crate::config::{self, Overrides, Settings, CONFIG_FILE};
 use crate::error::{Diagnostic, Error, Result};

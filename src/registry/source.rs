@@ -81,34 +81,6 @@ fn listing(
     Ok(Some(l))
 }
 
-/// Join `rel` onto `base` (both registry-relative, `/`-separated) and normalise `.` and `..`.
-/// Returns `None` when the result would leave `base`'s `within` directory.
-pub fn join_within(within: &str, base: &str, rel: &str) -> Option<String> {
-    if rel.starts_with('/') || rel.starts_with('\\') || rel.contains(':') || rel.contains('\\') {
-        return None;
-    }
-    let mut parts: Vec<&str> = base
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    for part in rel.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    let joined = parts.join("/");
-    let within = within.trim_matches('/');
-    if within.is_empty() || joined == within || joined.starts_with(&format!("{within}/")) {
-        Some(joined)
-    } else {
-        None
-    }
-}
-
 impl Source {
     /// A human description: `working tree` or `HEAD~2 (abc1234)`.
     pub fn describe(&self) -> String {
@@ -286,27 +258,8 @@ impl Source {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::join_within;
-
-    #[test]
-    fn joins_stay_inside() {
-        assert_eq!(
-            join_within("prompts", "prompts", "partials/a.jinja").as_deref(),
-            Some("prompts/partials/a.jinja")
-        );
-        assert_eq!(
-            join_within("prompts", "prompts/x", "../b.jinja").as_deref(),
-            Some("prompts/b.jinja")
-        );
-        assert_eq!(join_within("prompts", "prompts", "../../etc/passwd"), None);
-        assert_eq!(join_within("prompts", "prompts", "../secrets.jinja"), None);
-        assert_eq!(join_within("prompts", "prompts", "/etc/passwd"), None);
-        assert_eq!(join_within("", "evals", "../../x"), None);
-        assert_eq!(
-            join_within("", "evals", "data/a.jsonl").as_deref(),
-            Some("evals/data/a.jsonl")
-        );
+impl crate::paths::Files for Source {
+    fn open(&self, rel: &str) -> Result<Option<Box<dyn BufRead>>> {
+        Source::open(self, rel)
     }
 }

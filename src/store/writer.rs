@@ -41,6 +41,20 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// Cache a provider's answer.
+    pub fn cache(a: &crate::provider::Answered) -> Op {
+        Op::Response {
+            fingerprint: a.fingerprint.clone(),
+            provider: a.provider.clone(),
+            model: a.request.model.clone(),
+            request: serde_json::to_string(&a.request).expect("serialisable"),
+            response: serde_json::to_string(&a.response).expect("serialisable"),
+            latency_ms: a.latency_ms,
+        }
+    }
+}
+
 /// A handle to the writer thread.
 pub struct Writer {
     tx: Option<Sender<Op>>,

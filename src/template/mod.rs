@@ -302,13 +302,7 @@ fn split_front_matter<'a>(
     .at(1, None))
 }
 
-/// Check a prompt name: lower-case letters, digits, `.`, `_`, `-`.
-pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
-}
+pub use crate::paths::valid_name;
 
 impl Prompt {
     /// A prompt with no content: the missing side of a diff.
@@ -430,7 +424,7 @@ impl Prompt {
             }
         }
         while let Some((name, from, line)) = pending.pop() {
-            let Some(rel) = crate::registry::join_within(prompts_dir, prompts_dir, &name) else {
+            let Some(rel) = crate::paths::join_within(prompts_dir, prompts_dir, &name) else {
                 return Err(Diagnostic::error(
                     "include-escape",
                     from,
@@ -483,7 +477,7 @@ impl Prompt {
         let partials = Arc::new(self.partials.clone());
         let dir = prompts_dir.to_string();
         env.set_loader(move |name| {
-            Ok(crate::registry::join_within(&dir, &dir, name)
+            Ok(crate::paths::join_within(&dir, &dir, name)
                 .and_then(|rel| partials.get(&rel).cloned()))
         });
         env
@@ -606,7 +600,7 @@ impl Prompt {
                 self.path.clone()
             }
             Some(n) if n != self.path && !self.partials.contains_key(n) => {
-                crate::registry::join_within(prompts_dir, prompts_dir, n)
+                crate::paths::join_within(prompts_dir, prompts_dir, n)
                     .unwrap_or_else(|| n.to_string())
             }
             Some(n) => n.to_string(),

@@ -94,11 +94,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             }
         },
     };
-    let describe = |r: &Reference| match r {
-        Reference::Git(rev) if rev.len() == 40 => format!("merge base {}", &rev[..7]),
-        other => other.display(),
+    // Only the baseline llmops chose itself is "the merge base"; a sha the user typed is
+    // shown as typed.
+    let base_name = match (&base_ref, &args.baseline) {
+        (Reference::Git(rev), None) if rev.len() == 40 => format!("merge base {}", &rev[..7]),
+        (other, _) => other.display(),
     };
-    let (base_name, cand_name) = (describe(&base_ref), describe(&cand_ref));
+    let cand_name = cand_ref.display();
     let reg = resolver.registry_for(&cand_ref)?;
     // Only used to see whether suite files changed; a baseline config that no longer parses
     // with today's environment (a provider added in this change) must not stop the gate.

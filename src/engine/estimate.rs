@@ -6,36 +6,8 @@ use std::collections::BTreeMap;
 use super::{plan, Job, Options, Planned};
 use crate::error::Result;
 use crate::registry::Registry;
+use crate::report::EstimateLine as Line;
 use crate::store::Store;
-
-/// One suite and variant of a dry run.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct Line {
-    /// Suite.
-    pub suite: String,
-    /// Variant.
-    pub variant: String,
-    /// Provider.
-    pub provider: String,
-    /// Model.
-    pub model: String,
-    /// Samples planned.
-    pub samples: u64,
-    /// Network calls to make.
-    pub calls: u64,
-    /// Samples answered offline (replay, echo).
-    pub offline: u64,
-    /// Samples answered from the cache.
-    pub cache_hits: u64,
-    /// Estimated prompt tokens of the calls.
-    pub est_input_tokens: u64,
-    /// At most this many completion tokens (`max_tokens`, else 256 a call).
-    pub est_output_tokens: u64,
-    /// Estimated USD, at most.
-    pub est_cost_usd: f64,
-    /// Every call's model has a price.
-    pub priced: bool,
-}
 
 /// Plan `planned` and count, per suite and variant, what running it would take.
 pub fn estimate(

@@ -415,8 +415,37 @@ impl RunReport {
     }
 }
 
+/// One suite and variant of a dry run.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct EstimateLine {
+    /// Suite.
+    pub suite: String,
+    /// Variant.
+    pub variant: String,
+    /// Provider.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Samples planned.
+    pub samples: u64,
+    /// Network calls to make.
+    pub calls: u64,
+    /// Samples answered offline (replay, echo).
+    pub offline: u64,
+    /// Samples answered from the cache.
+    pub cache_hits: u64,
+    /// Estimated prompt tokens of the calls.
+    pub est_input_tokens: u64,
+    /// At most this many completion tokens (`max_tokens`, else 256 a call).
+    pub est_output_tokens: u64,
+    /// Estimated USD, at most.
+    pub est_cost_usd: f64,
+    /// Every call's model has a price.
+    pub priced: bool,
+}
+
 /// The `eval --dry-run` table and its total line.
-pub fn dry_run_text(lines: &[crate::engine::estimate::Line]) -> String {
+pub fn dry_run_text(lines: &[EstimateLine]) -> String {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY)
         .set_header([

@@ -4,9 +4,11 @@
 mod mock;
 mod support;
 
+mod architecture;
 mod diff;
 mod eval;
 mod export;
+mod flags;
 mod gate;
 mod help;
 mod init;
@@ -15,3 +17,4 @@ mod lifecycle;
 mod lint;
 mod malformed;
 mod read;
+mod snapshot;

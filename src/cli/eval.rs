@@ -40,7 +40,7 @@ pub struct Args {
     #[arg(value_name = "PROMPT|SUITE")]
     targets: Vec<String>,
     /// Calls in flight per provider (overrides the config).
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = parse_concurrency)]
     concurrency: Option<usize>,
     /// Samples per case.
     #[arg(long, value_name = "K")]
@@ -82,6 +82,15 @@ pub struct Args {
     /// Hide the progress bar.
     #[arg(long)]
     no_progress: bool,
+}
+
+pub(crate) fn parse_concurrency(s: &str) -> std::result::Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number".to_string())?;
+    crate::config::check_concurrency(n)?;
+    Ok(n)
 }
 
 pub(crate) fn parse_shard(s: &str) -> std::result::Result<(u32, u32), String> {
@@ -151,6 +160,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         .as_deref()
         .map(|a| record_dir(&reg, a))
         .transpose()?;
+    if let Some(dir) = &recording {
+        // Recordings are merged, never dropped: refuse before paying for calls when an existing
+        // file cannot be read.
+        replay::check_dir(dir)?;
+    }
     let planned = engine::plan::select(&reg, &opts)?;
     let store = Store::open(&reg.root.join(&reg.settings.cache_path))?;
     if args.dry_run {
@@ -284,7 +298,13 @@ pub(crate) fn execute(
         Some(id) => store.done_keys(id)?,
         None => Default::default(),
     };
-    let writer = Writer::start(&store)?;
+    // The counters of the legs before this one: a resumed run reports the whole run.
+    let earlier_stats = match resumed {
+        Some(id) => store.run(Some(id))?.and_then(|r| r.stats),
+        None => None,
+    };
+    let writer = Writer::start_for(&store, Some(run_id))?;
+    let store_health = writer.health();
     let store = Arc::new(Mutex::new(store));
     let progress = Progress::new(exec.no_progress);
     let mut recordings: BTreeMap<String, Vec<Recording>> = BTreeMap::new();
@@ -345,6 +365,7 @@ pub(crate) fn execute(
         store: store.clone(),
         env: env_lookup,
         want_total: progress.visible(),
+        store_health: Some(store_health.clone()),
     };
     let outcome = engine::run(env, planned, opts, &mut sink);
     progress.finish();
@@ -369,12 +390,23 @@ pub(crate) fn execute(
         }
         Err(e) => ("failed", json!({}), Some(e)),
     };
+    let stats = merge_stats(earlier_stats.as_ref(), stats);
     writer.send(Op::Finish {
         run_id,
         status: status.into(),
         stats,
     });
-    writer.finish()?;
+    if let Err(e) = writer.finish() {
+        // The writer could not save results: say so, and mark the run failed if the database
+        // still takes that one small update.
+        if let Ok(s) = store.lock() {
+            let _ = s.mark_failed(run_id);
+        }
+        return Err(match fatal {
+            Some(f) if store_health.failure().is_some() => f,
+            _ => e,
+        });
+    }
     if let Some(dir) = &exec.record {
         let mut n = 0;
         for (group, recs) in recordings {
@@ -395,7 +427,38 @@ pub(crate) fn execute(
     })
 }
 
-/// Write a report in `format` to stdout or `output` (write-then-rename), with a short summary
+/// The counters of a resumed run: the earlier legs' plus this one's, so the header describes
+/// the whole run ("100 samples", not the last leg's 64).
+fn merge_stats(earlier: Option<&serde_json::Value>, now: serde_json::Value) -> serde_json::Value {
+    let (Some(serde_json::Value::Object(before)), serde_json::Value::Object(mut after)) =
+        (earlier, now.clone())
+    else {
+        return now;
+    };
+    for (k, v) in before {
+        let (Some(a), Some(b)) = (v.as_f64(), after.get(k).and_then(serde_json::Value::as_f64))
+        else {
+            continue;
+        };
+        let sum = a + b;
+        after.insert(
+            k.clone(),
+            if v.is_u64() && after[k].is_u64() {
+                json!(sum as u64)
+            } else {
+                json!(sum)
+            },
+        );
+    }
+    let legs = before
+        .get("legs")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(1);
+    after.insert("legs".into(), json!(legs + 1));
+    serde_json::Value::Object(after)
+}
+
+/// Write a report in `format` to stdout or `output` (through [`crate::fsio`]; `-` is stdout), with a short summary
 /// on stderr when the report goes to a file.
 pub(crate) fn emit_report(
     ctx: &Ctx,
@@ -409,13 +472,12 @@ pub(crate) fn emit_report(
         ReportFormat::Markdown => report::markdown(report),
         ReportFormat::Junit => report::junit(report),
     };
-    match output {
+    let text = crate::redact::scrub(&text);
+    match output.filter(|p| !crate::fsio::is_stdout(p)) {
         None => ctx.ui.out(&text),
         Some(path) => {
             let shown = path.display().to_string();
-            let tmp = path.with_extension("llmops-tmp");
-            std::fs::write(&tmp, &text).map_err(|e| Error::io(&shown, e))?;
-            std::fs::rename(&tmp, path).map_err(|e| Error::io(&shown, e))?;
+            crate::fsio::write(path, text.as_bytes())?;
             let summary: Vec<String> = report
                 .groups
                 .iter()
@@ -495,7 +557,7 @@ fn dry_run(
             ) {
                 Some(c) => {
                     l.est_cost_usd += c;
-                    l.priced = true;
+                    l.priced = l.calls == 1 || l.priced;
                 }
                 None => l.priced = false,
             }
@@ -558,6 +620,21 @@ fn dry_run(
     } else {
         String::new()
     };
-    ctx.ui.out(&format!("{t}\ndry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4} (judge calls not estimated); nothing was called\n"))?;
+    let mut unpriced: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.calls > 0 && !l.priced)
+        .map(|l| l.model.as_str())
+        .collect();
+    unpriced.sort();
+    unpriced.dedup();
+    let unknown = if unpriced.is_empty() {
+        String::new()
+    } else {
+        " plus calls of unknown cost".to_string()
+    };
+    ctx.ui.out(&format!("{t}\ndry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4}{unknown} (judge calls not estimated); nothing was called\n"))?;
+    for model in unpriced {
+        ctx.ui.note(&format!("warning: model `{model}` has no known price: its cost is unknown (not $0); add it under `pricing:` in llmops.yaml"));
+    }
     Ok(exit::OK)
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::eval::{execute, Exec, Executed};
+use super::eval::{execute, parse_concurrency, Exec, Executed};
 use super::{Ctx, ReportFormat};
 use crate::engine::{self, Options, Planned};
 use crate::error::{exit, Error, Result};
@@ -53,7 +53,7 @@ pub struct Args {
     #[arg(long, value_name = "A")]
     alpha: Option<f64>,
     /// Calls in flight per provider.
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = parse_concurrency)]
     concurrency: Option<usize>,
     /// Samples per case on both sides.
     #[arg(long, value_name = "K")]
@@ -337,10 +337,11 @@ pub(crate) fn emit(
         ReportFormat::Markdown => gate::render::markdown(report),
         ReportFormat::Junit => gate::render::junit(report),
     };
-    match output {
+    let text = crate::redact::scrub(&text);
+    match output.filter(|p| !crate::fsio::is_stdout(p)) {
         None => ctx.ui.out(&text)?,
         Some(path) => {
-            crate::registry::write_atomic(path, text.as_bytes())?;
+            crate::fsio::write(path, text.as_bytes())?;
             ctx.ui.note(&format!(
                 "gate {}: report written to {}",
                 report.verdict.as_str(),

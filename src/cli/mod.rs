@@ -145,7 +145,11 @@ pub struct Ctx {
 impl Ctx {
     /// Open the registry at the working tree or `rev`.
     pub fn registry(&self, rev: Option<&str>) -> Result<Registry> {
-        Registry::open(&self.open, rev)
+        let reg = Registry::open(&self.open, rev)?;
+        // Every key the configuration names is known to the redactor before anything is
+        // stored or printed.
+        crate::redact::learn_keys(&reg.settings, &|k| std::env::var(k).ok());
+        Ok(reg)
     }
 
     /// A resolver for references (`v3`, labels, git revisions, `worktree`).

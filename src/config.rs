@@ -30,7 +30,7 @@ pub struct ConfigFile {
     /// The LLM-as-judge model.
     pub judge: Option<Judge>,
     /// Per-model price overrides.
-    pub pricing: Option<IndexMap<String, Price>>,
+    pub pricing: Option<IndexMap<String, Spanned<Price>>>,
     /// The response cache.
     pub cache: Option<Cache>,
     /// Gate policy.
@@ -54,7 +54,7 @@ pub struct Profile {
     /// See [`ConfigFile::judge`].
     pub judge: Option<Judge>,
     /// See [`ConfigFile::pricing`].
-    pub pricing: Option<IndexMap<String, Price>>,
+    pub pricing: Option<IndexMap<String, Spanned<Price>>>,
     /// See [`ConfigFile::cache`].
     pub cache: Option<Cache>,
     /// See [`ConfigFile::gate`].
@@ -457,7 +457,7 @@ fn apply(
     layer: Profile,
     spans: &mut Vec<(Spanned<String>, &'static str)>,
     provider_spans: &mut IndexMap<String, usize>,
-    number_lines: &mut IndexMap<&'static str, usize>,
+    number_lines: &mut IndexMap<String, usize>,
 ) {
     if let Some(d) = layer.defaults {
         if let Some(p) = d.provider {
@@ -474,7 +474,7 @@ fn apply(
             ("defaults.repeat", d.repeat.as_ref().map(span_line)),
         ] {
             if let Some(line) = line {
-                number_lines.insert(field, line);
+                number_lines.insert(field.to_string(), line);
             }
         }
         overlay(&mut s.concurrency, d.concurrency.map(|v| v.value));
@@ -492,7 +492,10 @@ fn apply(
         }
         set(&mut s.judge_model, j.model);
     }
-    s.pricing.extend(layer.pricing.unwrap_or_default());
+    for (model, price) in layer.pricing.unwrap_or_default() {
+        number_lines.insert(format!("pricing.{model}"), span_line(&price));
+        s.pricing.insert(model, price.value);
+    }
     if let Some(c) = layer.cache {
         overlay(&mut s.cache_path, c.path);
         overlay(&mut s.cache_enabled, c.enabled);
@@ -528,7 +531,7 @@ fn apply(
             ),
         ] {
             if let Some(v) = v {
-                number_lines.insert(field, span_line(&v));
+                number_lines.insert(field.to_string(), span_line(&v));
                 *slot = v.value;
             }
         }
@@ -642,7 +645,7 @@ fn validate(
     s: &Settings,
     spans: &[(Spanned<String>, &'static str)],
     provider_spans: &IndexMap<String, usize>,
-    number_lines: &IndexMap<&'static str, usize>,
+    number_lines: &IndexMap<String, usize>,
 ) -> Result<()> {
     let range = |field: &'static str, msg: String| -> Error {
         Diagnostic::error("range", file, format!("{field} {msg}"))
@@ -687,6 +690,7 @@ fn validate(
                     file,
                     format!("pricing.{model}.{what} must be a price in USD per million tokens, 0 or more, got {v}"),
                 )
+                .at_opt(number_lines.get(&format!("pricing.{model}")).copied())
                 .into());
             }
         }

@@ -299,6 +299,7 @@ pub(crate) fn execute(
         None => Default::default(),
     };
     // The counters of the legs before this one: a resumed run reports the whole run.
+    let done_count = done.len() as u64;
     let earlier_stats = match resumed {
         Some(id) => store.run(Some(id))?.and_then(|r| r.stats),
         None => None,
@@ -390,7 +391,20 @@ pub(crate) fn execute(
         }
         Err(e) => ("failed", json!({}), Some(e)),
     };
-    let stats = merge_stats(earlier_stats.as_ref(), stats);
+    let mut stats = merge_stats(earlier_stats.as_ref(), stats);
+    if resumed.is_some() {
+        // Samples of the whole run: those stored before this leg (a killed leg left no
+        // counters) plus this leg's.
+        let this_leg = stats.get("samples").and_then(serde_json::Value::as_u64);
+        let before_leg = earlier_stats
+            .as_ref()
+            .and_then(|s| s.get("samples"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        if let Some(n) = this_leg {
+            stats["samples"] = json!(n - before_leg.min(n) + done_count);
+        }
+    }
     writer.send(Op::Finish {
         run_id,
         status: status.into(),

@@ -149,6 +149,7 @@ impl Ctx {
         // Every key the configuration names is known to the redactor before anything is
         // stored or printed.
         crate::redact::learn_keys(&reg.settings, &|k| std::env::var(k).ok());
+        crate::memcap::set_rendered_limit(reg.settings.limit_rendered_bytes);
         Ok(reg)
     }
 

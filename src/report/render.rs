@@ -20,10 +20,12 @@ fn num(x: Option<f64>) -> String {
 
 /// The cost of a group: `unknown` when no answer had a price, `≥ $x` when some had none.
 fn group_usd(x: f64, unpriced: u32) -> String {
-    match (unpriced, x) {
-        (0, _) => usd(x),
-        (_, x) if x == 0.0 => "unknown".into(),
-        _ => format!("≥ {}", usd(x)),
+    if unpriced == 0 {
+        usd(x)
+    } else if x == 0.0 {
+        "unknown".into()
+    } else {
+        format!("≥ {}", usd(x))
     }
 }
 

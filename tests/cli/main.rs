@@ -7,6 +7,7 @@ mod support;
 mod diff;
 mod eval;
 mod export;
+mod faults;
 mod gate;
 mod help;
 mod init;

@@ -117,7 +117,7 @@ fn record_dir(reg: &Registry, arg: &str) -> Result<PathBuf> {
         .filter_map(|(_, p)| p.path.as_ref())
         .collect();
     match replays.as_slice() {
-        [one] => Ok(reg.root.join(one)),
+        [one] => replay::confined(&reg.root, one),
         [] => Err(Error::usage_help(
             "--record needs a directory: no `replay` provider is configured",
             "pass `--record DIR` or add `providers: { replay: { type: replay, path: DIR } }`",

@@ -249,7 +249,7 @@ pub fn run(
         store_health.as_ref().and_then(|h| h.failure()).map(|why| {
             Error::usage_help(
                 format!("{why}; the run stopped before making further provider calls and is marked failed"),
-                "free disk space or fix the store, then `llmops eval --resume` continues with the answers already cached",
+                "free disk space (or fix the store), then `llmops eval --resume` continues the run where it stopped",
             )
         })
     };

@@ -578,7 +578,10 @@ impl Provider {
         };
         let recordings = match (&cfg.kind, &cfg.path) {
             (ProviderKind::Replay, Some(path)) => {
-                Some(Arc::new(Recordings::load(&root.join(path), path)?))
+                Some(Arc::new(Recordings::load(
+                    &replay::confined(root, path)?,
+                    path,
+                )?))
             }
             _ => None,
         };

@@ -87,6 +87,30 @@ impl Recordings {
     }
 }
 
+/// `root/rel` for a recordings directory from the config, refused when it resolves (through a
+/// symlink) outside the repository. `rel` itself was checked at load (no `..`, not absolute).
+pub fn confined(root: &Path, rel: &str) -> Result<PathBuf> {
+    let path = root.join(rel);
+    // The nearest existing ancestor decides where the path really leads.
+    let mut probe = path.as_path();
+    while !probe.exists() {
+        match probe.parent() {
+            Some(p) => probe = p,
+            None => return Ok(path),
+        }
+    }
+    let (Ok(real), Ok(real_root)) = (probe.canonicalize(), root.canonicalize()) else {
+        return Ok(path);
+    };
+    if !real.starts_with(&real_root) {
+        return Err(Error::usage_help(
+            format!("recordings directory `{rel}` resolves outside the repository"),
+            "a symlink in the path leads out of the registry; recordings must live inside it",
+        ));
+    }
+    Ok(path)
+}
+
 /// Every recording in one file, in order, or an error naming the file and line of the first
 /// one that cannot be read (a bad byte, a line that is not a recording). A missing file holds
 /// none.

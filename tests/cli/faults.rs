@@ -404,7 +404,8 @@ fn a_full_store_stops_paid_calls_at_once() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_ne!(status, "finished");
+    assert_eq!(status, "failed");
+    eprintln!("{}", run.stderr);
 }
 
 // ---------------------------------------------------------------- item 5: resume
@@ -606,6 +607,15 @@ fn a_replay_path_outside_the_repository_is_refused() {
         r.llmops(&["eval", "--record"]).expect(2);
     }
     assert!(!Path::new("/etc/greet.jsonl").exists());
+    // A symlink inside the repository that leads out of it.
+    let outside = tempfile::tempdir().unwrap();
+    let s = echo_server();
+    let r = repo(&s.url, "openai", 1, "  rp:\n    type: replay\n    path: rec");
+    std::os::unix::fs::symlink(outside.path(), r.path().join("rec")).unwrap();
+    let run = eval(&r, &["--record"]);
+    run.expect(2);
+    assert!(run.stderr.contains("resolves outside the repository"), "{}", run.stderr);
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
 }
 
 // ---------------------------------------------------------------- item 9: numbers

@@ -30,13 +30,15 @@ pub struct ConfigFile {
     /// The LLM-as-judge model.
     pub judge: Option<Judge>,
     /// Per-model price overrides.
-    pub pricing: Option<IndexMap<String, Price>>,
+    pub pricing: Option<IndexMap<String, Spanned<Price>>>,
     /// The response cache.
     pub cache: Option<Cache>,
     /// Gate policy.
     pub gate: Option<Gate>,
     /// PII redaction in stored outputs and reports.
     pub redaction: Option<Redaction>,
+    /// Size caps on rendered prompts, response bodies and stored outputs.
+    pub limits: Option<Limits>,
     /// Named overlays selected with `--profile`.
     pub profiles: Option<IndexMap<String, Profile>>,
 }
@@ -52,13 +54,15 @@ pub struct Profile {
     /// See [`ConfigFile::judge`].
     pub judge: Option<Judge>,
     /// See [`ConfigFile::pricing`].
-    pub pricing: Option<IndexMap<String, Price>>,
+    pub pricing: Option<IndexMap<String, Spanned<Price>>>,
     /// See [`ConfigFile::cache`].
     pub cache: Option<Cache>,
     /// See [`ConfigFile::gate`].
     pub gate: Option<Gate>,
     /// See [`ConfigFile::redaction`].
     pub redaction: Option<Redaction>,
+    /// See [`ConfigFile::limits`].
+    pub limits: Option<Limits>,
 }
 
 /// `defaults:`
@@ -70,11 +74,11 @@ pub struct Defaults {
     /// Model for prompts that name none.
     pub model: Option<String>,
     /// Max in-flight calls per provider.
-    pub concurrency: Option<usize>,
+    pub concurrency: Option<Spanned<usize>>,
     /// Per-request timeout in seconds.
-    pub timeout_s: Option<f64>,
+    pub timeout_s: Option<Spanned<f64>>,
     /// Samples per case.
-    pub repeat: Option<u32>,
+    pub repeat: Option<Spanned<u32>>,
 }
 
 /// The kinds of provider llmops can talk to.
@@ -179,7 +183,35 @@ pub struct Gate {
 pub struct Redaction {
     /// Mask e-mail addresses, phone numbers and card numbers in stored outputs and reports.
     pub pii: Option<bool>,
+    /// Mask the same in a case's variables before the request leaves the machine.
+    pub inputs: Option<bool>,
+    /// Regular expressions for deliberate fixtures: a PII- or secret-shaped string that
+    /// matches one whole is not reported by lint (and not masked by `inputs`).
+    pub allow: Option<Vec<String>>,
 }
+
+/// `limits:` size caps, each in bytes.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// The largest rendered prompt (all messages together).
+    pub rendered_bytes: Option<Spanned<u64>>,
+    /// The largest response body read from a provider; a larger one is an ERROR for the case.
+    pub response_bytes: Option<Spanned<u64>>,
+    /// The largest output stored per sample (longer outputs are cut, and the cut is marked).
+    pub output_bytes: Option<Spanned<u64>>,
+}
+
+/// Default `limits.rendered_bytes`: 1 MiB.
+pub const DEFAULT_RENDERED_BYTES: u64 = 1 << 20;
+/// Default `limits.response_bytes`: 32 MiB.
+pub const DEFAULT_RESPONSE_BYTES: u64 = 32 << 20;
+/// Default `limits.output_bytes`: 1 MiB.
+pub const DEFAULT_OUTPUT_BYTES: u64 = 1 << 20;
+/// The smallest value a limit may take.
+pub const MIN_LIMIT_BYTES: u64 = 1024;
+/// The largest value a limit may take: 1 GiB.
+pub const MAX_LIMIT_BYTES: u64 = 1 << 30;
 
 /// Resolved settings: what the rest of the program reads.
 #[derive(Debug, Clone, Serialize)]
@@ -224,6 +256,16 @@ pub struct Settings {
     pub gate_cluster_by: Option<String>,
     /// Redact PII.
     pub redact_pii: bool,
+    /// Mask PII in variables before requests are sent.
+    pub redact_inputs: bool,
+    /// Allow-list of deliberate PII/secret-shaped fixtures (regular expressions).
+    pub redaction_allow: Vec<String>,
+    /// `limits.rendered_bytes`.
+    pub limit_rendered_bytes: u64,
+    /// `limits.response_bytes`.
+    pub limit_response_bytes: u64,
+    /// `limits.output_bytes`.
+    pub limit_output_bytes: u64,
 }
 
 impl Default for Settings {
@@ -249,6 +291,11 @@ impl Default for Settings {
             gate_strict: false,
             gate_cluster_by: None,
             redact_pii: false,
+            redact_inputs: false,
+            redaction_allow: Vec::new(),
+            limit_rendered_bytes: DEFAULT_RENDERED_BYTES,
+            limit_response_bytes: DEFAULT_RESPONSE_BYTES,
+            limit_output_bytes: DEFAULT_OUTPUT_BYTES,
         }
     }
 }
@@ -270,6 +317,16 @@ impl Settings {
     /// Whether `name` is a provider this configuration can use.
     pub fn has_provider(&self, name: &str) -> bool {
         self.providers.contains_key(name) || BUILTIN_PROVIDERS.contains(&name)
+    }
+
+    /// Teach the redactor every key the configured providers name, as the environment holds
+    /// them.
+    pub fn learn_keys(&self, env: &dyn Fn(&str) -> Option<String>) {
+        for p in self.providers.values() {
+            if let Some(key) = p.api_key_env.as_deref().and_then(env) {
+                crate::redact::add_secret(&key);
+            }
+        }
     }
 
     /// Whether the named provider answers offline (a configured `echo`/`replay`, or the
@@ -337,9 +394,17 @@ pub fn resolve(
         cache: file.cache,
         gate: file.gate,
         redaction: file.redaction,
+        limits: file.limits,
     };
     let mut provider_spans = IndexMap::new();
-    apply(&mut s, base, &mut spans, &mut provider_spans);
+    let mut number_lines = IndexMap::new();
+    apply(
+        &mut s,
+        base,
+        &mut spans,
+        &mut provider_spans,
+        &mut number_lines,
+    );
 
     let profile_name = flags.profile.clone().or_else(|| env("LLMOPS_PROFILE"));
     if let Some(name) = profile_name {
@@ -359,11 +424,40 @@ pub fn resolve(
                 help,
             });
         };
-        apply(&mut s, profile, &mut spans, &mut provider_spans);
+        apply(
+            &mut s,
+            profile,
+            &mut spans,
+            &mut provider_spans,
+            &mut number_lines,
+        );
         s.profile = Some(name);
     }
 
     apply_env(&mut s, env)?;
+    for (key, v) in [
+        (
+            "LLMOPS_TIMEOUT_S",
+            env("LLMOPS_TIMEOUT_S").map(|_| s.timeout_s),
+        ),
+        (
+            "LLMOPS_CONCURRENCY",
+            env("LLMOPS_CONCURRENCY").map(|_| s.concurrency as f64),
+        ),
+    ] {
+        if let Some(v) = v {
+            let (lo, hi) = if key == "LLMOPS_TIMEOUT_S" {
+                (0.0, MAX_TIMEOUT_S)
+            } else {
+                (1.0, MAX_CONCURRENCY as f64)
+            };
+            if !(v.is_finite() && v > 0.0 && v >= lo && v <= hi) {
+                return Err(Error::usage(format!(
+                    "environment variable {key}: must be a number from {lo} to {hi}, got {v}"
+                )));
+            }
+        }
+    }
     if let Some(p) = &flags.provider {
         s.default_provider = Some(p.clone());
     }
@@ -380,8 +474,15 @@ pub fn resolve(
             p.concurrency = None;
         }
     }
-    validate(file_name, &s, &spans, &provider_spans)?;
+    if let Some(c) = flags.concurrency {
+        check_concurrency(c).map_err(|m| Error::usage(format!("-j/--concurrency: {m}")))?;
+    }
+    validate(file_name, &s, &spans, &provider_spans, &number_lines)?;
     Ok(s)
+}
+
+fn span_line<T>(s: &Spanned<T>) -> usize {
+    s.referenced.line() as usize
 }
 
 fn apply(
@@ -389,6 +490,7 @@ fn apply(
     layer: Profile,
     spans: &mut Vec<(Spanned<String>, &'static str)>,
     provider_spans: &mut IndexMap<String, usize>,
+    number_lines: &mut IndexMap<String, usize>,
 ) {
     if let Some(d) = layer.defaults {
         if let Some(p) = d.provider {
@@ -396,9 +498,21 @@ fn apply(
             spans.push((p, "defaults.provider"));
         }
         set(&mut s.default_model, d.model);
-        overlay(&mut s.concurrency, d.concurrency);
-        overlay(&mut s.timeout_s, d.timeout_s);
-        overlay(&mut s.repeat, d.repeat);
+        for (field, line) in [
+            (
+                "defaults.concurrency",
+                d.concurrency.as_ref().map(span_line),
+            ),
+            ("defaults.timeout_s", d.timeout_s.as_ref().map(span_line)),
+            ("defaults.repeat", d.repeat.as_ref().map(span_line)),
+        ] {
+            if let Some(line) = line {
+                number_lines.insert(field.to_string(), line);
+            }
+        }
+        overlay(&mut s.concurrency, d.concurrency.map(|v| v.value));
+        overlay(&mut s.timeout_s, d.timeout_s.map(|v| v.value));
+        overlay(&mut s.repeat, d.repeat.map(|v| v.value));
     }
     for (name, p) in layer.providers.unwrap_or_default() {
         provider_spans.insert(name.clone(), p.referenced.line() as usize);
@@ -411,7 +525,10 @@ fn apply(
         }
         set(&mut s.judge_model, j.model);
     }
-    s.pricing.extend(layer.pricing.unwrap_or_default());
+    for (model, price) in layer.pricing.unwrap_or_default() {
+        number_lines.insert(format!("pricing.{model}"), span_line(&price));
+        s.pricing.insert(model, price.value);
+    }
     if let Some(c) = layer.cache {
         overlay(&mut s.cache_path, c.path);
         overlay(&mut s.cache_enabled, c.enabled);
@@ -425,6 +542,32 @@ fn apply(
     }
     if let Some(r) = layer.redaction {
         overlay(&mut s.redact_pii, r.pii);
+        overlay(&mut s.redact_inputs, r.inputs);
+        overlay(&mut s.redaction_allow, r.allow);
+    }
+    if let Some(l) = layer.limits {
+        for (field, slot, v) in [
+            (
+                "limits.rendered_bytes",
+                &mut s.limit_rendered_bytes,
+                l.rendered_bytes,
+            ),
+            (
+                "limits.response_bytes",
+                &mut s.limit_response_bytes,
+                l.response_bytes,
+            ),
+            (
+                "limits.output_bytes",
+                &mut s.limit_output_bytes,
+                l.output_bytes,
+            ),
+        ] {
+            if let Some(v) = v {
+                number_lines.insert(field.to_string(), span_line(&v));
+                *slot = v.value;
+            }
+        }
     }
 }
 
@@ -494,12 +637,113 @@ fn apply_env(s: &mut Settings, env: &dyn Fn(&str) -> Option<String>) -> Result<(
     Ok(())
 }
 
+/// The longest per-request timeout a config may ask for: one day.
+pub const MAX_TIMEOUT_S: f64 = 86_400.0;
+/// The most calls in flight per provider a config or `-j` may ask for.
+pub const MAX_CONCURRENCY: usize = 4096;
+/// The most retries after a first attempt.
+pub const MAX_RETRIES: u32 = 100;
+/// The most samples per case.
+pub const MAX_REPEAT: u32 = 10_000;
+
+/// `Err(why)` unless `c` calls in flight is a usable number.
+pub fn check_concurrency(c: usize) -> std::result::Result<(), String> {
+    if c == 0 || c > MAX_CONCURRENCY {
+        return Err(format!("must be from 1 to {MAX_CONCURRENCY}, got {c}"));
+    }
+    Ok(())
+}
+
+/// `Err(why)` unless `t` seconds is a usable timeout: finite, above 0, at most a day.
+pub fn check_timeout(t: f64) -> std::result::Result<(), String> {
+    if !(t.is_finite() && t > 0.0 && t <= MAX_TIMEOUT_S) {
+        return Err(format!(
+            "must be a number of seconds above 0 and at most {MAX_TIMEOUT_S}, got {t}"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `name` is a plausible environment variable name and not a key pasted in its place.
+pub fn is_env_var_name(name: &str) -> bool {
+    let ident = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    ident && !crate::redact::looks_like_key(name)
+}
+
 fn validate(
     file: &str,
     s: &Settings,
     spans: &[(Spanned<String>, &'static str)],
     provider_spans: &IndexMap<String, usize>,
+    number_lines: &IndexMap<String, usize>,
 ) -> Result<()> {
+    let range = |field: &'static str, msg: String| -> Error {
+        Diagnostic::error("range", file, format!("{field} {msg}"))
+            .at_opt(number_lines.get(field).copied())
+            .into()
+    };
+    check_concurrency(s.concurrency).map_err(|m| range("defaults.concurrency", m))?;
+    for (field, v) in [
+        ("limits.rendered_bytes", s.limit_rendered_bytes),
+        ("limits.response_bytes", s.limit_response_bytes),
+        ("limits.output_bytes", s.limit_output_bytes),
+    ] {
+        if !(MIN_LIMIT_BYTES..=MAX_LIMIT_BYTES).contains(&v) {
+            return Err(range(
+                field,
+                format!("must be from {MIN_LIMIT_BYTES} to {MAX_LIMIT_BYTES} bytes, got {v}"),
+            ));
+        }
+    }
+    for a in &s.redaction_allow {
+        if let Err(e) = regex::Regex::new(a) {
+            return Err(Diagnostic::error(
+                "redaction",
+                file,
+                format!("redaction.allow: `{a}` is not a regular expression: {e}"),
+            )
+            .into());
+        }
+    }
+    check_timeout(s.timeout_s).map_err(|m| range("defaults.timeout_s", m))?;
+    if s.repeat == 0 || s.repeat > MAX_REPEAT {
+        return Err(range(
+            "defaults.repeat",
+            format!("must be from 1 to {MAX_REPEAT}, got {}", s.repeat),
+        ));
+    }
+    for (model, p) in &s.pricing {
+        for (what, v) in [("input", p.input), ("output", p.output)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Diagnostic::error(
+                    "range",
+                    file,
+                    format!("pricing.{model}.{what} must be a price in USD per million tokens, 0 or more, got {v}"),
+                )
+                .at_opt(number_lines.get(&format!("pricing.{model}")).copied())
+                .into());
+            }
+        }
+    }
+    for (field, value) in [
+        ("prompts_dir", Some(&s.prompts_dir)),
+        ("evals_dir", Some(&s.evals_dir)),
+    ] {
+        if let Some(v) = value {
+            if crate::paths::join_within("", "", v).is_none_or(|j| j.is_empty()) {
+                return Err(Diagnostic::error(
+                    "path-escape",
+                    file,
+                    format!("{field} `{v}` leaves the repository"),
+                )
+                .help("paths in llmops.yaml are relative to the repository and stay inside it")
+                .into());
+            }
+        }
+    }
     let names = s.provider_names();
     let unknown = |name: &str| {
         crate::text::did_you_mean(name, names.iter().copied())
@@ -565,8 +809,58 @@ fn validate(
             }
             _ => {}
         }
+        if let Some(path) = &p.path {
+            if crate::paths::join_within("", "", path).is_none_or(|j| j.is_empty()) {
+                return Err(Diagnostic::error(
+                    "path-escape",
+                    file,
+                    format!("providers.{name}.path `{path}` leaves the repository"),
+                )
+                .at_opt(line)
+                .help("recordings live inside the repository, e.g. `path: recordings`")
+                .into());
+            }
+        }
+        if let Some(url) = &p.base_url {
+            if let Err(why) = check_base_url(url) {
+                return Err(Diagnostic::error(
+                    "base-url",
+                    file,
+                    format!(
+                        "providers.{name}.base_url `{}` is not usable: {why}",
+                        crate::redact::scrub(url)
+                    ),
+                )
+                .at_opt(line)
+                .help("write an http(s) address such as `https://api.openai.com/v1`; keep keys in `api_key_env`")
+                .into());
+            }
+        }
+        let field = |f: &str| format!("providers.{name}.{f}");
+        if let Some(c) = p.concurrency {
+            check_concurrency(c).map_err(|m| bad(format!("{} {m}", field("concurrency"))))?;
+        }
+        if let Some(t) = p.timeout_s {
+            check_timeout(t).map_err(|m| bad(format!("{} {m}", field("timeout_s"))))?;
+        }
+        for (f, v) in [("rpm", p.rpm), ("tpm", p.tpm)] {
+            if v == Some(0) {
+                return Err(bad(format!(
+                    "{} must be at least 1 (0 would wait forever); leave it out for no limit",
+                    field(f)
+                )));
+            }
+        }
+        if let Some(r) = p.max_retries {
+            if r > MAX_RETRIES {
+                return Err(bad(format!(
+                    "{} must be at most {MAX_RETRIES}, got {r}",
+                    field("max_retries")
+                )));
+            }
+        }
         if let Some(env_name) = &p.api_key_env {
-            if env_name.starts_with("sk-") || env_name.len() > 64 || env_name.contains(' ') {
+            if !is_env_var_name(env_name) {
                 return Err(Diagnostic::error(
                     "secret-in-config",
                     file,
@@ -593,10 +887,24 @@ fn validate(
             .into());
         }
     }
-    if s.concurrency == 0 {
-        return Err(
-            Diagnostic::error("range", file, "defaults.concurrency must be at least 1").into(),
-        );
+    Ok(())
+}
+
+/// `Err(why)` unless `url` is an absolute http(s) address without credentials in it.
+pub fn check_base_url(url: &str) -> std::result::Result<(), &'static str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("not an absolute URL (no `https://`)");
+    };
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+        return Err("only http and https are supported");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.is_empty() || host.starts_with(':') {
+        return Err("no host");
+    }
+    if url.contains(char::is_whitespace) {
+        return Err("it contains white space");
     }
     Ok(())
 }

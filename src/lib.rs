@@ -6,17 +6,24 @@
 // only on the error path, where their size costs nothing measurable.
 #![allow(clippy::result_large_err)]
 
+/// Caps what one template render may allocate (see [`memcap`]).
+#[global_allocator]
+static ALLOC: memcap::CapAlloc = memcap::CapAlloc;
+
 pub mod assert;
 pub mod cli;
 pub mod config;
 pub mod dataset;
 pub mod engine;
 pub mod error;
+pub mod fsio;
 pub mod gate;
 pub mod judge;
 pub mod lint;
+pub mod memcap;
 pub mod paths;
 pub mod provider;
+pub mod redact;
 pub mod registry;
 pub mod report;
 pub mod store;

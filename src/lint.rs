@@ -1,6 +1,7 @@
 //! Every static check on a registry: schemas, templates, variables, datasets, references.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
 
 use serde::Serialize;
 
@@ -82,17 +83,140 @@ pub fn lint(reg: &Registry) -> Result<Report> {
             }
         }
     }
+    // Files committed to git are forever once pushed: personal data and secrets in them are
+    // worth a word before they are.
+    let allow = crate::redact::Allow::new(&reg.settings.redaction_allow);
+    let mut scanned = std::collections::BTreeSet::new();
+    for p in prompts.values() {
+        if scanned.insert(p.path.clone()) {
+            hygiene(reg, &p.path, &allow, &mut out);
+        }
+    }
     for path in reg.suite_files()? {
         report.suites += 1;
+        if scanned.insert(path.clone()) {
+            hygiene(reg, &path, &allow, &mut out);
+        }
         match reg.load_suite(&path) {
-            Ok(s) => report.cases += check_suite(reg, &s, &prompts, &broken, &mut out),
+            Ok(s) => {
+                if let Some((data, _)) = &s.dataset {
+                    if scanned.insert(data.clone()) {
+                        hygiene(reg, data, &allow, &mut out);
+                    }
+                }
+                report.cases += check_suite(reg, &s, &prompts, &broken, &mut out)
+            }
             Err(e) => push_error(&mut out, e),
         }
+    }
+    for p in reg.settings.providers.values() {
+        if p.kind != crate::config::ProviderKind::Replay {
+            continue;
+        }
+        let Some(dir) = p.path.as_deref() else {
+            continue;
+        };
+        let dir = dir.trim_end_matches('/');
+        for e in reg.source.list(dir).unwrap_or_default() {
+            let rel = format!("{dir}/{}", e.name);
+            if !e.is_dir && e.name.ends_with(".jsonl") && scanned.insert(rel.clone()) {
+                hygiene(reg, &rel, &allow, &mut out);
+            }
+        }
+    }
+    for p in prompts.values() {
+        check_price(reg, p, &mut out);
     }
     out.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     out.dedup();
     report.diagnostics = out;
     Ok(report)
+}
+
+/// At most this many PII or secret findings are listed per file; the rest are counted.
+const MAX_HYGIENE_DIAGNOSTICS: usize = 5;
+
+/// Warn about personal data and secret-shaped strings in a committed file, naming the line
+/// and what it looks like, never the value itself.
+fn hygiene(reg: &Registry, rel: &str, allow: &crate::redact::Allow, out: &mut Vec<Diagnostic>) {
+    // Streamed line by line: a 200 MB dataset is scanned in constant memory.
+    let Ok(Some(mut reader)) = reg.source.open(rel) else {
+        return;
+    };
+    let mut shown = 0usize;
+    let mut more = 0usize;
+    let mut buf = Vec::new();
+    let mut i = 0usize;
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']);
+        for f in crate::redact::findings(line, allow) {
+            if shown == MAX_HYGIENE_DIAGNOSTICS {
+                more += 1;
+                continue;
+            }
+            shown += 1;
+            let code = if f.mask == "secret" { "secret" } else { "pii" };
+            out.push(
+                Diagnostic::warning(
+                    code,
+                    rel,
+                    format!("{} is committed here (git keeps it forever once pushed)", f.what),
+                )
+                .at(i + 1, Some(line[..f.start].chars().count() + 1))
+                .help(if f.mask == "secret" {
+                    "remove it and rotate the key; for a deliberate fake, add a pattern to `redaction.allow` in llmops.yaml"
+                } else {
+                    "use a fake value (e.g. ada@example.com), set `redaction.inputs: true` to mask it before requests leave, or add a pattern to `redaction.allow`"
+                }),
+            );
+        }
+        i += 1;
+    }
+    if more > 0 {
+        out.push(Diagnostic::warning(
+            "pii",
+            rel,
+            format!("… and {more} more PII- or secret-shaped string(s) in this file"),
+        ));
+    }
+}
+
+/// Warn when a prompt's model is priced nowhere: its cost would read as unknown.
+fn check_price(reg: &Registry, p: &Prompt, out: &mut Vec<Diagnostic>) {
+    let (Some(provider), Some(model)) = (
+        reg.settings.provider_for(&p.model),
+        reg.settings.model_for(&p.model),
+    ) else {
+        return;
+    };
+    let kind = reg.settings.providers.get(&provider).map(|c| c.kind);
+    if !matches!(
+        kind,
+        Some(
+            crate::config::ProviderKind::Openai
+                | crate::config::ProviderKind::Anthropic
+                | crate::config::ProviderKind::Fallback
+        )
+    ) {
+        return;
+    }
+    if crate::provider::pricing::price(&model, &reg.settings.pricing).is_none() {
+        out.push(
+            Diagnostic::warning(
+                "unknown-price",
+                &p.path,
+                format!("model `{model}` has no known price: reports will show its cost as unknown, and `--budget` cannot count it"),
+            )
+            .at_opt(p.model_line)
+            .help(format!("add `pricing: {{ {model}: {{ input: USD, output: USD }} }}` (per million tokens) to llmops.yaml")),
+        );
+    }
 }
 
 fn check_prompt(reg: &Registry, p: &Prompt, dir: &str, out: &mut Vec<Diagnostic>) {

@@ -46,6 +46,7 @@ impl Ui {
 
     /// Write `text` to stdout. A closed pipe (`llmops list | head`) ends the command quietly.
     pub fn out(&self, text: &str) -> Result<()> {
+        let text = crate::redact::scrub(text);
         let mut stdout = io::stdout().lock();
         match stdout
             .write_all(text.as_bytes())
@@ -66,7 +67,7 @@ impl Ui {
 
     /// A line on stderr (notes, progress, summaries that are not data).
     pub fn note(&self, text: &str) {
-        let _ = writeln!(io::stderr().lock(), "{text}");
+        let _ = writeln!(io::stderr().lock(), "{}", crate::redact::scrub(text));
     }
 
     /// A diagnostic on stderr.
@@ -149,11 +150,12 @@ impl Progress {
 
     /// A short status after the counter (`3 retries`).
     pub fn message(&self, msg: String) {
-        self.bar.set_message(msg);
+        self.bar.set_message(crate::redact::scrub_string(msg));
     }
 
     /// Print a line above the bar.
     pub fn note(&self, text: &str) {
+        let text = crate::redact::scrub(text);
         if self.bar.is_hidden() {
             let _ = writeln!(io::stderr().lock(), "{text}");
         } else {

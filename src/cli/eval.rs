@@ -10,6 +10,7 @@ use super::{Ctx, ReportFormat};
 use crate::config::ProviderKind;
 use crate::engine::{self, CachePolicy, Options, Recorder, Reporter, RunSpec, Selection, Stop};
 use crate::error::{Error, Outcome, Result};
+use crate::provider::replay;
 use crate::registry::Registry;
 use crate::report;
 use crate::store::{RunStatus, Store};
@@ -38,7 +39,7 @@ pub struct Args {
     #[arg(value_name = "PROMPT|SUITE")]
     targets: Vec<String>,
     /// Calls in flight per provider (overrides the config).
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = super::parse_concurrency)]
     concurrency: Option<usize>,
     /// Samples per case.
     #[arg(long, value_name = "K")]
@@ -62,7 +63,7 @@ pub struct Args {
     #[arg(long, value_name = "USD")]
     budget: Option<f64>,
     /// Run slice I of N (1-based), chosen by a hash of each case id.
-    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    #[arg(long, value_name = "I/N", value_parser = super::parse_shard)]
     shard: Option<(u32, u32)>,
     /// Continue the newest unfinished run of the same selection.
     #[arg(long)]
@@ -82,18 +83,6 @@ pub struct Args {
     no_progress: bool,
 }
 
-pub(crate) fn parse_shard(s: &str) -> std::result::Result<(u32, u32), String> {
-    let (i, n) = s.split_once('/').ok_or("expected I/N, for example 2/4")?;
-    let (i, n): (u32, u32) = (
-        i.trim().parse().map_err(|_| "I must be a whole number")?,
-        n.trim().parse().map_err(|_| "N must be a whole number")?,
-    );
-    if n == 0 || i == 0 || i > n {
-        return Err(format!("shard {i}/{n}: need 1 <= I <= N"));
-    }
-    Ok((i, n))
-}
-
 fn record_dir(reg: &Registry, arg: &str) -> Result<PathBuf> {
     if !arg.is_empty() {
         return Ok(reg.root.join(arg));
@@ -106,7 +95,7 @@ fn record_dir(reg: &Registry, arg: &str) -> Result<PathBuf> {
         .filter_map(|(_, p)| p.path.as_ref())
         .collect();
     match replays.as_slice() {
-        [one] => Ok(reg.root.join(one)),
+        [one] => replay::confined(&reg.root, one),
         [] => Err(Error::usage_help(
             "--record needs a directory: no `replay` provider is configured",
             "pass `--record DIR` or add `providers: { replay: { type: replay, path: DIR } }`",
@@ -150,6 +139,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         .as_deref()
         .map(|a| record_dir(&reg, a))
         .transpose()?;
+    if let Some(dir) = &recording {
+        // Recordings are merged, never dropped: refuse before paying for calls when an existing
+        // file cannot be read.
+        replay::check_dir(dir)?;
+    }
     let planned = engine::plan::select(&reg, &opts)?;
     let store = Store::open(&reg.root.join(&reg.settings.cache_path))?;
     if args.dry_run {
@@ -230,6 +224,9 @@ fn dry_run(
         ctx.ui.json(&lines)?;
     } else {
         ctx.ui.out(&report::dry_run_text(&lines))?;
+        for model in report::unpriced_models(&lines) {
+            ctx.ui.note(&format!("warning: model `{model}` has no known price: its cost is unknown (not $0); add it under `pricing:` in llmops.yaml"));
+        }
     }
     Ok(Outcome::Success)
 }

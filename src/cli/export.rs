@@ -154,7 +154,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     };
     let mut text = serde_json::to_string_pretty(&bundle).expect("serialisable");
     text.push('\n');
-    match &args.output {
+    match args.output.as_ref().filter(|p| !crate::fsio::is_stdout(p)) {
         Some(path) => {
             let path = if path.is_absolute() {
                 path.clone()

@@ -54,13 +54,13 @@ pub struct Args {
     #[arg(long, value_name = "A")]
     alpha: Option<f64>,
     /// Calls in flight per provider.
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = super::parse_concurrency)]
     concurrency: Option<usize>,
     /// Samples per case on both sides.
     #[arg(long, value_name = "K")]
     repeat: Option<u32>,
     /// Run slice I of N of the cases (merge the JSON results with `llmops merge`).
-    #[arg(long, value_name = "I/N", value_parser = super::eval::parse_shard)]
+    #[arg(long, value_name = "I/N", value_parser = super::parse_shard)]
     shard: Option<(u32, u32)>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]

@@ -93,13 +93,8 @@ const DATASET: &str = r#"{"id": "ada", "vars": {"user_name": "Ada"}, "assert": [
 const GITIGNORE_LINE: &str = ".llmops/cache/";
 
 fn write_new(path: &Path, text: &str) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display().to_string(), e))?;
-    }
-    // Write beside, then rename, so an interrupted init leaves no half-written file.
-    let tmp = path.with_extension("llmops-tmp");
-    std::fs::write(&tmp, text).map_err(|e| Error::io(tmp.display().to_string(), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display().to_string(), e))
+    // Through the one door: beside, then rename, so an interrupted init leaves no half file.
+    crate::fsio::write(path, text.as_bytes())
 }
 
 /// Run `llmops init`.

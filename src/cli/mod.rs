@@ -145,7 +145,12 @@ pub struct Ctx {
 impl Ctx {
     /// Open the registry at the working tree or `rev`.
     pub fn registry(&self, rev: Option<&str>) -> Result<Registry> {
-        Registry::open(&self.open, rev)
+        let reg = Registry::open(&self.open, rev)?;
+        // Every key the configuration names is known to the redactor before anything is
+        // stored or printed.
+        reg.settings.learn_keys(&|k| std::env::var(k).ok());
+        crate::memcap::set_rendered_limit(reg.settings.limit_rendered_bytes);
+        Ok(reg)
     }
 
     /// Open the registry with flags (`-j`) applied to its settings.
@@ -236,6 +241,29 @@ pub fn run() -> u8 {
         ctx.ui.error(e);
     }
     exit_code(&result)
+}
+
+/// `-j N`: a whole number in the range the config accepts.
+pub(crate) fn parse_concurrency(s: &str) -> std::result::Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number".to_string())?;
+    crate::config::check_concurrency(n)?;
+    Ok(n)
+}
+
+/// `--shard I/N`: slice I of N, 1-based.
+pub(crate) fn parse_shard(s: &str) -> std::result::Result<(u32, u32), String> {
+    let (i, n) = s.split_once('/').ok_or("expected I/N, for example 2/4")?;
+    let (i, n): (u32, u32) = (
+        i.trim().parse().map_err(|_| "I must be a whole number")?,
+        n.trim().parse().map_err(|_| "N must be a whole number")?,
+    );
+    if n == 0 || i == 0 || i > n {
+        return Err(format!("shard {i}/{n}: need 1 <= I <= N"));
+    }
+    Ok((i, n))
 }
 
 /// Turn `Err` for a failed check into the exit code after printing it; used by commands that

@@ -5,7 +5,7 @@ use super::{Ctx, ReportFormat};
 use crate::error::{Error, Result};
 use crate::{gate, report};
 
-/// Write a report in `format` to stdout or `output` (write-then-rename), with a short summary
+/// Write a report in `format` to stdout or `output` (through [`crate::fsio`]; `-` is stdout), with a short summary
 /// on stderr when the report goes to a file.
 pub(crate) fn emit_report(
     ctx: &Ctx,
@@ -19,13 +19,12 @@ pub(crate) fn emit_report(
         ReportFormat::Markdown => report::markdown(report),
         ReportFormat::Junit => report::junit(report),
     };
-    match output {
+    let text = crate::redact::scrub(&text);
+    match output.filter(|p| !crate::fsio::is_stdout(p)) {
         None => ctx.ui.out(&text),
         Some(path) => {
             let shown = path.display().to_string();
-            let tmp = path.with_extension("llmops-tmp");
-            std::fs::write(&tmp, &text).map_err(|e| Error::io(&shown, e))?;
-            std::fs::rename(&tmp, path).map_err(|e| Error::io(&shown, e))?;
+            crate::fsio::write(path, text.as_bytes())?;
             let summary: Vec<String> = report
                 .groups
                 .iter()
@@ -62,10 +61,11 @@ pub(crate) fn emit_gate(
         ReportFormat::Markdown => gate::render::markdown(report),
         ReportFormat::Junit => gate::render::junit(report),
     };
-    match output {
+    let text = crate::redact::scrub(&text);
+    match output.filter(|p| !crate::fsio::is_stdout(p)) {
         None => ctx.ui.out(&text)?,
         Some(path) => {
-            crate::registry::write_atomic(path, text.as_bytes())?;
+            crate::fsio::write(path, text.as_bytes())?;
             ctx.ui.note(&format!(
                 "gate {}: report written to {}",
                 report.verdict.as_str(),

@@ -138,7 +138,13 @@ pub fn execute(
         None => Default::default(),
     };
     let already = resumed.map(|_| done.len() as u64);
-    let writer = Writer::start(&store)?;
+    // The counters of the legs before this one: a resumed run reports the whole run.
+    let earlier_stats = match resumed {
+        Some(id) => store.run(Some(id))?.and_then(|r| r.stats),
+        None => None,
+    };
+    let writer = Writer::start_for(&store, Some(run_id))?;
+    let store_health = writer.health();
     let store = Arc::new(Mutex::new(store));
     let mut sink = StoreSink {
         writer: &writer,
@@ -153,6 +159,7 @@ pub fn execute(
         store: store.clone(),
         env: env_lookup,
         want_total,
+        store_health: Some(store_health.clone()),
     };
     let outcome = super::run(env, planned, opts, &mut |e: Event| {
         for r in reporters.iter_mut() {
@@ -171,12 +178,38 @@ pub fn execute(
         }
         Err(e) => (RunStatus::Failed, None, Stats::default(), Some(e)),
     };
+    let mut stored = merge_stats(
+        earlier_stats.as_ref(),
+        serde_json::to_value(&stats).expect("serialisable"),
+    );
+    if let Some(done_count) = already {
+        // Samples of the whole run: those stored before this leg (a killed leg left no
+        // counters) plus this leg's.
+        let before_leg = earlier_stats
+            .as_ref()
+            .and_then(|s| s.get("samples"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        if let Some(n) = stored.get("samples").and_then(serde_json::Value::as_u64) {
+            stored["samples"] = serde_json::json!(n - before_leg.min(n) + done_count);
+        }
+    }
     writer.send(Op::Finish {
         run_id,
         status,
-        stats: serde_json::to_value(&stats).expect("serialisable"),
+        stats: stored,
     });
-    writer.finish()?;
+    if let Err(e) = writer.finish() {
+        // The writer could not save results: say so, and mark the run failed if the database
+        // still takes that one small update.
+        if let Ok(s) = store.lock() {
+            let _ = s.mark_failed(run_id);
+        }
+        return Err(match fatal {
+            Some(f) if store_health.failure().is_some() => f,
+            _ => e,
+        });
+    }
     for r in reporters.iter_mut() {
         r.finish()?;
     }
@@ -193,6 +226,32 @@ pub fn execute(
         resumed: already,
         store,
     })
+}
+
+/// The counters of a resumed run: the earlier legs' plus this one's, so the header describes
+/// the whole run ("100 samples", not the last leg's 64).
+fn merge_stats(earlier: Option<&serde_json::Value>, now: serde_json::Value) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let (Some(Value::Object(before)), Value::Object(mut after)) = (earlier, now.clone()) else {
+        return now;
+    };
+    for (k, v) in before {
+        let (Some(a), Some(b)) = (v.as_f64(), after.get(k).and_then(Value::as_f64)) else {
+            continue;
+        };
+        let sum = a + b;
+        after.insert(
+            k.clone(),
+            if v.is_u64() && after[k].is_u64() {
+                json!(sum as u64)
+            } else {
+                json!(sum)
+            },
+        );
+    }
+    let legs = before.get("legs").and_then(Value::as_u64).unwrap_or(1);
+    after.insert("legs".into(), json!(legs + 1));
+    Value::Object(after)
 }
 
 /// The store writer as the run's last subscriber: results and cacheable answers.

@@ -45,7 +45,7 @@ pub fn estimate(
             ) {
                 Some(c) => {
                     l.est_cost_usd += c;
-                    l.priced = true;
+                    l.priced = l.calls == 1 || l.priced;
                 }
                 None => l.priced = false,
             }

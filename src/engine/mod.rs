@@ -112,6 +112,8 @@ pub struct RunEnv<'a> {
     pub env: EnvLookup,
     /// Count the samples first (for a progress bar).
     pub want_total: bool,
+    /// The store writer's health: once it has failed, no further call is made.
+    pub store_health: Option<crate::store::writer::Health>,
 }
 
 struct Shared {
@@ -124,6 +126,7 @@ struct Shared {
     baseline_outputs: Option<Arc<std::collections::HashMap<String, String>>>,
     pairwise_self: bool,
     redact_pii: bool,
+    max_output: u64,
     record: bool,
 }
 
@@ -204,6 +207,7 @@ pub fn run(
         baseline_outputs: opts.pairing.baseline_outputs.clone(),
         pairwise_self: opts.pairing.pairwise_self,
         redact_pii: reg.settings.redact_pii,
+        max_output: reg.settings.limit_output_bytes,
         record: opts.record,
     });
 
@@ -227,6 +231,15 @@ pub fn run(
     let store = env.store.clone();
     let stop = stop_planning.clone();
     let done = env.done;
+    let store_health = env.store_health.clone();
+    let store_failed = move || {
+        store_health.as_ref().and_then(|h| h.failure()).map(|why| {
+            Error::usage_help(
+                format!("{why}; the run stopped before making further provider calls and is marked failed"),
+                "free disk space (or fix the store), then `llmops eval --resume` continues the run where it stopped",
+            )
+        })
+    };
     let plan_opts = opts.clone();
     let budget = opts.budget;
     let mut stats = Stats::default();
@@ -267,6 +280,13 @@ pub fn run(
                         Internal::Event(e) => sink(e),
                         Internal::Done(row, est, was_call) => {
                             in_flight -= 1;
+                            if fatal.is_none() {
+                                if let Some(e) = store_failed() {
+                                    fatal = Some(e);
+                                    sink(Event::Finished(row));
+                                    break;
+                                }
+                            }
                             let live = shared.providers.get(&row.provider).is_some_and(|p| p.cacheable());
                             if was_call {
                                 reserved -= est;
@@ -299,6 +319,10 @@ pub fn run(
                                 break;
                             }
                             Some(Msg::Job(job)) => {
+                                if let Some(e) = store_failed() {
+                                    fatal = Some(e);
+                                    break;
+                                }
                                 let mut est = 0.0;
                                 let is_call = job.cached.is_none();
                                 if is_call {
@@ -452,10 +476,13 @@ async fn run_job(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>
     let workdir = shared.workdir.clone();
     let pricing = shared.pricing.clone();
     let redact = shared.redact_pii;
+    let max_output = shared.max_output;
     // Scoring (JSON schema, exec, regexes) is CPU work: keep it off the async workers.
     let (otx, orx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
-        let _ = otx.send(score::row(run_id, input, &workdir, &pricing, redact));
+        let _ = otx.send(score::row(
+            run_id, input, &workdir, &pricing, redact, max_output,
+        ));
     });
     orx.await.expect("the scorer always answers")
 }

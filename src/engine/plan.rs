@@ -408,6 +408,11 @@ pub fn plan(
 ) -> Result<()> {
     let filter = filter_regex(opts)?;
     let dir = &reg.settings.prompts_dir;
+    let mask_inputs = reg
+        .settings
+        .redact_inputs
+        .then(|| crate::redact::Allow::new(&reg.settings.redaction_allow));
+    let max_rendered = reg.settings.limit_rendered_bytes;
     for p in planned {
         let suite_name: Arc<str> = Arc::from(p.suite.name.as_str());
         let suite_hash: Arc<str> = Arc::from(p.suite_hash.as_str());
@@ -423,9 +428,16 @@ pub fn plan(
             })
             .collect();
         for case in p.suite.cases(&reg.source)? {
-            let case = case?;
+            let mut case = case?;
             if !selected(opts, filter.as_ref(), &p.suite.name, &case) {
                 continue;
+            }
+            if let Some(allow) = &mask_inputs {
+                // `redaction.inputs`: personal data and secrets never leave the machine (nor
+                // reach the store); stable placeholders keep one fingerprint per value.
+                for v in case.vars.values_mut() {
+                    crate::redact::mask_value(v, allow);
+                }
             }
             let data = Arc::new(CaseData {
                 json: json!({ "id": case.id, "vars": case.vars, "metadata": case.metadata, "description": case.description, "suite": p.suite.name }),
@@ -451,6 +463,20 @@ pub fn plan(
                     }
                 };
                 let messages = t.prompt.render(dir, &vars)?;
+                let size: usize = messages.iter().map(|m| m.content.len()).sum();
+                if size as u64 > max_rendered {
+                    return Err(Diagnostic::error(
+                        "rendered-size",
+                        &case.file,
+                        format!(
+                            "case `{}` renders prompt `{}` to {size} bytes, over `limits.rendered_bytes` ({max_rendered})",
+                            case.id, t.prompt.name
+                        ),
+                    )
+                    .at(case.line, None)
+                    .help("shorten the case's variables, or raise `limits.rendered_bytes` in llmops.yaml")
+                    .into());
+                }
                 for sample in 0..p.repeat {
                     if done.contains(&(
                         p.suite.name.clone(),

@@ -25,6 +25,25 @@ pub struct Input {
     pub judged: Vec<Option<Graded>>,
 }
 
+/// `text` cut to at most `max` bytes (on a character boundary), with a note of how much was
+/// cut: `limits.output_bytes` keeps one runaway answer from growing the store by megabytes.
+pub fn cap_output(text: String, max: u64) -> String {
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = text[..end].to_string();
+    out.push_str(&format!(
+        "…[cut: {} more bytes over limits.output_bytes]",
+        text.len() - end
+    ));
+    out
+}
+
 /// Score every assertion and build the row. A call error or an assertion that could not be
 /// evaluated makes the sample ERROR: reported and counted apart, never scored 0.
 pub fn row(
@@ -33,6 +52,7 @@ pub fn row(
     workdir: &std::path::Path,
     prices: &indexmap::IndexMap<String, crate::config::Price>,
     redact: bool,
+    max_output: u64,
 ) -> ResultRow {
     let Input {
         job,
@@ -155,11 +175,12 @@ pub fn row(
         });
     }
     // Scored on the real text; stored and reported masked when `redaction.pii` is on.
-    row.output = Some(if redact {
-        crate::assert::score::redact_pii(&resp.text)
+    let text = if redact {
+        crate::redact::mask_pii(&resp.text)
     } else {
         resp.text
-    });
+    };
+    row.output = Some(cap_output(text, max_output));
     if let Some((e, kind)) = first_error {
         row.error = Some(e);
         row.error_kind = Some(kind);

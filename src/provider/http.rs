@@ -17,19 +17,34 @@ pub struct Client {
     key: Option<Secret>,
     http: reqwest::Client,
     timeout: Duration,
+    max_body: u64,
 }
 
 /// The longest error text we keep from a server.
 const MAX_ERROR_TEXT: usize = 300;
 
+/// The longest `Retry-After` we believe: a server asking for more is capped here (the retry
+/// policy caps each wait further).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Parse `Retry-After` defensively: seconds (whole or not) or an HTTP date, capped at
+/// [`MAX_RETRY_AFTER`]; anything else (negative, not finite, absurdly long) is ignored.
 fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
+    if v.len() > 64 {
+        return None;
+    }
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        if !(secs.is_finite() && secs >= 0.0) {
+            return None;
+        }
+        return Some(Duration::from_secs_f64(
+            secs.min(MAX_RETRY_AFTER.as_secs_f64()),
+        ));
     }
     // An HTTP date: wait until then.
     let when = httpdate_to_unix(v)?;
@@ -37,7 +52,7 @@ fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs();
-    Some(Duration::from_secs(when.saturating_sub(now)))
+    Some(Duration::from_secs(when.saturating_sub(now)).min(MAX_RETRY_AFTER))
 }
 
 /// Parse an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into Unix seconds.
@@ -46,17 +61,20 @@ fn httpdate_to_unix(s: &str) -> Option<u64> {
     if parts.len() != 6 || parts[5] != "GMT" {
         return None;
     }
-    let day: u64 = parts[1].parse().ok()?;
+    let day: u64 = parts[1].parse().ok().filter(|d| (1..=31).contains(d))?;
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let month = MONTHS.iter().position(|m| *m == parts[2])? as u64 + 1;
-    let year: u64 = parts[3].parse().ok()?;
+    let year: u64 = parts[3]
+        .parse()
+        .ok()
+        .filter(|y| (1970..=9999).contains(y))?;
     let hms: Vec<u64> = parts[4]
         .split(':')
         .map(|x| x.parse().ok())
         .collect::<Option<_>>()?;
-    if hms.len() != 3 {
+    if hms.len() != 3 || hms[0] > 23 || hms[1] > 59 || hms[2] > 60 {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm).
@@ -100,8 +118,22 @@ impl Client {
         base: String,
         key: Option<Secret>,
         timeout: Duration,
+        max_body: u64,
     ) -> Result<Client> {
+        // Follow redirects within the origin only: reqwest strips `Authorization` on a
+        // cross-origin hop but not `x-api-key`, so no credential ever leaves the origin.
+        let policy = reqwest::redirect::Policy::custom(|attempt| {
+            let first = attempt.previous().first().map(reqwest::Url::origin);
+            if attempt.previous().len() > 5 {
+                attempt.error("too many redirects")
+            } else if first.is_some_and(|o| o != attempt.url().origin()) {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
         let http = reqwest::Client::builder()
+            .redirect(policy)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(256)
@@ -114,6 +146,7 @@ impl Client {
             key,
             http,
             timeout,
+            max_body,
         })
     }
 
@@ -194,7 +227,7 @@ impl Client {
     fn scrub(&self, text: &str) -> String {
         let text = match &self.key {
             Some(k) => k.scrub(text),
-            None => text.to_string(),
+            None => crate::redact::scrub_string(text.to_string()),
         };
         let mut t: String = text.chars().take(MAX_ERROR_TEXT).collect();
         if text.chars().count() > MAX_ERROR_TEXT {
@@ -292,53 +325,102 @@ impl Client {
         })
     }
 
-    /// Send, read the body, and turn a non-2xx status into the error it means.
+    /// Send, read the body (at most `max_body` bytes), and turn a non-2xx status into the
+    /// error it means.
     async fn send(
         &self,
         builder: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<Vec<u8>, CallError> {
-        let resp = builder
+        let mut resp = builder
             .send()
             .await
             .map_err(|e| self.transport_error(&e, url))?;
         let status = resp.status().as_u16();
         let retry_after = parse_retry_after(resp.headers());
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&e, url))?;
-        match status {
-            200..=299 => Ok(bytes.to_vec()),
-            429 => Err(CallError::RateLimited { retry_after }),
-            401 | 403 => Err(CallError::Auth(status)),
-            500..=599 => Err(CallError::Server {
+        if (300..=399).contains(&status) {
+            // Redirects within the origin were followed; this one leaves it.
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?");
+            return Err(CallError::CrossOriginRedirect {
                 status,
-                retry_after,
-            }),
-            _ => {
-                // OpenAI-style `{"error": {"message": ...}}` when there is one, else the body.
-                let message = serde_json::from_slice::<Value>(&bytes)
-                    .ok()
-                    .and_then(|v| {
-                        v.pointer("/error/message")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                    })
-                    .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
-                Err(CallError::Client {
-                    status,
-                    message: self.scrub(&message),
-                })
+                to: self.scrub(to),
+            });
+        }
+        if resp.content_length().is_some_and(|n| n > self.max_body) {
+            return Err(CallError::TooLarge {
+                limit: self.max_body,
+            });
+        }
+        // Stream the body and stop at the cap: a hostile or broken server cannot make us hold
+        // more than `max_body` bytes. Error bodies are cut much shorter.
+        let cap = if (200..=299).contains(&status) {
+            self.max_body
+        } else {
+            64 * 1024
+        };
+        let mut bytes: Vec<u8> = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if bytes.len() as u64 + chunk.len() as u64 > cap {
+                        if (200..=299).contains(&status) {
+                            return Err(CallError::TooLarge {
+                                limit: self.max_body,
+                            });
+                        }
+                        let room = (cap as usize).saturating_sub(bytes.len());
+                        bytes.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                        break;
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(self.transport_error(&e, url)),
             }
         }
+        let message = || self.server_message(&bytes);
+        match status {
+            200..=299 => Ok(bytes),
+            429 => Err(CallError::RateLimited {
+                retry_after,
+                message: message(),
+            }),
+            401 | 403 => Err(CallError::Auth(status)),
+            // 408: how proxies (LiteLLM, gateways) report an upstream timeout; worth a retry.
+            408 | 500..=599 => Err(CallError::Server {
+                status,
+                retry_after,
+                message: message(),
+            }),
+            _ => Err(CallError::Client {
+                status,
+                message: message(),
+            }),
+        }
+    }
+
+    /// The server's own words from an error body, truncated and redacted: OpenAI-style
+    /// `{"error": {"message": ...}}`, Anthropic's the same, `{"error": "..."}`,
+    /// `{"message": ...}`, or the text itself.
+    fn server_message(&self, bytes: &[u8]) -> String {
+        let from_json = serde_json::from_slice::<Value>(bytes).ok().and_then(|v| {
+            ["/error/message", "/error", "/message", "/detail"]
+                .iter()
+                .find_map(|p| v.pointer(p).and_then(Value::as_str).map(str::to_string))
+        });
+        let text = from_json.unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned());
+        self.scrub(&crate::text::one_line(&text, MAX_ERROR_TEXT * 2))
     }
 
     fn transport_error(&self, e: &reqwest::Error, url: &str) -> CallError {
         if e.is_timeout() {
             CallError::Timeout(self.timeout.as_secs_f64())
         } else if e.is_decode() || e.is_body() {
-            CallError::Connection(format!("response from {url} was cut short"))
+            CallError::Connection(format!("response from {} was cut short", self.scrub(url)))
         } else {
             // reqwest's chain can be long; the first cause names the problem.
             let mut cause = e.to_string();
@@ -347,7 +429,7 @@ impl Client {
                 cause = s.to_string();
                 src = s.source();
             }
-            CallError::Connection(format!("{url}: {}", self.scrub(&cause)))
+            CallError::Connection(format!("{}: {}", self.scrub(url), self.scrub(&cause)))
         }
     }
 }

@@ -97,18 +97,36 @@ pub struct Response {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CallError {
     /// HTTP 429.
-    #[error("rate limited (HTTP 429)")]
+    #[error("rate limited (HTTP 429){}", colon(message))]
     RateLimited {
         /// The server's `Retry-After`, if any.
         retry_after: Option<Duration>,
+        /// The server's message (truncated, redacted), if any.
+        message: String,
     },
-    /// HTTP 5xx.
-    #[error("server error (HTTP {status})")]
+    /// HTTP 5xx, or 408 (how proxies report an upstream timeout).
+    #[error("server error (HTTP {status}){}", colon(message))]
     Server {
         /// The status.
         status: u16,
         /// The server's `Retry-After`, if any.
         retry_after: Option<Duration>,
+        /// The server's message (truncated, redacted), if any.
+        message: String,
+    },
+    /// The response body was larger than `limits.response_bytes`; reading stopped there.
+    #[error("response body larger than {limit} bytes (`limits.response_bytes`); reading stopped at the limit")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A redirect to another origin: credentials are never sent across origins.
+    #[error("redirected (HTTP {status}) to another origin ({to}); credentials are never sent across origins: set `base_url` to the final address")]
+    CrossOriginRedirect {
+        /// The status.
+        status: u16,
+        /// Where the redirect pointed (redacted).
+        to: String,
     },
     /// No answer within the timeout.
     #[error("timed out after {0:.1} s")]
@@ -145,6 +163,14 @@ pub enum CallError {
     },
 }
 
+fn colon(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    }
+}
+
 impl CallError {
     /// Worth another try.
     pub fn retryable(&self) -> bool {
@@ -165,7 +191,7 @@ impl CallError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            CallError::RateLimited { retry_after } | CallError::Server { retry_after, .. } => {
+            CallError::RateLimited { retry_after, .. } | CallError::Server { retry_after, .. } => {
                 *retry_after
             }
             _ => None,
@@ -189,13 +215,15 @@ impl Secret {
         &self.0
     }
 
-    /// Remove the key from text that came back from a server (some echo it in errors).
+    /// Remove the key (and every other secret the redactor knows) from text that came back
+    /// from a server: some echo the key in errors.
     pub fn scrub(&self, text: &str) -> String {
-        if self.0.len() >= 6 {
-            text.replace(&self.0, "[redacted]")
+        let text = if self.0.len() >= 6 {
+            text.replace(&self.0, crate::redact::MASK)
         } else {
             text.to_string()
-        }
+        };
+        crate::redact::scrub_string(text)
     }
 }
 
@@ -464,10 +492,6 @@ impl Providers {
                 }
                 Err(e) => e,
             };
-            if matches!(err, CallError::RateLimited { .. }) {
-                rate_limited += 1;
-                self.rate_limited.fetch_add(1, Ordering::Relaxed);
-            }
             if !err.retryable() || retries >= p.retry.max_retries || !self.take_retry() {
                 return CallOutcome {
                     result: Err(err),
@@ -479,6 +503,11 @@ impl Providers {
                 };
             }
             retries += 1;
+            // "N retries (M rate-limited)": M counts the retries a 429 caused, nothing else.
+            if matches!(err, CallError::RateLimited { .. }) {
+                rate_limited += 1;
+                self.rate_limited.fetch_add(1, Ordering::Relaxed);
+            }
             let wait = backoff(&p.retry, retries, err.retry_after());
             on_retry(RetryNote {
                 provider: p.name.clone(),
@@ -528,15 +557,23 @@ impl Provider {
         root: &std::path::Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Provider> {
-        let timeout =
-            Duration::from_secs_f64(cfg.timeout_s.unwrap_or(settings.timeout_s).max(0.001));
+        // Validated at load (finite, above 0, at most a day); clamp again so no value can panic.
+        let timeout = Duration::try_from_secs_f64(
+            cfg.timeout_s
+                .unwrap_or(settings.timeout_s)
+                .clamp(0.001, crate::config::MAX_TIMEOUT_S),
+        )
+        .unwrap_or(Duration::from_secs(60));
         let mut key_missing = None;
         let http = match cfg.kind {
             ProviderKind::Openai | ProviderKind::Anthropic => {
                 let key = match &cfg.api_key_env {
                     None => None,
                     Some(var) => match env(var).filter(|k| !k.is_empty()) {
-                        Some(k) => Some(Secret(k)),
+                        Some(k) => {
+                            crate::redact::add_secret(&k);
+                            Some(Secret(k))
+                        }
                         None => {
                             key_missing = Some(var.clone());
                             None
@@ -552,17 +589,27 @@ impl Provider {
                     .base_url
                     .clone()
                     .unwrap_or_else(|| default_url.to_string());
-                Some(http::Client::new(cfg.kind, base, key, timeout)?)
+                Some(http::Client::new(
+                    cfg.kind,
+                    base,
+                    key,
+                    timeout,
+                    settings.limit_response_bytes,
+                )?)
             }
             _ => None,
         };
         let recordings = match (&cfg.kind, &cfg.path) {
-            (ProviderKind::Replay, Some(path)) => {
-                Some(Arc::new(Recordings::load(&root.join(path), path)?))
-            }
+            (ProviderKind::Replay, Some(path)) => Some(Arc::new(Recordings::load(
+                &replay::confined(root, path)?,
+                path,
+            )?)),
             _ => None,
         };
-        let concurrency = cfg.concurrency.unwrap_or(settings.concurrency).max(1);
+        let concurrency = cfg
+            .concurrency
+            .unwrap_or(settings.concurrency)
+            .clamp(1, crate::config::MAX_CONCURRENCY);
         Ok(Provider {
             name: name.to_string(),
             kind: cfg.kind,
@@ -571,8 +618,12 @@ impl Provider {
             chain: cfg.chain.clone().unwrap_or_default(),
             semaphore: Arc::new(tokio::sync::Semaphore::new(concurrency)),
             concurrency,
-            rpm: cfg.rpm.map(|r| TokenBucket::per_minute(f64::from(r))),
-            tpm: cfg.tpm.map(|t| TokenBucket::per_minute(f64::from(t))),
+            rpm: cfg
+                .rpm
+                .map(|r| TokenBucket::per_minute(f64::from(r.max(1)))),
+            tpm: cfg
+                .tpm
+                .map(|t| TokenBucket::per_minute(f64::from(t.max(1)))),
             retry: RetryPolicy {
                 max_retries: cfg.max_retries.unwrap_or(4),
                 ..RetryPolicy::default()

@@ -57,15 +57,7 @@ impl Recordings {
                 "{shown}/{}",
                 path.file_name().unwrap_or_default().to_string_lossy()
             );
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&name, e))?;
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let rec: Recording = serde_json::from_str(line).map_err(|e| {
-                    Diagnostic::error("recording", &name, format!("unreadable recording: {e}"))
-                        .at(i + 1, Some(e.column()))
-                })?;
+            for rec in read_file(&path, &name)? {
                 by_key.insert(rec.key, rec.response);
             }
         }
@@ -95,18 +87,93 @@ impl Recordings {
     }
 }
 
-/// Merge `new` recordings into `<dir>/<group>.jsonl` (write-then-rename; sorted by key).
+/// `root/rel` for a recordings directory from the config, refused when it resolves (through a
+/// symlink) outside the repository. `rel` itself was checked at load (no `..`, not absolute).
+pub fn confined(root: &Path, rel: &str) -> Result<PathBuf> {
+    let path = root.join(rel);
+    // The nearest existing ancestor decides where the path really leads.
+    let mut probe = path.as_path();
+    while !probe.exists() {
+        match probe.parent() {
+            Some(p) => probe = p,
+            None => return Ok(path),
+        }
+    }
+    let (Ok(real), Ok(real_root)) = (probe.canonicalize(), root.canonicalize()) else {
+        return Ok(path);
+    };
+    if !real.starts_with(&real_root) {
+        return Err(Error::usage_help(
+            format!("recordings directory `{rel}` resolves outside the repository"),
+            "a symlink in the path leads out of the registry; recordings must live inside it",
+        ));
+    }
+    Ok(path)
+}
+
+/// Every recording in one file, in order, or an error naming the file and line of the first
+/// one that cannot be read (a bad byte, a line that is not a recording). A missing file holds
+/// none.
+pub fn read_file(path: &Path, shown: &str) -> Result<Vec<Recording>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(shown, e)),
+    };
+    let mut out = Vec::new();
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line = std::str::from_utf8(line).map_err(|e| {
+            Diagnostic::error(
+                "recording",
+                shown,
+                format!(
+                    "unreadable recording: not UTF-8 at byte {}",
+                    e.valid_up_to() + 1
+                ),
+            )
+            .at(i + 1, None)
+            .help("fix or delete the line; llmops never drops recordings it cannot read")
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: Recording = serde_json::from_str(line).map_err(|e| {
+            Diagnostic::error("recording", shown, format!("unreadable recording: {e}"))
+                .at(i + 1, Some(e.column()))
+                .help("fix or delete the line; llmops never drops recordings it cannot read")
+        })?;
+        out.push(rec);
+    }
+    Ok(out)
+}
+
+/// Check that `<dir>/<group>.jsonl` files can be merged into before any call is paid for.
+pub fn check_dir(dir: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(dir.display().to_string(), e)),
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    for path in files {
+        read_file(&path, &path.display().to_string())?;
+    }
+    Ok(())
+}
+
+/// Merge `new` recordings into `<dir>/<group>.jsonl` (sorted by key, through
+/// [`crate::fsio::write`]). Existing recordings are kept; a file that cannot be read is an
+/// error naming its line, and nothing is written over it.
 pub fn write(dir: &Path, group: &str, new: Vec<Recording>) -> Result<usize> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
     let path = dir.join(format!("{group}.jsonl"));
     let shown = path.display().to_string();
     let mut all: BTreeMap<String, Recording> = BTreeMap::new();
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            if let Ok(rec) = serde_json::from_str::<Recording>(line) {
-                all.insert(rec.key.clone(), rec);
-            }
-        }
+    for rec in read_file(&path, &shown)? {
+        all.insert(rec.key.clone(), rec);
     }
     let added = new.len();
     for rec in new {
@@ -117,8 +184,8 @@ pub fn write(dir: &Path, group: &str, new: Vec<Recording>) -> Result<usize> {
         out.push_str(&serde_json::to_string(rec).expect("serialisable"));
         out.push('\n');
     }
-    let tmp = path.with_extension("jsonl.tmp");
-    std::fs::write(&tmp, out).map_err(|e| Error::io(&shown, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&shown, e))?;
+    // Recordings are committed to git: no key or configured secret may reach them.
+    let out = crate::redact::scrub(&out);
+    crate::fsio::write(&path, out.as_bytes())?;
     Ok(added)
 }

@@ -350,27 +350,8 @@ pub fn head_state(root: &Path) -> Option<(String, bool)> {
     Some((commit, dirty))
 }
 
-/// Write `bytes` to `path` through a temporary file in the same directory and a rename, so a
-/// reader never sees half a file and a crash leaves the old one.
+/// Write `bytes` to `path` through the one file-writing door, [`crate::fsio::write`]: a
+/// temporary file beside it and a rename, so a reader never sees half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let name = path.display().to_string();
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
-    let file_name = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        // No fsync: like git's own default, atomic for readers, not across power loss.
-        f.write_all(bytes)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(name, e));
-    }
-    Ok(())
+    crate::fsio::write(path, bytes)
 }

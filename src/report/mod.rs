@@ -130,6 +130,10 @@ pub struct Group {
     pub cost_usd: f64,
     /// USD of judge calls made in this run.
     pub judge_cost_usd: f64,
+    /// Answers whose model has no known price (built in or under `pricing:`): their cost is
+    /// unknown, not $0.
+    #[serde(default)]
+    pub unpriced: u32,
     /// Prompt tokens.
     pub input_tokens: u64,
     /// Completion tokens.
@@ -335,7 +339,12 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         .into_iter()
         .filter_map(|(k, v)| mean(v).map(|m| (k, m)))
         .collect();
-    let mut lat: Vec<f64> = rows.iter().filter_map(|r| r.latency_ms).collect();
+    // Latency of answers only: a sample that errored before an answer came has no latency.
+    let mut lat: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.output.is_some())
+        .filter_map(|r| r.latency_ms)
+        .collect();
     lat.sort_by(f64::total_cmp);
     let mut checks = Vec::new();
     let t = &policy.thresholds;
@@ -384,6 +393,10 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         metrics,
         cost_usd: rows.iter().filter_map(|r| r.cost_usd).sum(),
         judge_cost_usd: rows.iter().map(|r| r.judge_cost_usd).sum(),
+        unpriced: rows
+            .iter()
+            .filter(|r| r.output.is_some() && r.cost_usd.is_none())
+            .count() as u32,
         input_tokens: rows.iter().map(|r| r.input_tokens).sum(),
         output_tokens: rows.iter().map(|r| r.output_tokens).sum(),
         latency_p50_ms: quantile(&lat, 0.5),
@@ -489,7 +502,24 @@ pub fn dry_run_text(lines: &[EstimateLine]) -> String {
     } else {
         String::new()
     };
-    format!("{t}\ndry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4} (judge calls not estimated); nothing was called\n")
+    let unknown = if unpriced_models(lines).is_empty() {
+        String::new()
+    } else {
+        " plus calls of unknown cost".to_string()
+    };
+    format!("{t}\ndry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4}{unknown} (judge calls not estimated); nothing was called\n")
+}
+
+/// Models a dry run would call that have no known price, sorted, each once.
+pub fn unpriced_models(lines: &[EstimateLine]) -> Vec<&str> {
+    let mut unpriced: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.calls > 0 && !l.priced)
+        .map(|l| l.model.as_str())
+        .collect();
+    unpriced.sort();
+    unpriced.dedup();
+    unpriced
 }
 
 #[cfg(test)]

@@ -18,6 +18,17 @@ fn num(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{v:.3}"))
 }
 
+/// The cost of a group: `unknown` when no answer had a price, `≥ $x` when some had none.
+fn group_usd(x: f64, unpriced: u32) -> String {
+    if unpriced == 0 {
+        usd(x)
+    } else if x == 0.0 {
+        "unknown".into()
+    } else {
+        format!("≥ {}", usd(x))
+    }
+}
+
 fn usd(x: f64) -> String {
     if x == 0.0 {
         "$0".into()
@@ -134,9 +145,13 @@ pub fn text(r: &RunReport) -> String {
             format!("{} ({})", g.variant, g.prompt)
         };
         let cost = if g.judge_cost_usd > 0.0 {
-            format!("{} +{} judge", usd(g.cost_usd), usd(g.judge_cost_usd))
+            format!(
+                "{} +{} judge",
+                group_usd(g.cost_usd, g.unpriced),
+                usd(g.judge_cost_usd)
+            )
         } else {
-            usd(g.cost_usd)
+            group_usd(g.cost_usd, g.unpriced)
         };
         let cells = [
             g.suite.clone(),
@@ -269,7 +284,7 @@ pub fn markdown(r: &RunReport) -> String {
             g.flaky,
             pct(g.pass_rate),
             num(g.score),
-            usd(g.cost_usd + g.judge_cost_usd),
+            group_usd(g.cost_usd + g.judge_cost_usd, g.unpriced),
             ms(g.latency_p50_ms),
             ms(g.latency_p95_ms),
             if g.ok() { "✅" } else { "❌" }

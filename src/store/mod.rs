@@ -97,6 +97,10 @@ const MIGRATIONS: &[&str] = &[
         WHEN error LIKE 'provider%' THEN 'provider'
         WHEN error LIKE '%judge call failed%' THEN 'judge'
         ELSE 'assertion' END;",
+    // A run is claimed by one process at a time (`--resume` refuses a run another process
+    // holds): the holder, and until when (Unix seconds) the claim stands unless renewed.
+    "ALTER TABLE runs ADD COLUMN lease_owner TEXT;
+    ALTER TABLE runs ADD COLUMN lease_until INTEGER;",
 ];
 
 /// A sample's status.
@@ -221,6 +225,48 @@ fn bad_word(col: usize, what: &str, got: &str) -> rusqlite::Error {
         rusqlite::types::Type::Text,
         format!("unknown {what} `{got}`").into(),
     )
+}
+
+/// How long a claim on a run stands without renewal; the writer renews it every
+/// [`LEASE_RENEW`].
+pub const LEASE: Duration = Duration::from_secs(120);
+/// How often the writer renews a claim.
+pub const LEASE_RENEW: Duration = Duration::from_secs(20);
+
+/// This process's name in a lease: host, process id and a start stamp.
+pub fn lease_owner() -> String {
+    static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OWNER
+        .get_or_init(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default();
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            format!("{host}:{}:{nanos:x}", std::process::id())
+        })
+        .clone()
+}
+
+/// Whether a lease `owner` is certainly dead: a process on this host that no longer exists.
+fn owner_is_gone(owner: &str) -> bool {
+    let mut parts = owner.split(':');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let me = lease_owner();
+    let my_host = me.split(':').next().unwrap_or_default();
+    host == my_host
+        && Path::new("/proc/self").exists()
+        && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A run's row.
@@ -433,8 +479,8 @@ impl Store {
         let (commit, dirty) = git.map_or((None, false), |(c, d)| (Some(c), d));
         self.conn
             .execute(
-                "INSERT INTO runs (started_at, status, git_commit, dirty, command, settings, plan_key) VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6)",
-                params![now_rfc3339(), commit, dirty, command, settings.to_string(), plan_key],
+                "INSERT INTO runs (started_at, status, git_commit, dirty, command, settings, plan_key, lease_owner, lease_until) VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![now_rfc3339(), commit, dirty, crate::redact::scrub(command), settings.to_string(), plan_key, lease_owner(), unix_now() + LEASE.as_secs() as i64],
             )
             .map_err(self.err())?;
         Ok(self.conn.last_insert_rowid())
@@ -452,12 +498,55 @@ impl Store {
             .map_err(self.err())
     }
 
-    /// Mark a resumed run as running again.
+    /// Claim a run for `--resume` and mark it running again. Refused (with who holds it) while
+    /// another live process holds the run.
     pub fn reopen_run(&self, id: i64) -> Result<()> {
+        let me = lease_owner();
+        let now = unix_now();
+        let held: Option<(Option<String>, Option<i64>)> = self
+            .conn
+            .query_row(
+                "SELECT lease_owner, lease_until FROM runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        let refuse = |owner: &str| {
+            let pid = owner.split(':').nth(1).unwrap_or("?");
+            Error::usage_help(
+                format!("run {id} is being run by another llmops process (pid {pid}); not resuming it twice"),
+                "wait for that process to end (or stop it), then `llmops eval --resume` again",
+            )
+        };
+        if let Some((Some(owner), Some(until))) = &held {
+            if *owner != me && *until > now && !owner_is_gone(owner) {
+                return Err(refuse(owner));
+            }
+        }
+        // Compare-and-set, so two processes that both saw the run free cannot both take it.
+        let (old_owner, _) = held.unwrap_or((None, None));
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE runs SET status = 'running', finished_at = NULL, lease_owner = ?2, lease_until = ?3
+                 WHERE id = ?1 AND lease_owner IS ?4",
+                params![id, me, now + LEASE.as_secs() as i64, old_owner],
+            )
+            .map_err(self.err())?;
+        if changed == 0 {
+            return Err(refuse("?"));
+        }
+        Ok(())
+    }
+
+    /// Mark a run failed directly (the writer could not), releasing its claim. Best effort:
+    /// the database may be unwritable.
+    pub fn mark_failed(&self, id: i64) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?1",
-                [id],
+                "UPDATE runs SET status = 'failed', finished_at = ?2, lease_owner = NULL, lease_until = NULL WHERE id = ?1",
+                params![id, now_rfc3339()],
             )
             .map_err(self.err())?;
         Ok(())

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -59,6 +60,19 @@ impl Op {
 pub struct Writer {
     tx: Option<Sender<Op>>,
     handle: Option<JoinHandle<Result<()>>>,
+    failed: Arc<OnceLock<String>>,
+}
+
+/// Why the writer stopped, readable from any thread while the run goes on: the runner stops
+/// making calls as soon as this says something.
+#[derive(Clone)]
+pub struct Health(Arc<OnceLock<String>>);
+
+impl Health {
+    /// The store error that stopped the writer, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.0.get().cloned()
+    }
 }
 
 const BATCH: usize = 256;
@@ -67,17 +81,36 @@ const LINGER: Duration = Duration::from_millis(50);
 impl Writer {
     /// Start a writer on the store's database.
     pub fn start(store: &Store) -> Result<Writer> {
+        Self::start_for(store, None)
+    }
+
+    /// Start a writer that also keeps this process's claim on run `run_id` alive.
+    pub fn start_for(store: &Store, run_id: Option<i64>) -> Result<Writer> {
         let path = store.path().to_path_buf();
         let conn = open(&path)?;
         let (tx, rx) = mpsc::channel();
+        let failed = Arc::new(OnceLock::new());
+        let flag = failed.clone();
         let handle = std::thread::Builder::new()
             .name("llmops-writer".into())
-            .spawn(move || run(conn, rx, &path))
+            .spawn(move || {
+                let r = run(conn, rx, &path, run_id);
+                if let Err(e) = &r {
+                    let _ = flag.set(e.to_string());
+                }
+                r
+            })
             .map_err(|e| Error::io("writer thread", e))?;
         Ok(Writer {
             tx: Some(tx),
             handle: Some(handle),
+            failed,
         })
+    }
+
+    /// A handle that says when the writer has failed.
+    pub fn health(&self) -> Health {
+        Health(self.failed.clone())
     }
 
     /// Queue an op. Never blocks on the database.
@@ -118,7 +151,7 @@ fn open(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-fn run(mut conn: Connection, rx: Receiver<Op>, path: &Path) -> Result<()> {
+fn run(mut conn: Connection, rx: Receiver<Op>, path: &Path, run_id: Option<i64>) -> Result<()> {
     let err = |e: rusqlite::Error| Error::Database {
         path: path.display().to_string(),
         source: Box::new(e),
@@ -126,9 +159,22 @@ fn run(mut conn: Connection, rx: Receiver<Op>, path: &Path) -> Result<()> {
     };
     let mut pending: Vec<Op> = Vec::new();
     let mut first_at = Instant::now();
+    let mut renewed = Instant::now();
+    let owner = super::lease_owner();
     loop {
+        if let Some(id) = run_id {
+            if renewed.elapsed() >= super::LEASE_RENEW {
+                renewed = Instant::now();
+                let until = super::unix_now() + super::LEASE.as_secs() as i64;
+                conn.execute(
+                    "UPDATE runs SET lease_until = ?3 WHERE id = ?1 AND lease_owner = ?2",
+                    params![id, owner, until],
+                )
+                .map_err(err)?;
+            }
+        }
         let timeout = if pending.is_empty() {
-            Duration::from_secs(3600)
+            super::LEASE_RENEW.saturating_sub(renewed.elapsed())
         } else {
             LINGER.saturating_sub(first_at.elapsed())
         };
@@ -170,12 +216,20 @@ fn commit(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
                 response,
                 latency_ms,
             } => {
+                // Nothing is stored before the redactor has seen it.
+                let request = crate::redact::scrub_string(request);
+                let response = crate::redact::scrub_string(response);
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO responses (fingerprint, provider, model, request, response, latency_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
                 .execute(params![fingerprint, provider, model, request, response, latency_ms, now])?;
             }
-            Op::Result(r) => {
+            Op::Result(mut r) => {
+                r.output = r.output.map(crate::redact::scrub_string);
+                r.error = r.error.map(crate::redact::scrub_string);
+                for sc in &mut r.scores {
+                    sc.reason = crate::redact::scrub_string(std::mem::take(&mut sc.reason));
+                }
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO results (run_id, suite, variant, prompt, prompt_hash, suite_hash, case_id, sample, status, score, output, error,
                         finish_reason, provider, model, fingerprint, latency_ms, input_tokens, output_tokens, cost_usd, judge_input_tokens,
@@ -207,7 +261,7 @@ fn commit(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
                 stats,
             } => {
                 tx.prepare_cached(
-                    "UPDATE runs SET status = ?2, finished_at = ?3, stats = ?4 WHERE id = ?1",
+                    "UPDATE runs SET status = ?2, finished_at = ?3, stats = ?4, lease_owner = NULL, lease_until = NULL WHERE id = ?1",
                 )?
                 .execute(params![
                     run_id,

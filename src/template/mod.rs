@@ -500,9 +500,13 @@ impl Prompt {
         });
         let mut out = Vec::with_capacity(self.messages.len());
         for (i, m) in self.messages.iter().enumerate() {
-            let rendered = match env.get_template(&self.message_name(i)) {
-                Ok(t) => t.render(vars),
-                Err(_) => env.render_named_str(&self.path, &padded(m), vars),
+            let rendered = {
+                // No single value built while rendering may outgrow the render cap.
+                let _cap = crate::memcap::rendering(&self.path);
+                match env.get_template(&self.message_name(i)) {
+                    Ok(t) => t.render(vars),
+                    Err(_) => env.render_named_str(&self.path, &padded(m), vars),
+                }
             };
             let text = rendered.map_err(|e| {
                 let mut d = self.template_error(&e, prompts_dir);

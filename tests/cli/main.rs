@@ -8,6 +8,7 @@ mod architecture;
 mod diff;
 mod eval;
 mod export;
+mod faults;
 mod flags;
 mod gate;
 mod help;

@@ -339,6 +339,38 @@ pub fn filter_regex(opts: &Options) -> Result<Option<regex::Regex>> {
         .transpose()
 }
 
+/// The cases in this run's slice whose variables do not fit their prompt, as
+/// `file:line: case `id` for prompt `p`: why` (at most `limit`, plus how many more).
+pub fn unfit_cases(
+    reg: &Registry,
+    planned: &[Planned],
+    opts: &Options,
+    limit: usize,
+) -> Result<(Vec<String>, usize)> {
+    let filter = filter_regex(opts)?;
+    let (mut shown, mut total) = (Vec::new(), 0);
+    for p in planned {
+        for case in p.suite.cases(&reg.source)? {
+            let case = case?;
+            if !selected(opts, filter.as_ref(), &p.suite.name, &case) {
+                continue;
+            }
+            for t in &p.targets {
+                if let Err(e) = check_vars(&t.prompt.inputs, &case.vars) {
+                    total += 1;
+                    if shown.len() < limit {
+                        shown.push(format!(
+                            "{}:{}: case `{}` for prompt `{}`: {e}",
+                            case.file, case.line, case.id, t.prompt.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok((shown, total))
+}
+
 /// Count the jobs a plan will produce (parses the datasets but renders nothing).
 pub fn count(reg: &Registry, planned: &[Planned], opts: &Options) -> Result<u64> {
     let filter = filter_regex(opts)?;

@@ -28,6 +28,15 @@ pub struct Committed {
     pub branch: String,
 }
 
+/// The commit a change is compared with: the merge base with its base branch.
+#[derive(Debug, Clone)]
+pub struct BaseCommit {
+    /// Full commit id of the merge base.
+    pub commit: String,
+    /// The base branch as found (`origin/main`, `main`).
+    pub branch: String,
+}
+
 /// Who and when, for a commit and for the lock.
 #[derive(Clone)]
 pub struct Author {
@@ -114,31 +123,100 @@ impl GitRepo {
         })
     }
 
-    /// The gate's default baseline: the merge base of HEAD with the default branch
-    /// (`origin/HEAD`, else `main`, else `master`), as a commit id. `None` when there is no
-    /// such branch or no commit yet.
-    pub fn default_baseline(&self) -> Result<Option<String>> {
+    /// The commit a change targets: the merge base of HEAD with the base branch `base` (a
+    /// branch name such as `main`, looked up as `origin/main` first, or any revision), or,
+    /// with no `base`, with the default branch (`origin/HEAD`, else `main`/`master`). `None`
+    /// when there is no commit or no default branch. A shallow clone that lacks the history
+    /// to find it is an error that says how to fetch it.
+    pub fn merge_base_with(&self, base: Option<&str>) -> Result<Option<BaseCommit>> {
         let Ok(head) = self.repo.head().and_then(|h| h.peel_to_commit()) else {
             return Ok(None);
         };
-        for name in [
-            "refs/remotes/origin/HEAD",
-            "refs/heads/main",
-            "refs/heads/master",
-            "refs/remotes/origin/main",
-            "refs/remotes/origin/master",
-        ] {
-            let Ok(r) = self.repo.find_reference(name) else {
-                continue;
-            };
-            let Ok(target) = r.resolve().and_then(|r| r.peel_to_commit()) else {
-                continue;
-            };
-            if let Ok(base) = self.repo.merge_base(head.id(), target.id()) {
-                return Ok(Some(base.to_string()));
+        let shallow = self.repo.is_shallow();
+        let shallow_help = "fetch the full history: `git fetch --unshallow origin` (GitHub Actions: `actions/checkout` with `fetch-depth: 0`; GitLab: `GIT_DEPTH: 0`)";
+        let candidates: Vec<(String, String)> = match base {
+            Some(b) => {
+                let b = b.strip_prefix("refs/heads/").unwrap_or(b);
+                let mut c = vec![
+                    (format!("refs/remotes/origin/{b}"), format!("origin/{b}")),
+                    (format!("refs/heads/{b}"), b.to_string()),
+                ];
+                if let Ok(obj) = self.repo.revparse_single(b) {
+                    if let Ok(commit) = obj.peel_to_commit() {
+                        c.push((commit.id().to_string(), b.to_string()));
+                    }
+                }
+                c
             }
+            None => [
+                "refs/remotes/origin/HEAD",
+                "refs/heads/main",
+                "refs/heads/master",
+                "refs/remotes/origin/main",
+                "refs/remotes/origin/master",
+            ]
+            .iter()
+            .map(|n| (n.to_string(), String::new()))
+            .collect(),
+        };
+        for (name, shown) in candidates {
+            let target = match Oid::from_str(&name) {
+                Ok(id) if name.len() == 40 => self.repo.find_commit(id).ok(),
+                _ => self
+                    .repo
+                    .find_reference(&name)
+                    .ok()
+                    .and_then(|r| r.resolve().ok()?.peel_to_commit().ok()),
+            };
+            let Some(target) = target else { continue };
+            let shown = if shown.is_empty() {
+                // `refs/remotes/origin/HEAD` -> the branch it points at.
+                let full = self
+                    .repo
+                    .find_reference(&name)
+                    .ok()
+                    .and_then(|r| r.symbolic_target().map(str::to_string))
+                    .unwrap_or(name.clone());
+                full.trim_start_matches("refs/remotes/")
+                    .trim_start_matches("refs/heads/")
+                    .to_string()
+            } else {
+                shown
+            };
+            return match self.repo.merge_base(head.id(), target.id()) {
+                Ok(id) => Ok(Some(BaseCommit {
+                    commit: id.to_string(),
+                    branch: shown,
+                })),
+                Err(_) if shallow => Err(Error::usage_help(
+                    format!(
+                        "this clone is shallow, so HEAD and `{shown}` have no merge base in it"
+                    ),
+                    shallow_help,
+                )),
+                Err(_) => Err(Error::usage_help(
+                    format!("HEAD and `{shown}` share no history, so there is no merge base"),
+                    "pass `--base-ref BRANCH` naming the branch this change merges into",
+                )),
+            };
         }
-        Ok(None)
+        match base {
+            Some(b) => Err(Error::usage_help(
+                format!(
+                    "the base branch `{b}` is not in this clone (neither `origin/{b}` nor `{b}`)"
+                ),
+                if shallow {
+                    shallow_help.to_string()
+                } else {
+                    format!("fetch it first: `git fetch origin {b}`")
+                },
+            )),
+            None if shallow => Err(Error::usage_help(
+                "this clone is shallow and has no default branch to take a merge base with",
+                shallow_help,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// The repository's work tree.

@@ -11,7 +11,7 @@ mod source;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use git::{Author, Committed, GitRepo, LabelChange};
+pub use git::{Author, BaseCommit, Committed, GitRepo, LabelChange};
 pub use labels::{
     check_label_name, label_path, parse_version, parse_version_arg, Label, LABELS_DIR, WORKTREE,
 };

@@ -36,6 +36,9 @@ pub enum Reference {
     Label(String),
     /// A git revision.
     Git(String),
+    /// A label or version as the label and lock files stand at a commit (the gate's
+    /// baseline: read at the merge base, so the change under test cannot move it).
+    At(Box<Reference>, String),
 }
 
 impl Reference {
@@ -45,7 +48,17 @@ impl Reference {
             Reference::Worktree => WORKTREE.to_string(),
             Reference::Version(n) => format!("v{n}"),
             Reference::Label(l) | Reference::Git(l) => l.clone(),
+            Reference::At(inner, rev) => format!("{} at {}", inner.display(), short(rev)),
         }
+    }
+}
+
+/// A commit id cut to seven characters; anything else as written.
+fn short(rev: &str) -> &str {
+    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &rev[..7]
+    } else {
+        rev
     }
 }
 
@@ -181,6 +194,7 @@ impl<'o> Resolver<'o> {
     /// The registry snapshot that goes with a reference.
     pub fn registry_for(&self, r: &Reference) -> Result<Rc<Registry>> {
         match r {
+            Reference::At(_, rev) => self.registry_for(&Reference::Git(rev.clone())),
             Reference::Git(rev) => {
                 if let Some(reg) = self.revs.borrow().get(rev) {
                     return Ok(reg.clone());
@@ -232,14 +246,17 @@ impl<'o> Resolver<'o> {
                     registry: reg,
                 }))
             }
-            Reference::Version(_) | Reference::Label(_) => {
+            Reference::Version(_) | Reference::Label(_) | Reference::At(..) => {
                 let Some((entry, origin)) = self.version_entry(name, r)? else {
                     return Ok(None);
                 };
+                let registry = self.registry_for(r)?;
+                let prompt =
+                    load_version_with(self.git()?, &registry.settings.prompts_dir, &entry)?;
                 Ok(Some(Resolved {
-                    prompt: self.load_version(&entry)?,
+                    prompt,
                     origin,
-                    registry: self.worktree()?,
+                    registry,
                 }))
             }
         }
@@ -247,6 +264,9 @@ impl<'o> Resolver<'o> {
 
     /// The lock entry a version or label reference names for `name`, with its origin.
     fn version_entry(&self, name: &str, r: &Reference) -> Result<Option<(VersionEntry, Origin)>> {
+        if let Reference::At(inner, rev) = r {
+            return self.version_entry_at(name, inner, rev);
+        }
         let (n, label) = match r {
             Reference::Version(n) => (*n, None),
             Reference::Label(l) => {
@@ -287,6 +307,48 @@ impl<'o> Resolver<'o> {
         Ok(Some((entry, origin)))
     }
 
+    /// [`Self::version_entry`] with the label and lock files read at commit `rev`.
+    fn version_entry_at(
+        &self,
+        name: &str,
+        inner: &Reference,
+        rev: &str,
+    ) -> Result<Option<(VersionEntry, Origin)>> {
+        let reg = self.registry_for(&Reference::Git(rev.to_string()))?;
+        let (n, label) = match inner {
+            Reference::Version(n) => (*n, None),
+            Reference::Label(l) => {
+                match read_label(&reg, l)?.and_then(|x| x.targets.get(name).copied()) {
+                    Some(n) => (n, Some(l.clone())),
+                    None => return Ok(None),
+                }
+            }
+            _ => return Ok(None),
+        };
+        let Some(entry) = read_lock(&reg)?.get(name, n).cloned() else {
+            return match &label {
+                None => Ok(None),
+                Some(l) => Err(Error::usage_help(
+                    format!("at {}, label `{l}` points `{name}` at v{n}, which {LOCK_FILE} there does not have", short(rev)),
+                    "repair the lock on the base branch (`llmops lint --locked` shows it)",
+                )),
+            };
+        };
+        let describe = match &label {
+            Some(l) => format!("{l} ({name}@v{n}) at {}", short(rev)),
+            None => format!("{name}@v{n} at {}", short(rev)),
+        };
+        let origin = Origin {
+            reference: format!("{} at {}", inner.display(), short(rev)),
+            describe,
+            version: Some(n),
+            label,
+            commit: Some(rev.to_string()),
+            content_hash: entry.content_hash.clone(),
+        };
+        Ok(Some((entry, origin)))
+    }
+
     /// Every prompt in `names` at `r` (an error for one that is not there). Released versions
     /// are read from their blobs on every core: `export --label` reads hundreds.
     pub fn resolve_all(&self, names: &[String], r: &Reference) -> Result<Vec<Resolved>> {
@@ -319,6 +381,11 @@ impl<'o> Resolver<'o> {
     /// The error for a prompt that `r` does not have.
     pub fn absent(&self, name: &str, r: &Reference) -> Error {
         match r {
+            Reference::At(inner, rev) => Error::usage(format!(
+                "{} has no version of `{name}` at {}",
+                inner.display(),
+                short(rev)
+            )),
             Reference::Version(n) => Error::usage_help(
                 format!("`{name}` has no version v{n}"),
                 format!("`llmops log {name}` lists its versions"),
@@ -361,6 +428,21 @@ impl<'o> Resolver<'o> {
                 Some(label) => label.targets.keys().cloned().collect(),
                 None => BTreeSet::new(),
             },
+            Reference::At(inner, rev) => {
+                let reg = self.registry_for(&Reference::Git(rev.clone()))?;
+                match &**inner {
+                    Reference::Label(l) => read_label(&reg, l)?
+                        .map(|x| x.targets.into_keys().collect())
+                        .unwrap_or_default(),
+                    Reference::Version(n) => read_lock(&reg)?
+                        .prompts
+                        .iter()
+                        .filter(|(_, p)| p.get(*n).is_some())
+                        .map(|(k, _)| k.clone())
+                        .collect(),
+                    _ => BTreeSet::new(),
+                }
+            }
         })
     }
 

@@ -4,6 +4,7 @@
 mod mock;
 mod support;
 
+mod ci_git;
 mod diff;
 mod eval;
 mod export;

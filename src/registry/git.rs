@@ -552,6 +552,17 @@ impl GitRepo {
         Ok(())
     }
 
+    /// Stage registry-relative files as they are on disk (resolving a conflict on them).
+    pub fn stage(&self, files: &[String]) -> Result<()> {
+        let mut index = self.repo.index()?;
+        for rel in files {
+            let full = self.repo_path(rel);
+            index.add_path(Path::new(&full))?;
+        }
+        index.write()?;
+        Ok(())
+    }
+
     /// Set a key in the repository's own config (`.git/config`).
     pub fn set_local_config(&self, key: &str, value: &str) -> Result<()> {
         let mut cfg = self.repo.config()?.open_level(git2::ConfigLevel::Local)?;

@@ -239,10 +239,15 @@ pub fn promote(res: &Resolver, prompt: &str, version: u32, label: &str) -> Resul
     refuse_dirty(git, &path, "promote")?;
     let mut l = res.label(label)?.map(|l| (*l).clone()).unwrap_or(Label {
         name: label.to_string(),
-        targets: Default::default(),
+        ..Label::default()
     });
+    let hash = res
+        .lock()?
+        .get(prompt, version)
+        .map(|e| e.content_hash.clone())
+        .unwrap_or_default();
     let from = l.targets.get(prompt).copied();
-    if from == Some(version) {
+    if from == Some(version) && l.pins.get(prompt) == Some(&hash) {
         return Ok(Moved {
             prompt: prompt.to_string(),
             label: label.to_string(),
@@ -252,7 +257,7 @@ pub fn promote(res: &Resolver, prompt: &str, version: u32, label: &str) -> Resul
             branch: None,
         });
     }
-    l.targets.insert(prompt.to_string(), version);
+    l.set(prompt, version, &hash);
     let from_text = from.map_or("none".to_string(), |v| format!("v{v}"));
     let message = format!(
         "promote {prompt}@v{version} to {label}\n\nPrompt: {prompt}\nLabel: {label}\nPromote-From: {from_text}\nPromote-To: v{version}\n"
@@ -348,7 +353,12 @@ pub fn rollback_label(
             )
         })?,
     };
-    l.targets.insert(prompt.to_string(), target);
+    let hash = res
+        .lock()?
+        .get(prompt, target)
+        .map(|e| e.content_hash.clone())
+        .unwrap_or_default();
+    l.set(prompt, target, &hash);
     let message = format!(
         "rollback {prompt} on {label}: v{current} -> v{target}\n\nPrompt: {prompt}\nLabel: {label}\nRollback-From: v{current}\nRollback-To: v{target}\nReason: {}\n",
         trailer_value(reason)

@@ -5,6 +5,7 @@ mod git;
 mod labels;
 mod lifecycle;
 mod lock;
+mod merge;
 mod resolve;
 mod source;
 
@@ -20,6 +21,7 @@ pub use lifecycle::{
     Moved, Released,
 };
 pub use lock::{rfc3339, EvalSummary, PromptVersions, VersionEntry, VersionsLock, LOCK_FILE};
+pub use merge::{check_labels, resolve as resolve_lock, Renumbered, Resolution, Side};
 pub use resolve::{
     load_version_with, read_label, read_lock, Origin, Reference, Resolved, Resolver,
 };

@@ -53,6 +53,29 @@ impl Reference {
     }
 }
 
+/// An error when label `label` pins content for `name` other than what version `n` holds: a
+/// merge renumbered the versions under it, and following the number would serve other
+/// content.
+fn check_pin(
+    label: &str,
+    name: &str,
+    n: u32,
+    pin: Option<&str>,
+    entry: &VersionEntry,
+) -> Result<()> {
+    match pin {
+        Some(p) if p != entry.content_hash => Err(Error::usage_help(
+            format!(
+                "label `{label}` points `{name}` at v{n} but pins content {}, and v{n} in {LOCK_FILE} is {}: a merge renumbered the versions",
+                &p[..p.len().min(12)],
+                &entry.content_hash[..entry.content_hash.len().min(12)]
+            ),
+            "run `llmops lock resolve` to carry the label with its content, then commit",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A commit id cut to seven characters; anything else as written.
 fn short(rev: &str) -> &str {
     if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -281,6 +304,11 @@ impl<'o> Resolver<'o> {
             _ => return Ok(None),
         };
         let entry = match (self.lock()?.get(name, n).cloned(), &label) {
+            (Some(e), Some(l)) => {
+                let pinned = self.label(l)?.and_then(|x| x.pins.get(name).cloned());
+                check_pin(l, name, n, pinned.as_deref(), &e)?;
+                e
+            }
             (Some(e), _) => e,
             (None, None) => return Ok(None),
             (None, Some(l)) => {
@@ -315,14 +343,15 @@ impl<'o> Resolver<'o> {
         rev: &str,
     ) -> Result<Option<(VersionEntry, Origin)>> {
         let reg = self.registry_for(&Reference::Git(rev.to_string()))?;
-        let (n, label) = match inner {
-            Reference::Version(n) => (*n, None),
-            Reference::Label(l) => {
-                match read_label(&reg, l)?.and_then(|x| x.targets.get(name).copied()) {
-                    Some(n) => (n, Some(l.clone())),
+        let (n, label, pin) = match inner {
+            Reference::Version(n) => (*n, None, None),
+            Reference::Label(l) => match read_label(&reg, l)? {
+                Some(x) => match x.targets.get(name).copied() {
+                    Some(n) => (n, Some(l.clone()), x.pins.get(name).cloned()),
                     None => return Ok(None),
-                }
-            }
+                },
+                None => return Ok(None),
+            },
             _ => return Ok(None),
         };
         let Some(entry) = read_lock(&reg)?.get(name, n).cloned() else {
@@ -334,6 +363,9 @@ impl<'o> Resolver<'o> {
                 )),
             };
         };
+        if let Some(l) = &label {
+            check_pin(l, name, n, pin.as_deref(), &entry)?;
+        }
         let describe = match &label {
             Some(l) => format!("{l} ({name}@v{n}) at {}", short(rev)),
             None => format!("{name}@v{n} at {}", short(rev)),

@@ -172,3 +172,126 @@ fn finding_2_a_candidate_that_cannot_render_its_cases_is_an_error() {
         run.stderr
     );
 }
+
+/// `minimal` on `main` with `greet` released as v1 and promoted to `production`.
+fn greet_on_main() -> Repo {
+    let mut r = Repo::new();
+    minimal(&r);
+    r.write(".gitignore", ".test-home/\n.llmops/cache/\n");
+    r.commit("registry");
+    r.git(&["branch", "-M", "main"]).expect(0);
+    r.llmops(&["release", "greet", "-m", "first"]).expect(0);
+    r.llmops(&["promote", "greet", "v1", "--label", "production"])
+        .expect(0);
+    r
+}
+
+#[test]
+fn finding_3_labels_keep_their_content_through_a_merge_that_renumbers_versions() {
+    let mut r = greet_on_main();
+    // Two branches each edit `greet` (different lines, so the prompt merges cleanly), release
+    // it as v2 and promote that to production.
+    r.git(&["checkout", "-q", "-b", "warm"]).expect(0);
+    r.write(
+        "prompts/greet.prompty",
+        &GREET.replace("temperature: 0.5", "temperature: 0.9"),
+    );
+    r.commit("warmer");
+    r.llmops(&["release", "greet", "-m", "warm"]).expect(0);
+    r.llmops(&["promote", "greet", "v2", "--label", "production"])
+        .expect(0);
+    let warm = r.llmops(&["export", "--label", "production"]);
+    warm.expect(0);
+    r.git(&["checkout", "-q", "main"]).expect(0);
+    r.git(&["checkout", "-q", "-b", "terse"]).expect(0);
+    r.write(
+        "prompts/greet.prompty",
+        &GREET.replace("You greet people.", "You greet people briefly."),
+    );
+    r.commit("terser");
+    r.llmops(&["release", "greet", "-m", "terse"]).expect(0);
+    r.llmops(&["promote", "greet", "v2", "--label", "production"])
+        .expect(0);
+    let terse = r.llmops(&["export", "--label", "production"]);
+    terse.expect(0);
+    // Merge `warm` into `terse`: the lock and the label conflict.
+    let merge = r.git(&["merge", "-q", "--no-edit", "warm"]);
+    assert_ne!(merge.code, 0, "{merge:?}");
+    let run = r.llmops(&["lint", "--locked"]);
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("merge conflict in .llmops/versions.lock for `greet`")
+            || run
+                .stdout
+                .contains("merge conflict in .llmops/versions.lock for `greet`"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains("llmops lock resolve") || run.stdout.contains("llmops lock resolve"),
+        "{run:?}"
+    );
+    let run = r.llmops(&["lock", "resolve"]);
+    run.expect(0);
+    // Both were released within the same clock second, so the content hash breaks the tie:
+    // whichever it is, it is renumbered to v3 and the label follows its content.
+    assert!(run.stdout.contains("renumbered to v3"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("wrote and staged .llmops/versions.lock, .llmops/labels/production.yaml"),
+        "{}",
+        run.stdout
+    );
+    r.git(&["commit", "-q", "--no-edit"]).expect(0);
+    let log = r.llmops(&["log", "greet", "--format", "json"]);
+    log.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&log.stdout).unwrap();
+    let mut numbers: Vec<u64> = v["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["version"].as_u64().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, vec![1, 2, 3], "{}", log.stdout);
+    // The label serves one of the two promoted contents, the one it pinned (the later
+    // release), never the other branch's content under the old number.
+    let now = r.llmops(&["export", "--label", "production"]);
+    now.expect(0);
+    let label = r.read(".llmops/labels/production.yaml");
+    assert!(label.contains("greet: { version: 3, content: "), "{label}");
+    let content = |run: &Run| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        v["prompts"]["greet"]["messages"].clone()
+    };
+    assert!(
+        content(&now) == content(&warm) || content(&now) == content(&terse),
+        "{}",
+        now.stdout
+    );
+    // The merged prompt content is a third, unreleased one; the labels themselves check out.
+    let lint = r.llmops(&["lint", "--locked"]);
+    assert!(!lint.stderr.contains("label `production`"), "{lint:?}");
+    // A hand edit that points the label at a number whose content is not the pinned one, or
+    // at a version the lock does not have, fails `lint --locked`.
+    r.write(
+        ".llmops/labels/production.yaml",
+        &label.replace("version: 3", "version: 2"),
+    );
+    let lint = r.llmops(&["lint", "--locked"]);
+    lint.expect(2);
+    assert!(
+        lint.stderr.contains("a merge renumbered the versions"),
+        "{lint:?}"
+    );
+    let export = r.llmops(&["export", "--label", "production"]);
+    export.expect(2);
+    r.write(".llmops/labels/production.yaml", "greet: 9\n");
+    let lint = r.llmops(&["lint", "--locked"]);
+    lint.expect(2);
+    assert!(
+        lint.stderr
+            .contains("points `greet` at v9, which .llmops/versions.lock does not have"),
+        "{lint:?}"
+    );
+}

@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 /// A git repository seen from a registry root.
 pub struct GitRepo {
     repo: Repository,
+    /// Set when a commit lost the race for its branch (the branch moved after it was read).
+    moved: std::cell::Cell<bool>,
     /// The registry root inside the repository ("" at the top).
     prefix: String,
     workdir: PathBuf,
@@ -118,6 +120,7 @@ impl GitRepo {
         })?;
         Ok(GitRepo {
             repo,
+            moved: std::cell::Cell::new(false),
             prefix,
             workdir,
         })
@@ -376,14 +379,26 @@ impl GitRepo {
         let tree_id = update.create_updated(&self.repo, &base)?;
         let tree = self.repo.find_tree(tree_id)?;
         let parents: Vec<&Commit> = parent.iter().collect();
-        let id = self.repo.commit(
-            Some("HEAD"),
-            &author.sig,
-            &author.sig,
-            message,
-            &tree,
-            &parents,
-        )?;
+        let id = self
+            .repo
+            .commit(None, &author.sig, &author.sig, message, &tree, &parents)?;
+        // Compare-and-swap: move the branch only if it still points at the parent read above,
+        // so a commit that landed meanwhile (another llmops, `git commit`) is never dropped.
+        let subject = message.lines().next().unwrap_or("");
+        let log = format!("commit: {subject}");
+        let swapped = match &parent {
+            Some(p) => self
+                .repo
+                .reference_matching(&branch, id, true, p.id(), &log)
+                .map(|_| ()),
+            None => self.repo.reference(&branch, id, false, &log).map(|_| ()),
+        };
+        if swapped.is_err() {
+            self.moved.set(true);
+            return Err(Error::Git(format!(
+                "{branch} moved while this commit was being made (another commit landed first); nothing was committed"
+            )));
+        }
         let mut index = self.repo.index()?;
         for (rel, _) in changes {
             index.add_path(Path::new(&self.repo_path(rel)))?;
@@ -550,6 +565,45 @@ impl GitRepo {
             return Err(Error::Git(format!("the remote rejected {why}")));
         }
         Ok(())
+    }
+
+    /// Whether a commit by this handle lost the race for its branch.
+    pub fn lost_race(&self) -> bool {
+        self.moved.get()
+    }
+
+    /// An exclusive lock that lifecycle commands hold from reading the lock and label files
+    /// to committing them, so parallel commands take turns instead of overwriting each
+    /// other's updates. Released when the file is dropped (or the process exits).
+    pub fn lifecycle_lock(&self) -> Result<std::fs::File> {
+        let path = self.repo.commondir().join("llmops-lifecycle.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(path.display().to_string(), e))?;
+        let start = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed().as_secs() < 120 => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::usage_help(
+                        format!(
+                            "another llmops command has held {} for two minutes",
+                            path.display()
+                        ),
+                        "wait for it to finish, or stop it, and run the command again",
+                    ))
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::io(path.display().to_string(), e))
+                }
+            }
+        }
     }
 
     /// Stage registry-relative files as they are on disk (resolving a conflict on them).

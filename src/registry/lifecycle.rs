@@ -140,6 +140,30 @@ pub fn release(
     message: &str,
     eval: Option<EvalSummary>,
 ) -> Result<Released> {
+    serialised(res, |r| release_once(r, prompt, message, eval.clone()))
+}
+
+/// Run a lifecycle command holding the repository's lifecycle lock, reading everything afresh
+/// once the lock is held, and again (a few times) when its commit lost the race for the
+/// branch to a commit made outside llmops.
+fn serialised<T>(res: &Resolver, op: impl Fn(&Resolver) -> Result<T>) -> Result<T> {
+    let _held = res.git()?.lifecycle_lock()?;
+    let mut attempt = 0;
+    loop {
+        let fresh = res.fresh()?;
+        match op(&fresh) {
+            Err(_) if attempt < 4 && fresh.git().is_ok_and(GitRepo::lost_race) => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+fn release_once(
+    res: &Resolver,
+    prompt: &Prompt,
+    message: &str,
+    eval: Option<EvalSummary>,
+) -> Result<Released> {
     let git = res.git()?;
     let name = prompt.name.clone();
     refuse_dirty(git, LOCK_FILE, "a release")?;
@@ -225,6 +249,10 @@ pub fn release(
 
 /// Point `label` at version `version` of `prompt` and commit the label file.
 pub fn promote(res: &Resolver, prompt: &str, version: u32, label: &str) -> Result<Moved> {
+    serialised(res, |r| promote_once(r, prompt, version, label))
+}
+
+fn promote_once(res: &Resolver, prompt: &str, version: u32, label: &str) -> Result<Moved> {
     check_label_name(label)?;
     let git = res.git()?;
     if res.lock()?.get(prompt, version).is_none() {
@@ -313,6 +341,16 @@ pub fn rollback_label(
     to: Option<u32>,
     reason: &str,
 ) -> Result<Moved> {
+    serialised(res, |r| rollback_label_once(r, prompt, label, to, reason))
+}
+
+fn rollback_label_once(
+    res: &Resolver,
+    prompt: &str,
+    label: &str,
+    to: Option<u32>,
+    reason: &str,
+) -> Result<Moved> {
     check_label_name(label)?;
     let git = res.git()?;
     let path = label_path(label);
@@ -377,6 +415,15 @@ pub fn rollback_label(
 /// Write version `to` (default: the newest version older than the one the working file is,
 /// with different content) back into the prompt file and its partials, and commit them.
 pub fn rollback_content(
+    res: &Resolver,
+    prompt: &str,
+    to: Option<u32>,
+    reason: &str,
+) -> Result<ContentRestored> {
+    serialised(res, |r| rollback_content_once(r, prompt, to, reason))
+}
+
+fn rollback_content_once(
     res: &Resolver,
     prompt: &str,
     to: Option<u32>,

@@ -139,6 +139,12 @@ impl<'o> Resolver<'o> {
         })
     }
 
+    /// A resolver for the same registry that has read nothing yet (to re-read after another
+    /// process changed the files).
+    pub fn fresh(&self) -> Result<Resolver<'o>> {
+        Resolver::new(self.opts)
+    }
+
     /// The registry root on disk.
     pub fn root(&self) -> &std::path::Path {
         &self.root

@@ -295,3 +295,70 @@ fn finding_3_labels_keep_their_content_through_a_merge_that_renumbers_versions()
         "{lint:?}"
     );
 }
+
+#[test]
+fn finding_6_six_parallel_releases_and_promotes_all_land_in_head() {
+    let mut r = Repo::new();
+    minimal(&r);
+    r.write(".gitignore", ".test-home/\n.llmops/cache/\n");
+    for i in 1..=6 {
+        r.write(
+            &format!("prompts/p{i}.prompty"),
+            &GREET.replace("name: greet", &format!("name: p{i}")),
+        );
+    }
+    r.commit("six prompts");
+    let parallel = |args: &dyn Fn(u32) -> Vec<String>| -> Vec<Run> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (1..=6)
+                .map(|i| {
+                    let a = args(i);
+                    let dir = r.path();
+                    s.spawn(move || {
+                        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+                        crate::support::llmops_in(dir, &a, &[])
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    let runs = parallel(&|i| vec!["release".into(), format!("p{i}"), "-m".into(), "x".into()]);
+    let lock = git_in(r.path(), &["show", "HEAD:.llmops/versions.lock"], None);
+    lock.expect(0);
+    for (i, run) in (1..=6).zip(&runs) {
+        run.expect(0);
+        assert!(run.stdout.contains(&format!("p{i}@v1")), "{run:?}");
+        assert!(
+            lock.stdout.contains(&format!("  p{i}:\n")),
+            "p{i} missing at HEAD:\n{}",
+            lock.stdout
+        );
+    }
+    let status = r.git(&["status", "--porcelain"]);
+    assert_eq!(status.stdout, "", "{status:?}");
+    let runs = parallel(&|i| {
+        vec![
+            "promote".into(),
+            format!("p{i}"),
+            "v1".into(),
+            "--label".into(),
+            "production".into(),
+        ]
+    });
+    let label = git_in(
+        r.path(),
+        &["show", "HEAD:.llmops/labels/production.yaml"],
+        None,
+    );
+    for (i, run) in (1..=6).zip(&runs) {
+        run.expect(0);
+        assert!(
+            label.stdout.contains(&format!("p{i}: {{ version: 1")),
+            "{}",
+            label.stdout
+        );
+    }
+    let count = r.git(&["rev-list", "--count", "HEAD"]);
+    assert_eq!(count.stdout.trim(), "13", "one commit per command");
+}

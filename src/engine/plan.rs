@@ -295,12 +295,24 @@ pub fn suite_identity(
     suite_path: &str,
     dataset: Option<&str>,
 ) -> Result<Option<String>> {
-    let Some(mut bytes) = reg.source.read(suite_path)? else {
+    // Line endings as git stores them, so a `core.autocrlf` checkout (CRLF on disk, LF in
+    // the blobs) does not make every suite look changed.
+    let lf = |b: Vec<u8>| -> Vec<u8> {
+        let mut out = Vec::with_capacity(b.len());
+        for (i, &c) in b.iter().enumerate() {
+            if !(c == b'\r' && b.get(i + 1) == Some(&b'\n')) {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let Some(bytes) = reg.source.read(suite_path)? else {
         return Ok(None);
     };
+    let mut bytes = lf(bytes);
     if let Some(d) = dataset {
         if let Some(data) = reg.source.read(d)? {
-            bytes.extend_from_slice(crate::text::sha256_hex(&data).as_bytes());
+            bytes.extend_from_slice(crate::text::sha256_hex(&lf(data)).as_bytes());
         }
     }
     Ok(Some(crate::text::sha256_hex(&bytes)[..16].to_string()))

@@ -300,10 +300,24 @@ impl GitRepo {
         Ok(Oid::hash_object(ObjectType::Blob, bytes)?.to_string())
     }
 
+    /// The blob id git would store for a working-tree file (registry-relative), after its
+    /// clean filters (`core.autocrlf`, `.gitattributes` `eol`/`text`), and store it.
+    pub fn worktree_blob(&self, rel: &str) -> Result<String> {
+        let path = self.workdir.join(self.repo_path(rel));
+        Ok(self.repo.blob_path(&path)?.to_string())
+    }
+
     /// Whether a file differs between HEAD, the index and the working tree (any of the three),
-    /// or is unmerged. A file that exists in none of them is clean.
+    /// or is unmerged, seen as `git status` sees it (line-ending normalisation and filters
+    /// applied). A file that exists in none of them is clean.
     pub fn is_dirty(&self, rel: &str) -> Result<bool> {
         let full = self.repo_path(rel);
+        match self.repo.status_file(Path::new(&full)) {
+            Ok(s) => return Ok(!(s.is_empty() || s == git2::Status::IGNORED)),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(false),
+            // Ambiguous (a directory) and the like: compare the blobs below.
+            Err(_) => {}
+        }
         let head = match self.head_commit()? {
             Some(c) => match c.tree()?.get_path(Path::new(&full)) {
                 Ok(e) => Some(e.id()),
@@ -373,7 +387,13 @@ impl GitRepo {
                 }
                 _ => FileMode::Blob,
             };
-            let oid = self.repo.blob(bytes)?;
+            // The file on disk holds `bytes`; store it through git's clean filters, as
+            // `git add` would, so a CRLF checkout commits what a LF one does.
+            let path = self.workdir.join(&full);
+            let oid = match std::fs::read(&path) {
+                Ok(disk) if &disk == bytes => self.repo.blob_path(&path)?,
+                _ => self.repo.blob(bytes)?,
+            };
             update.upsert(full.as_str(), oid, mode);
         }
         let tree_id = update.create_updated(&self.repo, &base)?;

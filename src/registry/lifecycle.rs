@@ -200,10 +200,12 @@ fn release_once(
         }
     }
     let author = git.author()?;
-    let blob = GitRepo::blob_id(&files[0].1)?;
+    // Blob ids as git stores the files (after `core.autocrlf` and other clean filters), so
+    // they name the blobs the commit holds.
+    let blob = git.worktree_blob(&files[0].0)?;
     let mut partials = std::collections::BTreeMap::new();
-    for (rel, bytes) in &files[1..] {
-        partials.insert(rel.clone(), GitRepo::blob_id(bytes)?);
+    for (rel, _) in &files[1..] {
+        partials.insert(rel.clone(), git.worktree_blob(rel)?);
     }
     let owner = prompt
         .owner
@@ -495,13 +497,7 @@ fn rollback_content_once(
     let changed_partials: Vec<&String> = target
         .partials
         .iter()
-        .filter(|(rel, blob)| {
-            std::fs::read(work.root.join(rel))
-                .ok()
-                .and_then(|b| GitRepo::blob_id(&b).ok())
-                .as_deref()
-                != Some(blob.as_str())
-        })
+        .filter(|(rel, blob)| git.worktree_blob(rel).ok().as_deref() != Some(blob.as_str()))
         .map(|(rel, _)| rel)
         .collect();
     if !changed_partials.is_empty() {

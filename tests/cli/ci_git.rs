@@ -362,3 +362,91 @@ fn finding_6_six_parallel_releases_and_promotes_all_land_in_head() {
     let count = r.git(&["rev-list", "--count", "HEAD"]);
     assert_eq!(count.stdout.trim(), "13", "one commit per command");
 }
+
+/// Clone `from` into a new temporary directory with `git clone ARGS`.
+fn clone(from: &Path, args: &[&str]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let mut all = vec!["clone", "-q"];
+    all.extend_from_slice(args);
+    let src = from.to_str().unwrap().to_string();
+    let dst = d.path().join("c");
+    all.push(&src);
+    let dst_s = dst.to_str().unwrap().to_string();
+    all.push(&dst_s);
+    git_in(d.path(), &all, None).expect(0);
+    d
+}
+
+#[test]
+fn finding_4_an_autocrlf_checkout_behaves_like_a_linux_one() {
+    let remote = bare();
+    let mut r = Repo::with_examples();
+    r.commit("examples");
+    r.git(&["branch", "-M", "main"]).expect(0);
+    for p in [
+        "classify-ticket",
+        "escalation-email",
+        "summarize",
+        "support-reply",
+    ] {
+        r.llmops(&["release", p, "-m", "first"]).expect(0);
+        r.llmops(&["promote", p, "v1", "--label", "production"])
+            .expect(0);
+    }
+    let sig = r.read("prompts-example/partials/signature.jinja");
+    r.write(
+        "prompts-example/partials/signature.jinja",
+        &format!("{sig}\n-- sent with care\n"),
+    );
+    r.commit("signature");
+    r.llmops(&["release", "escalation-email", "-m", "signature"])
+        .expect(0);
+    r.llmops(&["promote", "escalation-email", "v2", "--label", "production"])
+        .expect(0);
+    r.git(&["remote", "add", "origin", remote.path().to_str().unwrap()])
+        .expect(0);
+    r.git(&["push", "-q", "origin", "main"]).expect(0);
+
+    let d = clone(remote.path(), &["-c", "core.autocrlf=true"]);
+    let c = d.path().join("c");
+    let on_disk =
+        std::fs::read_to_string(c.join("prompts-example/partials/signature.jinja")).unwrap();
+    assert!(
+        on_disk.contains("\r\n"),
+        "the checkout has CRLF line endings"
+    );
+    let run = |args: &[&str]| crate::support::llmops_in(&c, args, &[]);
+    run(&["lint", "--locked"]).expect(0);
+    let gate = run(&["gate", "--no-progress", "--base-ref", "main"]);
+    gate.expect(0);
+    assert!(gate.stderr.contains("nothing to gate"), "{gate:?}");
+    let rb = run(&["rollback", "escalation-email", "--reason", "check"]);
+    rb.expect(0);
+    let status = git_in(&c, &["status", "--porcelain"], None);
+    assert_eq!(status.stdout, "", "{status:?}");
+    // A release from the CRLF checkout records and commits the blobs git stores (LF).
+    let tone = c.join("prompts-example/partials/signature.jinja");
+    let text = std::fs::read_to_string(&tone).unwrap();
+    std::fs::write(&tone, format!("{text}Stay calm.\r\n")).unwrap();
+    run(&["release", "escalation-email", "-m", "calm"]).expect(0);
+    let status = git_in(&c, &["status", "--porcelain"], None);
+    assert_eq!(status.stdout, "", "{status:?}");
+    let committed = git_in(
+        &c,
+        &["show", "HEAD:prompts-example/partials/signature.jinja"],
+        None,
+    );
+    assert!(!committed.stdout.contains('\r'), "{:?}", committed.stdout);
+    let id = git_in(
+        &c,
+        &["rev-parse", "HEAD:prompts-example/partials/signature.jinja"],
+        None,
+    );
+    let lock = std::fs::read_to_string(c.join(".llmops/versions.lock")).unwrap();
+    assert!(
+        lock.contains(id.stdout.trim()),
+        "the lock names the committed blob\n{lock}"
+    );
+    run(&["lint", "--locked"]).expect(0);
+    run(&["export", "--rev", "worktree"]).expect(0);
+}

@@ -399,6 +399,20 @@ impl GitRepo {
         let tree_id = update.create_updated(&self.repo, &base)?;
         let tree = self.repo.find_tree(tree_id)?;
         let parents: Vec<&Commit> = parent.iter().collect();
+        if let Some(why) = super::git_binary::needed(&self.repo, &self.workdir)? {
+            let id = super::git_binary::commit(
+                &self.repo,
+                &self.workdir,
+                &why,
+                tree_id,
+                parent.as_ref().map(|p| p.id()),
+                &branch,
+                message,
+                &author.sig,
+                &self.moved,
+            )?;
+            return self.stage_committed(changes, id, &branch);
+        }
         let id = self
             .repo
             .commit(None, &author.sig, &author.sig, message, &tree, &parents)?;
@@ -419,6 +433,16 @@ impl GitRepo {
                 "{branch} moved while this commit was being made (another commit landed first); nothing was committed"
             )));
         }
+        self.stage_committed(changes, id, &branch)
+    }
+
+    /// After a commit: stage the committed files so `git status` stays clean.
+    fn stage_committed(
+        &self,
+        changes: &[(String, Vec<u8>)],
+        id: Oid,
+        branch: &str,
+    ) -> Result<Committed> {
         let mut index = self.repo.index()?;
         for (rel, _) in changes {
             index.add_path(Path::new(&self.repo_path(rel)))?;
@@ -428,7 +452,7 @@ impl GitRepo {
             id: id.to_string(),
             branch: branch
                 .strip_prefix("refs/heads/")
-                .unwrap_or(&branch)
+                .unwrap_or(branch)
                 .to_string(),
         })
     }

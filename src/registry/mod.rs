@@ -2,6 +2,7 @@
 //! tree or any revision. The only module that touches git2.
 
 mod git;
+mod git_binary;
 mod labels;
 mod lifecycle;
 mod lock;

@@ -450,3 +450,107 @@ fn finding_4_an_autocrlf_checkout_behaves_like_a_linux_one() {
     run(&["lint", "--locked"]).expect(0);
     run(&["export", "--rev", "worktree"]).expect(0);
 }
+
+fn hook(r: &Repo, name: &str, body: &str) {
+    let path = r.path().join(".git/hooks").join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn finding_5_lifecycle_commits_are_signed_and_pass_the_hooks() {
+    let mut r = greet_on_main();
+    r.write(
+        "prompts/greet.prompty",
+        &GREET.replace("temperature: 0.5", "temperature: 0.7"),
+    );
+    r.commit("warmer");
+    // A failing pre-commit hook stops `git commit`, and now llmops too.
+    hook(
+        &r,
+        "pre-commit",
+        "echo 'pre-commit: no commits today' >&2; exit 1",
+    );
+    let head = r.head();
+    let run = r.llmops(&["release", "greet", "-m", "blocked"]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains("pre-commit: no commits today"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("the repository has a `pre-commit` hook"),
+        "{run:?}"
+    );
+    assert_eq!(r.head(), head, "nothing was committed");
+    assert_eq!(
+        r.git(&["status", "--porcelain"]).stdout,
+        "",
+        "the lock was put back"
+    );
+    std::fs::remove_file(r.path().join(".git/hooks/pre-commit")).unwrap();
+    // A failing commit-msg hook too; a passing one sees (and may extend) the message.
+    hook(
+        &r,
+        "commit-msg",
+        "grep -q 'Prompt-Version' \"$1\" || exit 1; echo 'Reviewed-by: hook' >> \"$1\"",
+    );
+    r.llmops(&["release", "greet", "-m", "through the hook"])
+        .expect(0);
+    assert!(
+        r.head_message().contains("Reviewed-by: hook"),
+        "{}",
+        r.head_message()
+    );
+    hook(&r, "commit-msg", "exit 1");
+    let head = r.head();
+    let run = r.llmops(&["promote", "greet", "v2", "--label", "production"]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert_eq!(r.head(), head);
+    std::fs::remove_file(r.path().join(".git/hooks/commit-msg")).unwrap();
+    // SSH signing with a throwaway key: the rollback commit is signed and verifies.
+    let key = r.path().join(".test-home/key");
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let allowed = r.path().join(".test-home/allowed");
+    std::fs::write(&allowed, format!("author@example.com {public}")).unwrap();
+    for (k, v) in [
+        ("gpg.format", "ssh"),
+        (
+            "user.signingkey",
+            key.with_extension("pub").to_str().unwrap(),
+        ),
+        ("gpg.ssh.allowedSignersFile", allowed.to_str().unwrap()),
+        ("commit.gpgsign", "true"),
+        ("user.name", "Test Author"),
+        ("user.email", "author@example.com"),
+    ] {
+        r.git(&["config", k, v]).expect(0);
+    }
+    r.llmops(&["promote", "greet", "v2", "--label", "production"])
+        .expect(0);
+    let run = r.llmops(&["rollback", "greet", "--reason", "incident"]);
+    run.expect(0);
+    let raw = r.git(&["cat-file", "commit", "HEAD"]);
+    assert!(
+        raw.stdout.contains("-----BEGIN SSH SIGNATURE-----"),
+        "{}",
+        raw.stdout
+    );
+    let verify = r.git(&["verify-commit", "HEAD"]);
+    verify.expect(0);
+    assert!(
+        r.head_message().contains("Rollback-To: v1"),
+        "{}",
+        r.head_message()
+    );
+    assert_eq!(r.git(&["status", "--porcelain"]).stdout, "");
+}

@@ -86,13 +86,26 @@ impl LabelChange {
     }
 }
 
+/// The repository for `start`, as git finds it: `GIT_DIR` (with `GIT_WORK_TREE`) when set,
+/// else the nearest repository at or above `start`.
+pub(crate) fn open_repo(start: &Path) -> std::result::Result<Repository, git2::Error> {
+    let Some(dir) = std::env::var_os("GIT_DIR").filter(|d| !d.is_empty()) else {
+        return Repository::discover(start);
+    };
+    let repo = Repository::open(&dir)?;
+    if let Some(tree) = std::env::var_os("GIT_WORK_TREE").filter(|d| !d.is_empty()) {
+        repo.set_workdir(Path::new(&tree), false)?;
+    }
+    Ok(repo)
+}
+
 /// The repository holding the registry at `root`, its work tree, and the registry's path
 /// inside it ("" at the top). `not_a_repo` is the error to give when there is none.
 pub(crate) fn discover(
     root: &Path,
     not_a_repo: impl FnOnce() -> Error,
 ) -> Result<(Repository, PathBuf, String)> {
-    let repo = Repository::discover(root).map_err(|_| not_a_repo())?;
+    let repo = open_repo(root).map_err(|_| not_a_repo())?;
     let workdir = repo
         .workdir()
         .ok_or_else(|| Error::usage("a bare repository has no registry root"))?
@@ -584,6 +597,42 @@ impl GitRepo {
         };
         memo.borrow_mut().insert(first_id, found);
         Ok(found)
+    }
+
+    /// Whether this clone is shallow (history cut off by `--depth`).
+    pub fn is_shallow(&self) -> bool {
+        self.repo.is_shallow()
+    }
+
+    /// When HEAD's branch has an upstream with commits HEAD lacks: the upstream's name and
+    /// how many. Only what the last fetch saw.
+    pub fn behind_upstream(&self) -> Option<(String, usize)> {
+        let head = self.repo.head().ok()?;
+        let name = head.shorthand()?.to_string();
+        let branch = self.repo.find_branch(&name, git2::BranchType::Local).ok()?;
+        let upstream = branch.upstream().ok()?;
+        let up_name = upstream.name().ok().flatten()?.to_string();
+        let (local, remote) = (head.target()?, upstream.get().target()?);
+        let (_, behind) = self.repo.graph_ahead_behind(local, remote).ok()?;
+        (behind > 0).then_some((up_name, behind))
+    }
+
+    /// Whether `remote`'s `branch` has commits the local branch lacks (so a push would be
+    /// rejected as non-fast-forward). Asks the remote; `None` when it cannot be reached.
+    pub fn remote_is_ahead(&self, remote: &str, branch: &str) -> Option<bool> {
+        let mut r = match self.repo.find_remote(remote) {
+            Ok(r) => r,
+            Err(_) => self.repo.remote_anonymous(remote).ok()?,
+        };
+        r.connect(git2::Direction::Fetch).ok()?;
+        let want = format!("refs/heads/{branch}");
+        let theirs = r.list().ok()?.iter().find(|h| h.name() == want)?.oid();
+        let ours = self.repo.refname_to_id(&want).ok()?;
+        if ours == theirs {
+            return Some(false);
+        }
+        // A commit we do not have, or one that is not in our history, is ahead of us.
+        Some(!self.repo.graph_descendant_of(ours, theirs).unwrap_or(false))
     }
 
     /// Push `branch` to `remote` (a configured remote's name, or a URL or path).

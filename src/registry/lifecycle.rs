@@ -387,6 +387,12 @@ fn rollback_label_once(
             t
         }
         None => previous_target(git, label, prompt, current)?.ok_or_else(|| {
+            if git.is_shallow() {
+                return Error::usage_help(
+                    format!("label `{label}` has no earlier version of `{prompt}` in this clone's history (it is at v{current}), but the clone is shallow, so older history is missing"),
+                    "fetch the full history (`git fetch --unshallow`; GitHub Actions: `fetch-depth: 0`), or name the version with `--to VERSION`",
+                );
+            }
             Error::usage_help(
                 format!("label `{label}` has no earlier version of `{prompt}` to go back to (it is at v{current})"),
                 format!("name one with `--to VERSION`; `llmops log {prompt}` lists them"),
@@ -531,6 +537,26 @@ fn rollback_content_once(
         commit: c.id,
         branch: c.branch,
     })
+}
+
+/// A warning when HEAD's branch is behind its upstream (as of the last fetch): the commit just
+/// made will need the upstream's commits before it can be pushed.
+pub fn behind_upstream_warning(res: &Resolver) -> Option<String> {
+    let (upstream, n) = res.git().ok()?.behind_upstream()?;
+    Some(format!(
+        "warning: this branch is {n} commit(s) behind `{upstream}`; bring them in before pushing (`git pull --rebase`)"
+    ))
+}
+
+/// The help for a failed push of `branch` to `remote`: when the remote has commits the branch
+/// lacks, pushing again would be rejected too, so say how to bring them in first.
+pub fn push_help(res: &Resolver, remote: &str, branch: &str) -> String {
+    match res.git().ok().and_then(|g| g.remote_is_ahead(remote, branch)) {
+        Some(true) => format!(
+            "`{remote}` has commits `{branch}` lacks: `git pull --rebase {remote} {branch}`, then `git push {remote} {branch}`"
+        ),
+        _ => format!("push it with `git push {remote} {branch}`"),
+    }
 }
 
 /// Push HEAD's branch to `remote` with git2 (no `git` binary needed).

@@ -554,3 +554,169 @@ fn finding_5_lifecycle_commits_are_signed_and_pass_the_hooks() {
     );
     assert_eq!(r.git(&["status", "--porcelain"]).stdout, "");
 }
+
+/// `greet_on_main`, then v2 released and promoted, pushed to a bare `origin`.
+fn greet_v2_pushed(remote: &Path) -> Repo {
+    let mut r = greet_on_main();
+    r.write(
+        "prompts/greet.prompty",
+        &GREET.replace("temperature: 0.5", "temperature: 0.6"),
+    );
+    r.commit("v2 content");
+    r.llmops(&["release", "greet", "-m", "second"]).expect(0);
+    r.llmops(&["promote", "greet", "v2", "--label", "production"])
+        .expect(0);
+    r.git(&["remote", "add", "origin", remote.to_str().unwrap()])
+        .expect(0);
+    r.git(&["push", "-q", "-u", "origin", "main"]).expect(0);
+    r
+}
+
+#[test]
+fn finding_7_shallow_clones_get_the_fix() {
+    let remote = bare();
+    let mut r = greet_v2_pushed(remote.path());
+    r.git(&["checkout", "-q", "-b", "feature"]).expect(0);
+    r.write(
+        "prompts/greet.prompty",
+        &GREET.replace("temperature: 0.5", "temperature: 0.8"),
+    );
+    r.commit("feature");
+    r.git(&["push", "-q", "origin", "feature"]).expect(0);
+    // GitHub's default checkout: one commit of the pull request's branch.
+    let url = format!("file://{}", remote.path().display());
+    let d = clone(Path::new(&url), &["--depth", "1", "--branch", "feature"]);
+    let c = d.path().join("c");
+    let run = |args: &[&str]| crate::support::llmops_in(&c, args, &[]);
+    let gate = run(&["gate", "--no-progress", "--base-ref", "main"]);
+    gate.expect(2);
+    assert!(
+        gate.stderr.contains("`main` is not in this clone"),
+        "{gate:?}"
+    );
+    assert!(gate.stderr.contains("fetch-depth: 0"), "{gate:?}");
+    // The base branch fetched, but still shallow: no merge base.
+    git_in(
+        &c,
+        &[
+            "fetch",
+            "-q",
+            "--depth",
+            "1",
+            "origin",
+            "main:refs/remotes/origin/main",
+        ],
+        None,
+    )
+    .expect(0);
+    let gate = run(&["gate", "--no-progress", "--base-ref", "main"]);
+    gate.expect(2);
+    assert!(gate.stderr.contains("this clone is shallow"), "{gate:?}");
+    assert!(gate.stderr.contains("fetch-depth: 0"), "{gate:?}");
+    let rb = run(&["rollback", "greet", "--reason", "x"]);
+    rb.expect(2);
+    assert!(
+        rb.stderr.contains("the clone is shallow") && rb.stderr.contains("git fetch --unshallow"),
+        "{rb:?}"
+    );
+    // With the history, both work.
+    git_in(
+        &c,
+        &[
+            "fetch",
+            "-q",
+            "--unshallow",
+            "origin",
+            "main:refs/remotes/origin/main",
+        ],
+        None,
+    )
+    .expect(0);
+    run(&["gate", "--no-progress", "--base-ref", "main"]).expect(0);
+}
+
+#[test]
+fn finding_7_git_dir_nested_repositories_push_hints_and_stale_branches() {
+    let remote = bare();
+    let r = greet_v2_pushed(remote.path());
+    // Someone else pushes to main.
+    let other = clone(remote.path(), &[]);
+    let o = other.path().join("c");
+    std::fs::write(o.join("NOTES"), "x\n").unwrap();
+    git_in(&o, &["add", "NOTES"], None).expect(0);
+    git_in(&o, &["commit", "-q", "-m", "notes"], None).expect(0);
+    git_in(&o, &["push", "-q", "origin", "main"], None).expect(0);
+    // The rollback commits, the push is rejected, and the hint is one that works.
+    let run = r.llmops(&[
+        "rollback", "greet", "--reason", "incident", "--push", "origin",
+    ]);
+    run.expect(3);
+    assert!(
+        run.stderr.contains("git pull --rebase origin main"),
+        "{run:?}"
+    );
+    // Once fetched, the next command warns that the branch is behind.
+    r.git(&["fetch", "-q", "origin"]).expect(0);
+    let run = r.llmops(&["promote", "greet", "v2", "--label", "staging"]);
+    run.expect(0);
+    assert!(
+        run.stderr.contains("1 commit(s) behind `origin/main`"),
+        "{run:?}"
+    );
+
+    // GIT_DIR and GIT_WORK_TREE: the repository lives elsewhere.
+    let store = tempfile::tempdir().unwrap();
+    let git_dir = store.path().join("repo.git");
+    std::fs::rename(r.path().join(".git"), &git_dir).unwrap();
+    r.write(
+        "prompts/greet.prompty",
+        &GREET.replace("temperature: 0.5", "temperature: 0.3"),
+    );
+    let env = [
+        ("GIT_DIR", git_dir.to_str().unwrap()),
+        ("GIT_WORK_TREE", r.path().to_str().unwrap()),
+    ];
+    let run = r.llmops_env(&["release", "greet", "-m", "elsewhere"], &env);
+    run.expect(0);
+    let log = git_in(
+        r.path(),
+        &[
+            "--git-dir",
+            git_dir.to_str().unwrap(),
+            "log",
+            "-1",
+            "--format=%s",
+        ],
+        None,
+    );
+    assert_eq!(log.stdout.trim(), "release greet@v3", "{log:?}");
+    r.llmops_env(&["lint", "--locked"], &env).expect(0);
+    std::fs::rename(&git_dir, r.path().join(".git")).unwrap();
+
+    // A repository nested inside the registry's: `git-setup` there configures the nested one.
+    let nested = r.path().join("vendor/tool");
+    std::fs::create_dir_all(&nested).unwrap();
+    git_in(&nested, &["init", "-q"], None).expect(0);
+    let outer_attributes = std::fs::read_to_string(r.path().join(".gitattributes")).ok();
+    crate::support::llmops_in(&nested, &["git-setup"], &[]).expect(0);
+    assert!(std::fs::read_to_string(nested.join(".gitattributes"))
+        .unwrap()
+        .contains("*.prompty diff=llmops"));
+    assert_eq!(
+        std::fs::read_to_string(r.path().join(".gitattributes")).ok(),
+        outer_attributes
+    );
+    let cfg = git_in(
+        &nested,
+        &["config", "--local", "diff.llmops.textconv"],
+        None,
+    );
+    cfg.expect(0);
+    // Other commands do not reach out of the nested repository to the outer registry.
+    let list = crate::support::llmops_in(&nested, &["list"], &[]);
+    list.expect(2);
+    assert!(
+        list.stderr.contains("up to its repository's top"),
+        "{list:?}"
+    );
+}

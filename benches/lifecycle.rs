@@ -143,7 +143,7 @@ fn build(dir: &Path) -> Repository {
             lock: VersionsLock::default(),
             label: Label {
                 name: "production".into(),
-                targets: BTreeMap::new(),
+                ..Label::default()
             },
             clock: 1_700_000_000,
             parent: None,

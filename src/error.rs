@@ -233,6 +233,14 @@ impl Error {
         }
     }
 
+    /// A git error with no library error behind it (a rejected push, a failed `git` command).
+    pub fn git_msg(message: impl Into<String>) -> Self {
+        Error::Git {
+            message: message.into(),
+            source: None,
+        }
+    }
+
     /// A database error on `path`, with the library's error kept as its source.
     pub fn database(path: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Error::Database {

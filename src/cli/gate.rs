@@ -12,15 +12,19 @@ use super::{Ctx, ReportFormat};
 use crate::engine::{self, CachePolicy, Executed, Options, Pairing, Planned, RunSpec, Selection};
 use crate::error::{Error, Outcome, Result};
 use crate::gate::{self, Policy};
-use crate::registry::{GitRepo, Reference, Resolver};
+use crate::registry::Resolver;
 use crate::store::{ResultRow, RunStatus, Store};
 use crate::ui::Progress;
 
 /// Compare a candidate with a baseline and fail on a real regression.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-The baseline defaults to the `production` label, else the merge base of HEAD with the default
-branch; the candidate defaults to the working tree. Both sides run the candidate's suites,
+The baseline is read from the branch the change merges into, never from the change: the
+`production` label as it stands at the merge base with the base branch (`--base-ref`, else
+$GITHUB_BASE_REF / $CI_MERGE_REQUEST_TARGET_BRANCH_NAME, else the default branch), or that
+merge base when there is no label. A change that moves `production` is gated as the newly
+labelled version against the label's target at the base. The candidate defaults to the
+working tree. Both sides run the candidate's suites,
 datasets, assertions and judge, so only the prompts differ; cached answers are reused, and the
 baseline is rendered straight from git objects.
 
@@ -41,6 +45,11 @@ pub struct Args {
     /// Candidate (default: the working tree).
     #[arg(long, value_name = "REF")]
     candidate: Option<String>,
+    /// The branch this change merges into; labels and versions are read at the merge base
+    /// with it (default: `$GITHUB_BASE_REF`, `$CI_MERGE_REQUEST_TARGET_BRANCH_NAME`, else the
+    /// default branch).
+    #[arg(long, value_name = "BRANCH")]
+    base_ref: Option<String>,
     /// Gate every suite, not only those whose prompts, partials, datasets or assertions changed.
     #[arg(long)]
     all: bool,
@@ -77,34 +86,26 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let open = ctx.with_flags(|o| o.concurrency = args.concurrency);
     let resolver = Resolver::new(&open)?;
-    let cand_ref = args
-        .candidate
-        .as_deref()
-        .map_or(Reference::Worktree, |c| resolver.classify(c));
-    let base_ref = match args.baseline.as_deref() {
-        Some(b) => resolver.classify(b),
-        None if resolver.label("production")?.is_some() => Reference::Label("production".into()),
-        None => match GitRepo::open(resolver.root()).ok().and_then(|g| g.default_baseline().ok().flatten()) {
-            Some(sha) => Reference::Git(sha),
-            None => {
-                return Err(Error::usage_help(
-                    "no baseline: there is no `production` label and no default branch to take a merge base with",
-                    "pass `--baseline REF` (a label, a version, or a git revision such as `main` or `HEAD`)",
-                ))
-            }
-        },
-    };
-    // Only the baseline llmops chose itself is "the merge base"; a sha the user typed is
-    // shown as typed.
-    let base_name = match (&base_ref, &args.baseline) {
-        (Reference::Git(rev), None) if rev.len() == 40 => format!("merge base {}", &rev[..7]),
-        (other, _) => other.display(),
-    };
-    let cand_name = cand_ref.display();
-    let reg = resolver.registry_for(&cand_ref)?;
+    let base_branch = gate::baseline::base_ref(args.base_ref.as_deref(), |k| std::env::var(k).ok());
+    let sides = gate::baseline::resolve(
+        &resolver,
+        args.baseline.as_deref(),
+        args.candidate.as_deref(),
+        base_branch.as_deref(),
+    )?;
+    for m in &sides.moved {
+        let from = m.from.map_or("nothing".to_string(), |v| format!("v{v}"));
+        ctx.ui.note(&format!(
+            "this change moves label `{}` for `{}` from {from} to v{}: gating v{} against {}",
+            m.label, m.prompt, m.to, m.to, sides.baseline_name
+        ));
+    }
+    let (base_ref, cand_ref) = (&sides.baseline, &sides.candidate);
+    let (base_name, cand_name) = (sides.baseline_name.clone(), sides.candidate_name.clone());
+    let reg = resolver.registry_for(cand_ref)?;
     // Only used to see whether suite files changed; a baseline config that no longer parses
     // with today's environment (a provider added in this change) must not stop the gate.
-    let base_reg = resolver.registry_for(&base_ref).ok();
+    let base_reg = resolver.registry_for(base_ref).ok();
     let s = &reg.settings;
     let policy = Policy {
         alpha: args.alpha.unwrap_or(s.gate_alpha),
@@ -135,15 +136,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         },
         ..Options::default()
     };
-    let prompt_at = |r: &Reference| {
-        let r = r.clone();
-        let resolver = &resolver;
-        move |name: &str| -> Result<Option<Arc<crate::template::Prompt>>> {
-            Ok(resolver.try_resolve(name, &r)?.map(|x| Arc::new(x.prompt)))
-        }
-    };
-    let base_source = prompt_at(&base_ref);
-    let cand_source = prompt_at(&cand_ref);
+    let base_source = sides.baseline_source(&resolver);
+    let cand_source = sides.candidate_source(&resolver);
     let cand_planned = engine::plan::select_with(&reg, &base_opts, Some(&cand_source))?;
     let base_planned =
         engine::plan::select_with(&reg, &base_opts, Some(&base_source)).or_else(|e| match e {
@@ -189,6 +183,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         .map(|p| (p.suite.name.clone(), p.suite.min_pass))
         .collect();
     let (cand_planned, base_planned) = (keep(cand_planned), keep(base_planned));
+    gate::candidate_renders(&reg, &cand_planned, &base_opts, &cand_name)?;
 
     let path = reg.root.join(&s.cache_path);
     let spec = |side: &str, r: &str| RunSpec {

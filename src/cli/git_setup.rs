@@ -54,8 +54,9 @@ fn shell_quote(s: &str) -> String {
 
 /// Run `llmops git-setup`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
-    let res = ctx.resolver()?;
-    let git = res.git()?;
+    // The repository the command runs in (or `GIT_DIR`), not the registry a parent directory
+    // may hold: inside a nested repository this configures the nested one.
+    let git = crate::registry::GitRepo::open(&ctx.open.dir)?;
     let command = match &args.command {
         Some(c) => shell_quote(c),
         None => default_command(),

@@ -14,7 +14,9 @@ ones; unknown providers and prompts; duplicate case ids; includes and datasets t
 their directory; unknown assertion types.
 
 With `--locked`, also an error for every prompt whose content (template, partials, model,
-inputs) has no version in `.llmops/versions.lock`: it changed without `llmops release`.
+inputs) has no version in `.llmops/versions.lock`: it changed without `llmops release`; and
+an error for every label entry naming a version the lock does not have, or pinning content
+that version does not hold (a merge renumbered it: `llmops lock resolve`).
 
 Exit code 2 when there is an error (or, with `--strict`, a warning).
 
@@ -43,6 +45,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let mut report = crate::lint::lint(&reg)?;
     if args.locked {
         report.diagnostics.extend(crate::lint::locked(&reg)?);
+        if args.rev.is_none() {
+            report
+                .diagnostics
+                .extend(crate::registry::check_labels(&ctx.resolver()?)?);
+        }
         report
             .diagnostics
             .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));

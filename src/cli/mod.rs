@@ -11,6 +11,7 @@ mod init;
 mod judge;
 mod lint;
 mod list;
+mod lock;
 mod log;
 mod merge;
 mod output;
@@ -104,6 +105,8 @@ enum Command {
     Promote(promote::Args),
     Rollback(rollback::Args),
     Log(log::Args),
+    #[command(subcommand)]
+    Lock(lock::Command),
     Diff(diff::Args),
     Export(export::Args),
     GitSetup(git_setup::Args),
@@ -232,6 +235,7 @@ pub fn run() -> u8 {
         Command::Promote(args) => promote::run(&ctx, args),
         Command::Rollback(args) => rollback::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
+        Command::Lock(cmd) => lock::run(&ctx, cmd),
         Command::Diff(args) => diff::run(&ctx, args),
         Command::Export(args) => export::run(&ctx, args),
         Command::GitSetup(args) => git_setup::run(&ctx, args),

@@ -69,5 +69,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             m.branch.as_deref().unwrap_or("")
         ))?,
     }
+    if let Some(w) = crate::registry::behind_upstream_warning(&res) {
+        ctx.ui.note(&w);
+    }
     Ok(Outcome::Success)
 }

@@ -64,5 +64,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             }
         }
     }
+    if let Some(w) = crate::registry::behind_upstream_warning(&res) {
+        ctx.ui.note(&w);
+    }
     Ok(Outcome::Success)
 }

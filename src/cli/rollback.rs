@@ -85,12 +85,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         ))?;
         m.branch.unwrap_or_default()
     };
+    if let Some(w) = crate::registry::behind_upstream_warning(&res) {
+        ctx.ui.note(&w);
+    }
     if let Some(remote) = &args.push {
         if let Err(e) = crate::registry::push(&res, remote, &branch) {
             ctx.ui.error(&e);
             ctx.ui.error(&Error::usage_help(
                 format!("the rollback is committed on `{branch}` but was not pushed to `{remote}`"),
-                format!("push it with `git push {remote} {branch}`"),
+                crate::registry::push_help(&res, remote, &branch),
             ));
             return Ok(Outcome::ProviderFailed);
         }

@@ -333,12 +333,24 @@ pub fn suite_identity(
     suite_path: &str,
     dataset: Option<&str>,
 ) -> Result<Option<String>> {
-    let Some(mut bytes) = reg.source.read(suite_path)? else {
+    // Line endings as git stores them, so a `core.autocrlf` checkout (CRLF on disk, LF in
+    // the blobs) does not make every suite look changed.
+    let lf = |b: Vec<u8>| -> Vec<u8> {
+        let mut out = Vec::with_capacity(b.len());
+        for (i, &c) in b.iter().enumerate() {
+            if !(c == b'\r' && b.get(i + 1) == Some(&b'\n')) {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let Some(bytes) = reg.source.read(suite_path)? else {
         return Ok(None);
     };
+    let mut bytes = lf(bytes);
     if let Some(d) = dataset {
         if let Some(data) = reg.source.read(d)? {
-            bytes.extend_from_slice(crate::text::sha256_hex(&data).as_bytes());
+            bytes.extend_from_slice(crate::text::sha256_hex(&lf(data)).as_bytes());
         }
     }
     Ok(Some(crate::text::sha256_hex(&bytes)[..16].to_string()))
@@ -376,6 +388,38 @@ pub fn filter_regex(opts: &Options) -> Result<Option<regex::Regex>> {
                 .map_err(|e| Error::usage(format!("--filter: invalid regular expression: {e}")))
         })
         .transpose()
+}
+
+/// The cases in this run's slice whose variables do not fit their prompt, as
+/// `file:line: case `id` for prompt `p`: why` (at most `limit`, plus how many more).
+pub fn unfit_cases(
+    reg: &Registry,
+    planned: &[Planned],
+    opts: &Options,
+    limit: usize,
+) -> Result<(Vec<String>, usize)> {
+    let filter = filter_regex(opts)?;
+    let (mut shown, mut total) = (Vec::new(), 0);
+    for p in planned {
+        for case in p.suite.cases(&reg.source)? {
+            let case = case?;
+            if !selected(opts, filter.as_ref(), &p.suite.name, &case) {
+                continue;
+            }
+            for t in &p.targets {
+                if let Err(e) = check_vars(&t.prompt.inputs, &case.vars) {
+                    total += 1;
+                    if shown.len() < limit {
+                        shown.push(format!(
+                            "{}:{}: case `{}` for prompt `{}`: {e}",
+                            case.file, case.line, case.id, t.prompt.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok((shown, total))
 }
 
 /// Count the jobs a plan will produce (parses the datasets but renders nothing).

@@ -2,6 +2,7 @@
 //! rather than noise, and decide PASS / FAIL / INCONCLUSIVE / ERROR. Pure functions over
 //! data, so `llmops gate` and `llmops merge` decide the same way.
 
+pub mod baseline;
 pub mod pair;
 pub mod render;
 pub mod stats;
@@ -425,6 +426,32 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
     }
     g.stats = (st.n > 0).then_some(st);
     g
+}
+
+/// Refuse a candidate that cannot render some of its cases (a required input the dataset
+/// lacks): comparing only the cases it can render would hide the breakage as "removed".
+pub fn candidate_renders(
+    reg: &crate::registry::Registry,
+    planned: &[crate::engine::Planned],
+    opts: &crate::engine::Options,
+    candidate: &str,
+) -> crate::error::Result<()> {
+    let (rows, total) = crate::engine::plan::unfit_cases(reg, planned, opts, 10)?;
+    if total == 0 {
+        return Ok(());
+    }
+    let more = if total > rows.len() {
+        format!("\n  ... and {} more", total - rows.len())
+    } else {
+        String::new()
+    };
+    Err(crate::error::Error::usage_help(
+        format!(
+            "gate ERROR: the candidate ({candidate}) cannot render {total} case(s):\n  {}{more}",
+            rows.join("\n  ")
+        ),
+        "give the cases the inputs the prompt requires (or a default in the prompt's `inputs`); `llmops lint` lists every such problem",
+    ))
 }
 
 /// Decide every suite and the whole gate from pairs (any order).

@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 /// A git repository seen from a registry root.
 pub struct GitRepo {
     repo: Repository,
+    /// Set when a commit lost the race for its branch (the branch moved after it was read).
+    moved: std::cell::Cell<bool>,
     /// The registry root inside the repository ("" at the top).
     prefix: String,
     workdir: PathBuf,
@@ -25,6 +27,15 @@ pub struct Committed {
     /// Full commit id.
     pub id: String,
     /// The branch it was made on (`main`).
+    pub branch: String,
+}
+
+/// The commit a change is compared with: the merge base with its base branch.
+#[derive(Debug, Clone)]
+pub struct BaseCommit {
+    /// Full commit id of the merge base.
+    pub commit: String,
+    /// The base branch as found (`origin/main`, `main`).
     pub branch: String,
 }
 
@@ -75,13 +86,26 @@ impl LabelChange {
     }
 }
 
+/// The repository for `start`, as git finds it: `GIT_DIR` (with `GIT_WORK_TREE`) when set,
+/// else the nearest repository at or above `start`.
+pub(crate) fn open_repo(start: &Path) -> std::result::Result<Repository, git2::Error> {
+    let Some(dir) = std::env::var_os("GIT_DIR").filter(|d| !d.is_empty()) else {
+        return Repository::discover(start);
+    };
+    let repo = Repository::open(&dir)?;
+    if let Some(tree) = std::env::var_os("GIT_WORK_TREE").filter(|d| !d.is_empty()) {
+        repo.set_workdir(Path::new(&tree), false)?;
+    }
+    Ok(repo)
+}
+
 /// The repository holding the registry at `root`, its work tree, and the registry's path
 /// inside it ("" at the top). `not_a_repo` is the error to give when there is none.
 pub(crate) fn discover(
     root: &Path,
     not_a_repo: impl FnOnce() -> Error,
 ) -> Result<(Repository, PathBuf, String)> {
-    let repo = Repository::discover(root).map_err(|_| not_a_repo())?;
+    let repo = open_repo(root).map_err(|_| not_a_repo())?;
     let workdir = repo
         .workdir()
         .ok_or_else(|| Error::usage("a bare repository has no registry root"))?
@@ -109,36 +133,106 @@ impl GitRepo {
         })?;
         Ok(GitRepo {
             repo,
+            moved: std::cell::Cell::new(false),
             prefix,
             workdir,
         })
     }
 
-    /// The gate's default baseline: the merge base of HEAD with the default branch
-    /// (`origin/HEAD`, else `main`, else `master`), as a commit id. `None` when there is no
-    /// such branch or no commit yet.
-    pub fn default_baseline(&self) -> Result<Option<String>> {
+    /// The commit a change targets: the merge base of HEAD with the base branch `base` (a
+    /// branch name such as `main`, looked up as `origin/main` first, or any revision), or,
+    /// with no `base`, with the default branch (`origin/HEAD`, else `main`/`master`). `None`
+    /// when there is no commit or no default branch. A shallow clone that lacks the history
+    /// to find it is an error that says how to fetch it.
+    pub fn merge_base_with(&self, base: Option<&str>) -> Result<Option<BaseCommit>> {
         let Ok(head) = self.repo.head().and_then(|h| h.peel_to_commit()) else {
             return Ok(None);
         };
-        for name in [
-            "refs/remotes/origin/HEAD",
-            "refs/heads/main",
-            "refs/heads/master",
-            "refs/remotes/origin/main",
-            "refs/remotes/origin/master",
-        ] {
-            let Ok(r) = self.repo.find_reference(name) else {
-                continue;
-            };
-            let Ok(target) = r.resolve().and_then(|r| r.peel_to_commit()) else {
-                continue;
-            };
-            if let Ok(base) = self.repo.merge_base(head.id(), target.id()) {
-                return Ok(Some(base.to_string()));
+        let shallow = self.repo.is_shallow();
+        let shallow_help = "fetch the full history: `git fetch --unshallow origin` (GitHub Actions: `actions/checkout` with `fetch-depth: 0`; GitLab: `GIT_DEPTH: 0`)";
+        let candidates: Vec<(String, String)> = match base {
+            Some(b) => {
+                let b = b.strip_prefix("refs/heads/").unwrap_or(b);
+                let mut c = vec![
+                    (format!("refs/remotes/origin/{b}"), format!("origin/{b}")),
+                    (format!("refs/heads/{b}"), b.to_string()),
+                ];
+                if let Ok(obj) = self.repo.revparse_single(b) {
+                    if let Ok(commit) = obj.peel_to_commit() {
+                        c.push((commit.id().to_string(), b.to_string()));
+                    }
+                }
+                c
             }
+            None => [
+                "refs/remotes/origin/HEAD",
+                "refs/heads/main",
+                "refs/heads/master",
+                "refs/remotes/origin/main",
+                "refs/remotes/origin/master",
+            ]
+            .iter()
+            .map(|n| (n.to_string(), String::new()))
+            .collect(),
+        };
+        for (name, shown) in candidates {
+            let target = match Oid::from_str(&name) {
+                Ok(id) if name.len() == 40 => self.repo.find_commit(id).ok(),
+                _ => self
+                    .repo
+                    .find_reference(&name)
+                    .ok()
+                    .and_then(|r| r.resolve().ok()?.peel_to_commit().ok()),
+            };
+            let Some(target) = target else { continue };
+            let shown = if shown.is_empty() {
+                // `refs/remotes/origin/HEAD` -> the branch it points at.
+                let full = self
+                    .repo
+                    .find_reference(&name)
+                    .ok()
+                    .and_then(|r| r.symbolic_target().map(str::to_string))
+                    .unwrap_or(name.clone());
+                full.trim_start_matches("refs/remotes/")
+                    .trim_start_matches("refs/heads/")
+                    .to_string()
+            } else {
+                shown
+            };
+            return match self.repo.merge_base(head.id(), target.id()) {
+                Ok(id) => Ok(Some(BaseCommit {
+                    commit: id.to_string(),
+                    branch: shown,
+                })),
+                Err(_) if shallow => Err(Error::usage_help(
+                    format!(
+                        "this clone is shallow, so HEAD and `{shown}` have no merge base in it"
+                    ),
+                    shallow_help,
+                )),
+                Err(_) => Err(Error::usage_help(
+                    format!("HEAD and `{shown}` share no history, so there is no merge base"),
+                    "pass `--base-ref BRANCH` naming the branch this change merges into",
+                )),
+            };
         }
-        Ok(None)
+        match base {
+            Some(b) => Err(Error::usage_help(
+                format!(
+                    "the base branch `{b}` is not in this clone (neither `origin/{b}` nor `{b}`)"
+                ),
+                if shallow {
+                    shallow_help.to_string()
+                } else {
+                    format!("fetch it first: `git fetch origin {b}`")
+                },
+            )),
+            None if shallow => Err(Error::usage_help(
+                "this clone is shallow and has no default branch to take a merge base with",
+                shallow_help,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// The repository's work tree.
@@ -219,10 +313,24 @@ impl GitRepo {
         Ok(Oid::hash_object(ObjectType::Blob, bytes)?.to_string())
     }
 
+    /// The blob id git would store for a working-tree file (registry-relative), after its
+    /// clean filters (`core.autocrlf`, `.gitattributes` `eol`/`text`), and store it.
+    pub fn worktree_blob(&self, rel: &str) -> Result<String> {
+        let path = self.workdir.join(self.repo_path(rel));
+        Ok(self.repo.blob_path(&path)?.to_string())
+    }
+
     /// Whether a file differs between HEAD, the index and the working tree (any of the three),
-    /// or is unmerged. A file that exists in none of them is clean.
+    /// or is unmerged, seen as `git status` sees it (line-ending normalisation and filters
+    /// applied). A file that exists in none of them is clean.
     pub fn is_dirty(&self, rel: &str) -> Result<bool> {
         let full = self.repo_path(rel);
+        match self.repo.status_file(Path::new(&full)) {
+            Ok(s) => return Ok(!(s.is_empty() || s == git2::Status::IGNORED)),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(false),
+            // Ambiguous (a directory) and the like: compare the blobs below.
+            Err(_) => {}
+        }
         let head = match self.head_commit()? {
             Some(c) => match c.tree()?.get_path(Path::new(&full)) {
                 Ok(e) => Some(e.id()),
@@ -292,20 +400,62 @@ impl GitRepo {
                 }
                 _ => FileMode::Blob,
             };
-            let oid = self.repo.blob(bytes)?;
+            // The file on disk holds `bytes`; store it through git's clean filters, as
+            // `git add` would, so a CRLF checkout commits what a LF one does.
+            let path = self.workdir.join(&full);
+            let oid = match std::fs::read(&path) {
+                Ok(disk) if &disk == bytes => self.repo.blob_path(&path)?,
+                _ => self.repo.blob(bytes)?,
+            };
             update.upsert(full.as_str(), oid, mode);
         }
         let tree_id = update.create_updated(&self.repo, &base)?;
         let tree = self.repo.find_tree(tree_id)?;
         let parents: Vec<&Commit> = parent.iter().collect();
-        let id = self.repo.commit(
-            Some("HEAD"),
-            &author.sig,
-            &author.sig,
-            message,
-            &tree,
-            &parents,
-        )?;
+        if let Some(why) = super::git_binary::needed(&self.repo, &self.workdir)? {
+            let id = super::git_binary::commit(
+                &self.repo,
+                &self.workdir,
+                &why,
+                tree_id,
+                parent.as_ref().map(|p| p.id()),
+                &branch,
+                message,
+                &author.sig,
+                &self.moved,
+            )?;
+            return self.stage_committed(changes, id, &branch);
+        }
+        let id = self
+            .repo
+            .commit(None, &author.sig, &author.sig, message, &tree, &parents)?;
+        // Compare-and-swap: move the branch only if it still points at the parent read above,
+        // so a commit that landed meanwhile (another llmops, `git commit`) is never dropped.
+        let subject = message.lines().next().unwrap_or("");
+        let log = format!("commit: {subject}");
+        let swapped = match &parent {
+            Some(p) => self
+                .repo
+                .reference_matching(&branch, id, true, p.id(), &log)
+                .map(|_| ()),
+            None => self.repo.reference(&branch, id, false, &log).map(|_| ()),
+        };
+        if swapped.is_err() {
+            self.moved.set(true);
+            return Err(Error::git_msg(format!(
+                "{branch} moved while this commit was being made (another commit landed first); nothing was committed"
+            )));
+        }
+        self.stage_committed(changes, id, &branch)
+    }
+
+    /// After a commit: stage the committed files so `git status` stays clean.
+    fn stage_committed(
+        &self,
+        changes: &[(String, Vec<u8>)],
+        id: Oid,
+        branch: &str,
+    ) -> Result<Committed> {
         let mut index = self.repo.index()?;
         for (rel, _) in changes {
             index.add_path(Path::new(&self.repo_path(rel)))?;
@@ -315,7 +465,7 @@ impl GitRepo {
             id: id.to_string(),
             branch: branch
                 .strip_prefix("refs/heads/")
-                .unwrap_or(&branch)
+                .unwrap_or(branch)
                 .to_string(),
         })
     }
@@ -449,6 +599,42 @@ impl GitRepo {
         Ok(found)
     }
 
+    /// Whether this clone is shallow (history cut off by `--depth`).
+    pub fn is_shallow(&self) -> bool {
+        self.repo.is_shallow()
+    }
+
+    /// When HEAD's branch has an upstream with commits HEAD lacks: the upstream's name and
+    /// how many. Only what the last fetch saw.
+    pub fn behind_upstream(&self) -> Option<(String, usize)> {
+        let head = self.repo.head().ok()?;
+        let name = head.shorthand()?.to_string();
+        let branch = self.repo.find_branch(&name, git2::BranchType::Local).ok()?;
+        let upstream = branch.upstream().ok()?;
+        let up_name = upstream.name().ok().flatten()?.to_string();
+        let (local, remote) = (head.target()?, upstream.get().target()?);
+        let (_, behind) = self.repo.graph_ahead_behind(local, remote).ok()?;
+        (behind > 0).then_some((up_name, behind))
+    }
+
+    /// Whether `remote`'s `branch` has commits the local branch lacks (so a push would be
+    /// rejected as non-fast-forward). Asks the remote; `None` when it cannot be reached.
+    pub fn remote_is_ahead(&self, remote: &str, branch: &str) -> Option<bool> {
+        let mut r = match self.repo.find_remote(remote) {
+            Ok(r) => r,
+            Err(_) => self.repo.remote_anonymous(remote).ok()?,
+        };
+        r.connect(git2::Direction::Fetch).ok()?;
+        let want = format!("refs/heads/{branch}");
+        let theirs = r.list().ok()?.iter().find(|h| h.name() == want)?.oid();
+        let ours = self.repo.refname_to_id(&want).ok()?;
+        if ours == theirs {
+            return Some(false);
+        }
+        // A commit we do not have, or one that is not in our history, is ahead of us.
+        Some(!self.repo.graph_descendant_of(ours, theirs).unwrap_or(false))
+    }
+
     /// Push `branch` to `remote` (a configured remote's name, or a URL or path).
     pub fn push(&self, remote: &str, branch: &str) -> Result<()> {
         let mut r = match self.repo.find_remote(remote) {
@@ -474,6 +660,56 @@ impl GitRepo {
                 source: None,
             });
         }
+        Ok(())
+    }
+
+    /// Whether a commit by this handle lost the race for its branch.
+    pub fn lost_race(&self) -> bool {
+        self.moved.get()
+    }
+
+    /// An exclusive lock that lifecycle commands hold from reading the lock and label files
+    /// to committing them, so parallel commands take turns instead of overwriting each
+    /// other's updates. Released when the file is dropped (or the process exits).
+    pub fn lifecycle_lock(&self) -> Result<std::fs::File> {
+        let path = self.repo.commondir().join("llmops-lifecycle.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(path.display().to_string(), e))?;
+        let start = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed().as_secs() < 120 => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::usage_help(
+                        format!(
+                            "another llmops command has held {} for two minutes",
+                            path.display()
+                        ),
+                        "wait for it to finish, or stop it, and run the command again",
+                    ))
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::io(path.display().to_string(), e))
+                }
+            }
+        }
+    }
+
+    /// Stage registry-relative files as they are on disk (resolving a conflict on them).
+    pub fn stage(&self, files: &[String]) -> Result<()> {
+        let mut index = self.repo.index()?;
+        for rel in files {
+            let full = self.repo_path(rel);
+            index.add_path(Path::new(&full))?;
+        }
+        index.write()?;
         Ok(())
     }
 

@@ -65,19 +65,33 @@ pub struct Label {
     pub name: String,
     /// Prompt -> version number.
     pub targets: BTreeMap<String, u32>,
+    /// Prompt -> the content hash of the version it points at, when the file pins it
+    /// (`prompt: { version: 3, content: HASH }`, as `promote` and `rollback` write). A pin
+    /// keeps a label's meaning when a merge renumbers versions.
+    pub pins: BTreeMap<String, String>,
 }
 
 impl Label {
-    /// Parse a label file. Versions may be written `3` or `v3`.
+    /// Point `prompt` at version `n` whose content hash is `hash`.
+    pub fn set(&mut self, prompt: &str, n: u32, hash: &str) {
+        self.targets.insert(prompt.to_string(), n);
+        self.pins.insert(prompt.to_string(), hash.to_string());
+    }
+
+    /// Parse a label file. Versions may be written `3`, `v3` or
+    /// `{ version: 3, content: HASH }`.
     pub fn parse(name: &str, file: &str, text: &str) -> Result<Label, Diagnostic> {
         let text = text.replace("\r\n", "\n");
-        if let Some(targets) = fast(&text) {
+        super::merge::refuse_conflict(file, &text, super::merge::label_key)?;
+        if let Some((targets, pins)) = fast(&text) {
             return Ok(Label {
                 name: name.to_string(),
                 targets,
+                pins,
             });
         }
         let mut targets = BTreeMap::new();
+        let mut pins = BTreeMap::new();
         let has_content = text
             .lines()
             .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
@@ -85,10 +99,19 @@ impl Label {
             let map: BTreeMap<String, Spanned<Value>> = crate::yaml::parse(file, &text)?;
             for (prompt, v) in map {
                 let line = v.referenced.line() as usize;
-                let n = match &v.value {
+                let number = |v: &Value| match v {
                     Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
                     Value::String(s) => parse_version(s),
                     _ => None,
+                };
+                let n = match &v.value {
+                    Value::Object(m) if m.keys().all(|k| k == "version" || k == "content") => {
+                        if let Some(Value::String(h)) = m.get("content") {
+                            pins.insert(prompt.clone(), h.clone());
+                        }
+                        m.get("version").and_then(number)
+                    }
+                    other => number(other),
                 }
                 .filter(|n| *n > 0);
                 match n {
@@ -102,7 +125,7 @@ impl Label {
                             format!("`{prompt}`: `{}` is not a version", v.value),
                         )
                         .at(line.max(1), None)
-                        .help("write `PROMPT: 3` (the version number)"))
+                        .help("write `PROMPT: 3` (the version number) or `PROMPT: { version: 3, content: HASH }`"))
                     }
                 }
             }
@@ -110,6 +133,7 @@ impl Label {
         Ok(Label {
             name: name.to_string(),
             targets,
+            pins,
         })
     }
 
@@ -123,23 +147,52 @@ impl Label {
             out.push_str("{}\n");
         }
         for (prompt, n) in &self.targets {
-            out.push_str(&format!("{}: {n}\n", super::lock::scalar(prompt)));
+            match self.pins.get(prompt) {
+                Some(h) => out.push_str(&format!(
+                    "{}: {{ version: {n}, content: {} }}\n",
+                    super::lock::scalar(prompt),
+                    serde_json::to_string(h).expect("a string serialises")
+                )),
+                None => out.push_str(&format!("{}: {n}\n", super::lock::scalar(prompt))),
+            }
         }
         out
     }
 }
 
-/// The shape `to_yaml` writes (`prompt: 3` lines and comments), without a YAML parser: the
-/// rollback walk reads every version of the label file. `None` for anything else.
-fn fast(text: &str) -> Option<BTreeMap<String, u32>> {
-    let mut out = BTreeMap::new();
+/// Prompt -> version, and prompt -> pinned content hash.
+type Targets = (BTreeMap<String, u32>, BTreeMap<String, String>);
+
+/// The shape `to_yaml` writes (`prompt: 3` and `prompt: { version: 3, content: HASH }` lines
+/// and comments), without a YAML parser: the rollback walk reads every version of the label
+/// file. `None` for anything else.
+fn fast(text: &str) -> Option<Targets> {
+    let (mut out, mut pins) = (BTreeMap::new(), BTreeMap::new());
     for line in text.lines() {
         let t = line.trim_end();
         if t.is_empty() || t.starts_with('#') || t == "{}" {
             continue;
         }
         let (k, v) = t.split_once(": ")?;
-        if !crate::paths::valid_name(k) || !v.bytes().all(|b| b.is_ascii_digit()) {
+        if !crate::paths::valid_name(k) {
+            return None;
+        }
+        let v = match v
+            .strip_prefix("{ version: ")
+            .and_then(|r| r.strip_suffix(" }"))
+        {
+            Some(inner) => {
+                let (n, h) = inner.split_once(", content: ")?;
+                let h = h.trim_matches('"');
+                if h.is_empty() || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                pins.insert(k.to_string(), h.to_string());
+                n
+            }
+            None => v,
+        };
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let n: u32 = v.parse().ok().filter(|n| *n > 0)?;
@@ -147,7 +200,7 @@ fn fast(text: &str) -> Option<BTreeMap<String, u32>> {
             return None;
         }
     }
-    Some(out)
+    Some((out, pins))
 }
 
 #[cfg(test)]
@@ -173,6 +226,27 @@ mod tests {
         // Duplicates and odd shapes leave the fast path for the parser and its errors.
         assert!(fast("a: 1\na: 2\n").is_none());
         assert!(fast("a: v1\n").is_none());
+        // A pinned entry round-trips through both paths.
+        let mut l = Label::default();
+        l.set("support-reply", 2, "ab12");
+        l.targets.insert("summarize".into(), 1);
+        let text = l.to_yaml();
+        assert!(
+            text.contains("support-reply: { version: 2, content: \"ab12\" }"),
+            "{text}"
+        );
+        let back = Label::parse("", "f", &text).unwrap();
+        assert_eq!(
+            (back.targets.clone(), back.pins.clone()),
+            (l.targets.clone(), l.pins.clone())
+        );
+        let slow = Label::parse(
+            "",
+            "f",
+            "support-reply: {content: ab12, version: 2}\nsummarize: 1\n",
+        )
+        .unwrap();
+        assert_eq!((slow.targets, slow.pins), (l.targets, l.pins));
         assert!(Label::parse("p", "f", "a: 1\na: 2\n").is_err());
     }
 

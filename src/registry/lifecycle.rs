@@ -140,6 +140,30 @@ pub fn release(
     message: &str,
     eval: Option<EvalSummary>,
 ) -> Result<Released> {
+    serialised(res, |r| release_once(r, prompt, message, eval.clone()))
+}
+
+/// Run a lifecycle command holding the repository's lifecycle lock, reading everything afresh
+/// once the lock is held, and again (a few times) when its commit lost the race for the
+/// branch to a commit made outside llmops.
+fn serialised<T>(res: &Resolver, op: impl Fn(&Resolver) -> Result<T>) -> Result<T> {
+    let _held = res.git()?.lifecycle_lock()?;
+    let mut attempt = 0;
+    loop {
+        let fresh = res.fresh()?;
+        match op(&fresh) {
+            Err(_) if attempt < 4 && fresh.git().is_ok_and(GitRepo::lost_race) => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+fn release_once(
+    res: &Resolver,
+    prompt: &Prompt,
+    message: &str,
+    eval: Option<EvalSummary>,
+) -> Result<Released> {
     let git = res.git()?;
     let name = prompt.name.clone();
     refuse_dirty(git, LOCK_FILE, "a release")?;
@@ -176,10 +200,12 @@ pub fn release(
         }
     }
     let author = git.author()?;
-    let blob = GitRepo::blob_id(&files[0].1)?;
+    // Blob ids as git stores the files (after `core.autocrlf` and other clean filters), so
+    // they name the blobs the commit holds.
+    let blob = git.worktree_blob(&files[0].0)?;
     let mut partials = std::collections::BTreeMap::new();
-    for (rel, bytes) in &files[1..] {
-        partials.insert(rel.clone(), GitRepo::blob_id(bytes)?);
+    for (rel, _) in &files[1..] {
+        partials.insert(rel.clone(), git.worktree_blob(rel)?);
     }
     let owner = prompt
         .owner
@@ -225,6 +251,10 @@ pub fn release(
 
 /// Point `label` at version `version` of `prompt` and commit the label file.
 pub fn promote(res: &Resolver, prompt: &str, version: u32, label: &str) -> Result<Moved> {
+    serialised(res, |r| promote_once(r, prompt, version, label))
+}
+
+fn promote_once(res: &Resolver, prompt: &str, version: u32, label: &str) -> Result<Moved> {
     check_label_name(label)?;
     let git = res.git()?;
     if res.lock()?.get(prompt, version).is_none() {
@@ -239,10 +269,15 @@ pub fn promote(res: &Resolver, prompt: &str, version: u32, label: &str) -> Resul
     refuse_dirty(git, &path, "promote")?;
     let mut l = res.label(label)?.map(|l| (*l).clone()).unwrap_or(Label {
         name: label.to_string(),
-        targets: Default::default(),
+        ..Label::default()
     });
+    let hash = res
+        .lock()?
+        .get(prompt, version)
+        .map(|e| e.content_hash.clone())
+        .unwrap_or_default();
     let from = l.targets.get(prompt).copied();
-    if from == Some(version) {
+    if from == Some(version) && l.pins.get(prompt) == Some(&hash) {
         return Ok(Moved {
             prompt: prompt.to_string(),
             label: label.to_string(),
@@ -252,7 +287,7 @@ pub fn promote(res: &Resolver, prompt: &str, version: u32, label: &str) -> Resul
             branch: None,
         });
     }
-    l.targets.insert(prompt.to_string(), version);
+    l.set(prompt, version, &hash);
     let from_text = from.map_or("none".to_string(), |v| format!("v{v}"));
     let message = format!(
         "promote {prompt}@v{version} to {label}\n\nPrompt: {prompt}\nLabel: {label}\nPromote-From: {from_text}\nPromote-To: v{version}\n"
@@ -308,6 +343,16 @@ pub fn rollback_label(
     to: Option<u32>,
     reason: &str,
 ) -> Result<Moved> {
+    serialised(res, |r| rollback_label_once(r, prompt, label, to, reason))
+}
+
+fn rollback_label_once(
+    res: &Resolver,
+    prompt: &str,
+    label: &str,
+    to: Option<u32>,
+    reason: &str,
+) -> Result<Moved> {
     check_label_name(label)?;
     let git = res.git()?;
     let path = label_path(label);
@@ -342,13 +387,24 @@ pub fn rollback_label(
             t
         }
         None => previous_target(git, label, prompt, current)?.ok_or_else(|| {
+            if git.is_shallow() {
+                return Error::usage_help(
+                    format!("label `{label}` has no earlier version of `{prompt}` in this clone's history (it is at v{current}), but the clone is shallow, so older history is missing"),
+                    "fetch the full history (`git fetch --unshallow`; GitHub Actions: `fetch-depth: 0`), or name the version with `--to VERSION`",
+                );
+            }
             Error::usage_help(
                 format!("label `{label}` has no earlier version of `{prompt}` to go back to (it is at v{current})"),
                 format!("name one with `--to VERSION`; `llmops log {prompt}` lists them"),
             )
         })?,
     };
-    l.targets.insert(prompt.to_string(), target);
+    let hash = res
+        .lock()?
+        .get(prompt, target)
+        .map(|e| e.content_hash.clone())
+        .unwrap_or_default();
+    l.set(prompt, target, &hash);
     let message = format!(
         "rollback {prompt} on {label}: v{current} -> v{target}\n\nPrompt: {prompt}\nLabel: {label}\nRollback-From: v{current}\nRollback-To: v{target}\nReason: {}\n",
         trailer_value(reason)
@@ -367,6 +423,15 @@ pub fn rollback_label(
 /// Write version `to` (default: the newest version older than the one the working file is,
 /// with different content) back into the prompt file and its partials, and commit them.
 pub fn rollback_content(
+    res: &Resolver,
+    prompt: &str,
+    to: Option<u32>,
+    reason: &str,
+) -> Result<ContentRestored> {
+    serialised(res, |r| rollback_content_once(r, prompt, to, reason))
+}
+
+fn rollback_content_once(
     res: &Resolver,
     prompt: &str,
     to: Option<u32>,
@@ -438,13 +503,7 @@ pub fn rollback_content(
     let changed_partials: Vec<&String> = target
         .partials
         .iter()
-        .filter(|(rel, blob)| {
-            std::fs::read(work.root.join(rel))
-                .ok()
-                .and_then(|b| GitRepo::blob_id(&b).ok())
-                .as_deref()
-                != Some(blob.as_str())
-        })
+        .filter(|(rel, blob)| git.worktree_blob(rel).ok().as_deref() != Some(blob.as_str()))
         .map(|(rel, _)| rel)
         .collect();
     if !changed_partials.is_empty() {
@@ -478,6 +537,26 @@ pub fn rollback_content(
         commit: c.id,
         branch: c.branch,
     })
+}
+
+/// A warning when HEAD's branch is behind its upstream (as of the last fetch): the commit just
+/// made will need the upstream's commits before it can be pushed.
+pub fn behind_upstream_warning(res: &Resolver) -> Option<String> {
+    let (upstream, n) = res.git().ok()?.behind_upstream()?;
+    Some(format!(
+        "warning: this branch is {n} commit(s) behind `{upstream}`; bring them in before pushing (`git pull --rebase`)"
+    ))
+}
+
+/// The help for a failed push of `branch` to `remote`: when the remote has commits the branch
+/// lacks, pushing again would be rejected too, so say how to bring them in first.
+pub fn push_help(res: &Resolver, remote: &str, branch: &str) -> String {
+    match res.git().ok().and_then(|g| g.remote_is_ahead(remote, branch)) {
+        Some(true) => format!(
+            "`{remote}` has commits `{branch}` lacks: `git pull --rebase {remote} {branch}`, then `git push {remote} {branch}`"
+        ),
+        _ => format!("push it with `git push {remote} {branch}`"),
+    }
 }
 
 /// Push HEAD's branch to `remote` with git2 (no `git` binary needed).

@@ -141,6 +141,7 @@ impl VersionsLock {
     /// Parse the lock's text. `file` names it in diagnostics.
     pub fn parse(file: &str, text: &str) -> Result<VersionsLock, Diagnostic> {
         let text = text.replace("\r\n", "\n");
+        super::merge::refuse_conflict(file, &text, super::merge::lock_key)?;
         let mut lock = VersionsLock::default();
         match split_blocks(&text) {
             Some((head, blocks)) => {

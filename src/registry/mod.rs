@@ -2,9 +2,11 @@
 //! tree or any revision. The only module that touches git2.
 
 mod git;
+mod git_binary;
 mod labels;
 mod lifecycle;
 mod lock;
+mod merge;
 mod resolve;
 mod source;
 
@@ -12,15 +14,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use crate::paths::join_within;
-pub use git::{Author, Committed, GitRepo, LabelChange};
+pub use git::{Author, BaseCommit, Committed, GitRepo, LabelChange};
 pub use labels::{
     check_label_name, label_path, parse_version, parse_version_arg, Label, LABELS_DIR, WORKTREE,
 };
 pub use lifecycle::{
-    previous_target, promote, push, release, rollback_content, rollback_label, ContentRestored,
-    Moved, Released,
+    behind_upstream_warning, previous_target, promote, push, push_help, release, rollback_content,
+    rollback_label, ContentRestored, Moved, Released,
 };
 pub use lock::{rfc3339, EvalSummary, PromptVersions, VersionEntry, VersionsLock, LOCK_FILE};
+pub use merge::{check_labels, resolve as resolve_lock, Renumbered, Resolution, Side};
 pub use resolve::{
     load_version_with, read_label, read_lock, Origin, Reference, Resolved, Resolver,
 };
@@ -99,6 +102,18 @@ pub fn find_root(start: &Path) -> Result<PathBuf> {
     loop {
         if dir.join(CONFIG_FILE).is_file() {
             return Ok(dir.to_path_buf());
+        }
+        // A repository's top is as far as a registry reaches: a repository nested inside
+        // another must not act on the outer one's registry.
+        if dir.join(".git").exists() {
+            return Err(Error::usage_help(
+                format!(
+                    "no {CONFIG_FILE} in {} or any parent directory up to its repository's top ({})",
+                    start.display(),
+                    dir.display()
+                ),
+                "run `llmops init` to create a registry, or pass `-C DIR`",
+            ));
         }
         match dir.parent() {
             Some(p) => dir = p,
@@ -309,7 +324,7 @@ fn signature(repo: &git2::Repository) -> Result<git2::Signature<'static>> {
 
 /// Whether `dir` is inside a git work tree.
 pub fn in_git_repo(dir: &Path) -> bool {
-    git2::Repository::discover(dir).is_ok()
+    git::open_repo(dir).is_ok()
 }
 
 /// `git init` a new repository at `dir`, stage `files` (relative to `dir`) and make the first
@@ -331,7 +346,7 @@ pub fn init_and_commit(dir: &Path, files: &[&str], message: &str) -> Result<Stri
 /// HEAD's commit and whether the registry has uncommitted changes (ignored files aside), or
 /// `None` outside a git repository.
 pub fn head_state(root: &Path) -> Option<(String, bool)> {
-    let repo = git2::Repository::discover(root).ok()?;
+    let repo = git::open_repo(root).ok()?;
     let commit = repo.head().ok()?.peel_to_commit().ok()?.id().to_string();
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true)

@@ -36,6 +36,9 @@ pub enum Reference {
     Label(String),
     /// A git revision.
     Git(String),
+    /// A label or version as the label and lock files stand at a commit (the gate's
+    /// baseline: read at the merge base, so the change under test cannot move it).
+    At(Box<Reference>, String),
 }
 
 impl Reference {
@@ -45,7 +48,40 @@ impl Reference {
             Reference::Worktree => WORKTREE.to_string(),
             Reference::Version(n) => format!("v{n}"),
             Reference::Label(l) | Reference::Git(l) => l.clone(),
+            Reference::At(inner, rev) => format!("{} at {}", inner.display(), short(rev)),
         }
+    }
+}
+
+/// An error when label `label` pins content for `name` other than what version `n` holds: a
+/// merge renumbered the versions under it, and following the number would serve other
+/// content.
+fn check_pin(
+    label: &str,
+    name: &str,
+    n: u32,
+    pin: Option<&str>,
+    entry: &VersionEntry,
+) -> Result<()> {
+    match pin {
+        Some(p) if p != entry.content_hash => Err(Error::usage_help(
+            format!(
+                "label `{label}` points `{name}` at v{n} but pins content {}, and v{n} in {LOCK_FILE} is {}: a merge renumbered the versions",
+                &p[..p.len().min(12)],
+                &entry.content_hash[..entry.content_hash.len().min(12)]
+            ),
+            "run `llmops lock resolve` to carry the label with its content, then commit",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A commit id cut to seven characters; anything else as written.
+fn short(rev: &str) -> &str {
+    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &rev[..7]
+    } else {
+        rev
     }
 }
 
@@ -101,6 +137,12 @@ impl<'o> Resolver<'o> {
             labels: RefCell::new(HashMap::new()),
             revs: RefCell::new(HashMap::new()),
         })
+    }
+
+    /// A resolver for the same registry that has read nothing yet (to re-read after another
+    /// process changed the files).
+    pub fn fresh(&self) -> Result<Resolver<'o>> {
+        Resolver::new(self.opts)
     }
 
     /// The registry root on disk.
@@ -181,6 +223,7 @@ impl<'o> Resolver<'o> {
     /// The registry snapshot that goes with a reference.
     pub fn registry_for(&self, r: &Reference) -> Result<Rc<Registry>> {
         match r {
+            Reference::At(_, rev) => self.registry_for(&Reference::Git(rev.clone())),
             Reference::Git(rev) => {
                 if let Some(reg) = self.revs.borrow().get(rev) {
                     return Ok(reg.clone());
@@ -232,14 +275,17 @@ impl<'o> Resolver<'o> {
                     registry: reg,
                 }))
             }
-            Reference::Version(_) | Reference::Label(_) => {
+            Reference::Version(_) | Reference::Label(_) | Reference::At(..) => {
                 let Some((entry, origin)) = self.version_entry(name, r)? else {
                     return Ok(None);
                 };
+                let registry = self.registry_for(r)?;
+                let prompt =
+                    load_version_with(self.git()?, &registry.settings.prompts_dir, &entry)?;
                 Ok(Some(Resolved {
-                    prompt: self.load_version(&entry)?,
+                    prompt,
                     origin,
-                    registry: self.worktree()?,
+                    registry,
                 }))
             }
         }
@@ -247,6 +293,9 @@ impl<'o> Resolver<'o> {
 
     /// The lock entry a version or label reference names for `name`, with its origin.
     fn version_entry(&self, name: &str, r: &Reference) -> Result<Option<(VersionEntry, Origin)>> {
+        if let Reference::At(inner, rev) = r {
+            return self.version_entry_at(name, inner, rev);
+        }
         let (n, label) = match r {
             Reference::Version(n) => (*n, None),
             Reference::Label(l) => {
@@ -261,6 +310,11 @@ impl<'o> Resolver<'o> {
             _ => return Ok(None),
         };
         let entry = match (self.lock()?.get(name, n).cloned(), &label) {
+            (Some(e), Some(l)) => {
+                let pinned = self.label(l)?.and_then(|x| x.pins.get(name).cloned());
+                check_pin(l, name, n, pinned.as_deref(), &e)?;
+                e
+            }
             (Some(e), _) => e,
             (None, None) => return Ok(None),
             (None, Some(l)) => {
@@ -282,6 +336,52 @@ impl<'o> Resolver<'o> {
             version: Some(n),
             label,
             commit: None,
+            content_hash: entry.content_hash.clone(),
+        };
+        Ok(Some((entry, origin)))
+    }
+
+    /// [`Self::version_entry`] with the label and lock files read at commit `rev`.
+    fn version_entry_at(
+        &self,
+        name: &str,
+        inner: &Reference,
+        rev: &str,
+    ) -> Result<Option<(VersionEntry, Origin)>> {
+        let reg = self.registry_for(&Reference::Git(rev.to_string()))?;
+        let (n, label, pin) = match inner {
+            Reference::Version(n) => (*n, None, None),
+            Reference::Label(l) => match read_label(&reg, l)? {
+                Some(x) => match x.targets.get(name).copied() {
+                    Some(n) => (n, Some(l.clone()), x.pins.get(name).cloned()),
+                    None => return Ok(None),
+                },
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        let Some(entry) = read_lock(&reg)?.get(name, n).cloned() else {
+            return match &label {
+                None => Ok(None),
+                Some(l) => Err(Error::usage_help(
+                    format!("at {}, label `{l}` points `{name}` at v{n}, which {LOCK_FILE} there does not have", short(rev)),
+                    "repair the lock on the base branch (`llmops lint --locked` shows it)",
+                )),
+            };
+        };
+        if let Some(l) = &label {
+            check_pin(l, name, n, pin.as_deref(), &entry)?;
+        }
+        let describe = match &label {
+            Some(l) => format!("{l} ({name}@v{n}) at {}", short(rev)),
+            None => format!("{name}@v{n} at {}", short(rev)),
+        };
+        let origin = Origin {
+            reference: format!("{} at {}", inner.display(), short(rev)),
+            describe,
+            version: Some(n),
+            label,
+            commit: Some(rev.to_string()),
             content_hash: entry.content_hash.clone(),
         };
         Ok(Some((entry, origin)))
@@ -319,6 +419,11 @@ impl<'o> Resolver<'o> {
     /// The error for a prompt that `r` does not have.
     pub fn absent(&self, name: &str, r: &Reference) -> Error {
         match r {
+            Reference::At(inner, rev) => Error::usage(format!(
+                "{} has no version of `{name}` at {}",
+                inner.display(),
+                short(rev)
+            )),
             Reference::Version(n) => Error::usage_help(
                 format!("`{name}` has no version v{n}"),
                 format!("`llmops log {name}` lists its versions"),
@@ -361,6 +466,21 @@ impl<'o> Resolver<'o> {
                 Some(label) => label.targets.keys().cloned().collect(),
                 None => BTreeSet::new(),
             },
+            Reference::At(inner, rev) => {
+                let reg = self.registry_for(&Reference::Git(rev.clone()))?;
+                match &**inner {
+                    Reference::Label(l) => read_label(&reg, l)?
+                        .map(|x| x.targets.into_keys().collect())
+                        .unwrap_or_default(),
+                    Reference::Version(n) => read_lock(&reg)?
+                        .prompts
+                        .iter()
+                        .filter(|(_, p)| p.get(*n).is_some())
+                        .map(|(k, _)| k.clone())
+                        .collect(),
+                    _ => BTreeSet::new(),
+                }
+            }
         })
     }
 

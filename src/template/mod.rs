@@ -446,7 +446,9 @@ impl Prompt {
                 .at(line, None)
                 .into());
             };
-            let text = crate::yaml::decode_utf8(&rel, &bytes)?;
+            // Line endings as git stores them: a `core.autocrlf` checkout has CRLF on disk and
+            // LF in the blob, and both must give one content hash and one rendering.
+            let text = crate::yaml::decode_utf8(&rel, &bytes)?.replace("\r\n", "\n");
             for (inner, l) in referenced_templates(&text) {
                 pending.push((inner, rel.clone(), l));
             }

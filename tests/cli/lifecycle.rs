@@ -194,6 +194,12 @@ fn production(r: &Repo) -> String {
     r.read(".llmops/labels/production.yaml")
         .lines()
         .find_map(|l| l.strip_prefix("greet: ").map(str::to_string))
+        .map(|v| {
+            // `{ version: N, content: HASH }`: the number, pinned to its content.
+            v.strip_prefix("{ version: ")
+                .and_then(|r| r.split_once(','))
+                .map_or(v.clone(), |(n, _)| n.to_string())
+        })
         .unwrap()
 }
 
@@ -352,7 +358,7 @@ fn rollback_refuses_on_a_dirty_tree() {
     // Unstaged edit of the label file.
     r.write(
         ".llmops/labels/production.yaml",
-        &label.replace("greet: 2", "greet: 1"),
+        &label.replace("version: 2", "version: 1"),
     );
     let run = r.llmops(&["rollback", "greet", "--reason", "x"]);
     run.expect(2);

@@ -5,6 +5,7 @@ mod mock;
 mod support;
 
 mod architecture;
+mod ci_git;
 mod diff;
 mod eval;
 mod export;

@@ -4,6 +4,7 @@
 mod mock;
 mod support;
 
+mod assertions;
 mod diff;
 mod eval;
 mod export;

@@ -158,7 +158,7 @@ fn main() {
             cpu.as_secs_f64() * 1000.0 / *cases as f64,
         );
     }
-    println!("bars: 0.2 ms CPU per case for `baseline` (runner overhead), 0.1 ms with regex and JSON Schema assertions, and a cached re-run of {CACHED_N} cases under 1 s wall; `exec` starts a process per sample, so its cost is that of the program");
+    println!("bars: 0.2 ms CPU per case for `baseline` (runner overhead), 0.1 ms with regex and JSON Schema assertions; `every-kind` uses every deterministic kind but `exec`; and a cached re-run of {CACHED_N} cases under 1 s wall; `exec` starts a process per sample, so its cost is that of the program");
 }
 
 /// Suites for the cached re-runs: name, cases, question prefix (`json:` makes the mock answer
@@ -181,6 +181,38 @@ const SUITES: &[(&str, usize, &str, &str)] = &[
         CACHED_N,
         "json:",
         "  - type: is-json\n    value: { type: object, required: [answer] }\n  - type: json-schema\n    value:\n      type: object\n      required: [answer, n]\n      properties:\n        answer: { type: string, pattern: '^reply: ' }\n        n: { type: integer, minimum: 0 }\n        email: { type: string }\n  - type: contains-json\n    value: { type: object }\n",
+    ),
+    (
+        "every-kind",
+        CACHED_N,
+        "json:",
+        concat!(
+            "  - type: not-equals\n    value: nothing\n",
+            "  - type: contains\n    value: '\"answer\"'\n",
+            "  - type: icontains\n    value: REPLY\n",
+            "  - type: contains-any\n    value: zebra, reply\n",
+            "  - type: contains-all\n    value: [answer, email]\n",
+            "  - type: icontains-any\n    value: [ZEBRA, ANSWER]\n",
+            "  - type: icontains-all\n    value: 'ANSWER, \"REPLY: JSON\"'\n",
+            "  - type: regex\n    value: 'What is \\d+ squared'\n",
+            "  - type: starts-with\n    value: '{'\n",
+            "  - type: ends-with\n    value: '}'\n",
+            "  - type: is-json\n    value: { type: object, required: [answer] }\n",
+            "  - type: contains-json\n    value: '{\"type\": \"object\"}'\n",
+            "  - type: json-schema\n    value: { type: object, properties: { email: { type: string, format: email } } }\n",
+            "  - type: json-path\n    path: $.n\n    value: 42\n",
+            "  - type: not-levenshtein\n    value: x\n    threshold: 5\n",
+            "  - type: not-number\n    value: -1\n",
+            "  - type: max-length\n    value: 400\n",
+            "  - type: min-length\n    value: 10\n",
+            "  - type: word-count\n    value: { min: 1, max: 100 }\n",
+            "  - type: character-count\n    value: { min: 10 }\n",
+            "  - type: finish-reason\n    value: STOP\n",
+            "  - type: not-is-refusal\n",
+            "  - type: not-no-pii\n",
+            "  - type: cost\n    threshold: 1\n",
+            "  - type: latency\n    threshold: 100000\n",
+        ),
     ),
     (
         "exec",

@@ -2,6 +2,8 @@
 //! Scoring arrives with the eval engine; this module makes sure every assertion in a suite is
 //! well-formed before anything runs.
 
+#[cfg(test)]
+mod conformance;
 pub mod exec;
 pub mod refusal;
 pub mod score;

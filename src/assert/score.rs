@@ -65,6 +65,26 @@ fn excerpt(s: &str) -> String {
     }
 }
 
+/// Every JSON object or array embedded in `text`, left to right, not overlapping.
+fn json_values(text: &str) -> impl Iterator<Item = Value> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < text.len() {
+            let rest = &text[at..];
+            let i = rest.find(['{', '['])?;
+            let mut de = serde_json::Deserializer::from_str(&rest[i..]).into_iter::<Value>();
+            match de.next() {
+                Some(Ok(v)) => {
+                    at += i + de.byte_offset().max(1);
+                    return Some(v);
+                }
+                _ => at += i + 1,
+            }
+        }
+        None
+    })
+}
+
 /// The first JSON object or array embedded in `text`.
 pub fn find_json(text: &str) -> Option<Value> {
     for (i, c) in text.char_indices() {
@@ -343,15 +363,34 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
                 },
             },
         },
-        Kind::ContainsJson => match find_json(out) {
-            None => Verdict::bool(false, "output contains no JSON object or array"),
-            Some(v) => match schema {
-                None => Verdict::bool(true, "output contains JSON"),
-                Some(schema) => match validate_schema(schema, &v) {
-                    Ok(()) => Verdict::bool(true, "output contains JSON matching the schema"),
-                    Err(e) => Verdict::bool(false, e),
-                },
+        Kind::ContainsJson => match schema {
+            None => match find_json(out) {
+                None => Verdict::bool(false, "output contains no JSON object or array"),
+                Some(_) => Verdict::bool(true, "output contains JSON"),
             },
+            // As in promptfoo, any JSON object or array in the output may be the match.
+            Some(schema) => {
+                let mut first_error = None;
+                let mut found = false;
+                for v in json_values(out) {
+                    found = true;
+                    match validate_schema(schema, &v) {
+                        Ok(()) => {
+                            return Some(negated(
+                                a,
+                                Verdict::bool(true, "output contains JSON matching the schema"),
+                            ))
+                        }
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                match (found, first_error) {
+                    (false, _) => Verdict::bool(false, "output contains no JSON object or array"),
+                    (true, e) => Verdict::bool(false, e.unwrap_or_default()),
+                }
+            }
         },
         Kind::JsonSchema => match serde_json::from_str::<Value>(out.trim()) {
             Err(e) => Verdict::bool(false, format!("output is not valid JSON ({e})")),
@@ -487,7 +526,12 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
         },
         _ => unreachable!("model-graded kinds return above"),
     };
-    Some(if a.negate && !v.error {
+    Some(negated(a, v))
+}
+
+/// `v` inverted for a `not-` assertion; an assertion that could not be evaluated stays ERROR.
+fn negated(a: &Assertion, v: Verdict) -> Verdict {
+    if a.negate && !v.error {
         Verdict {
             pass: !v.pass,
             score: 1.0 - v.score,
@@ -496,7 +540,7 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
         }
     } else {
         v
-    })
+    }
 }
 
 #[cfg(test)]

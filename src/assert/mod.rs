@@ -272,6 +272,9 @@ impl PartialEq for Check {
     }
 }
 
+/// `similar`'s pass mark when no `threshold` is given (promptfoo's default).
+pub const SIMILAR_THRESHOLD: f64 = 0.75;
+
 /// Finish reasons as llmops reports them.
 pub const FINISH_REASONS: &[&str] = &["stop", "length", "tool_calls", "content_filter"];
 
@@ -584,9 +587,22 @@ impl Assertion {
                     _ => return Err(invalid(format!("`{name}`: `value` must be a string"))),
                 }
             }
-            Kind::Levenshtein | Kind::Similar => {
+            Kind::Levenshtein => {
                 if !need_value("a string")?.is_string() {
                     return Err(invalid(format!("`{name}`: `value` must be a string")));
+                }
+            }
+            Kind::Similar => {
+                match need_value("a reference text or a list of them")? {
+                    Value::String(s) if !s.trim().is_empty() => {}
+                    Value::Array(items)
+                        if !items.is_empty()
+                            && items
+                                .iter()
+                                .all(|i| i.as_str().is_some_and(|s| !s.trim().is_empty())) => {}
+                    _ => return Err(invalid(
+                        "`similar`: `value` must be a reference text or a list of non-empty texts",
+                    )),
                 }
             }
             Kind::WordCount | Kind::CharacterCount => {

@@ -92,3 +92,67 @@ fn exec_reads_output_over_one_mebibyte_and_stops_background_children() {
         &text[..text.len().min(2000)]
     );
 }
+
+#[test]
+fn similar_with_a_list_passes_when_any_reference_is_close_enough() {
+    use crate::mock::{MockProvider, Reply, Seen};
+    use serde_json::json;
+    use std::time::Duration;
+    // Embeddings: "refund" texts point one way, "shipping" texts another, the rest a third.
+    let mock = MockProvider::start(|s: &Seen| {
+        if s.path.ends_with("/embeddings") {
+            let input = s.body["input"].as_str().unwrap_or("").to_lowercase();
+            let v = if input.contains("refund") {
+                json!([0.9, 0.1, 0.0])
+            } else if input.contains("shipped") {
+                json!([0.0, 0.9, 0.1])
+            } else {
+                json!([0.0, 0.1, 0.9])
+            };
+            let body = json!({"data": [{"embedding": v}], "usage": {"prompt_tokens": 3}});
+            return (
+                Reply::Json {
+                    status: 200,
+                    body,
+                    headers: vec![],
+                },
+                Duration::ZERO,
+            );
+        }
+        let text = s.user_text().trim_start_matches("Say: ").to_string();
+        (Reply::Text(text), Duration::ZERO)
+    });
+    let r = Repo::new();
+    r.write(
+        "llmops.yaml",
+        &format!("prompts_dir: prompts\nevals_dir: evals\ndefaults: {{ provider: mock, model: m }}\njudge: {{ provider: mock, model: j }}\nproviders:\n  mock: {{ type: openai, base_url: {}, max_retries: 0 }}\n", mock.url),
+    );
+    r.write(
+        "prompts/p.prompty",
+        "---\nname: p\ninputs: { who: {} }\n---\nuser:\nSay: {{ who }}\n",
+    );
+    r.write(
+        "evals/p.yaml",
+        "prompt: p\ncases:\n  - id: refund\n    vars: { who: Your refund is on its way }\n  - id: shipped\n    vars: { who: It shipped today }\n  - id: weather\n    vars: { who: The weather is nice }\n  - id: not-weather\n    vars: { who: The weather is nice }\n    assert:\n      - type: not-similar\n        value: [We issued your refund., Your parcel has shipped.]\nassert:\n  - type: similar\n    value: [We issued your refund., Your parcel has shipped.]\n",
+    );
+    let run = r.llmops(&["eval", "--no-progress", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let cases = &v["groups"][0]["case_results"];
+    let status = |id: &str| {
+        cases
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["status"].clone())
+    };
+    assert_eq!(status("refund"), Some(json!("pass")), "{cases}");
+    assert_eq!(status("shipped"), Some(json!("pass")), "{cases}");
+    assert_eq!(status("weather"), Some(json!("fail")), "{cases}");
+    // `similar` fails on it, and so the whole case fails; `not-similar` itself passed.
+    assert!(
+        cases.to_string().contains("closest of 2 references"),
+        "{cases}"
+    );
+}

@@ -31,6 +31,12 @@ struct Case {
     want: Want,
     /// A deliberate difference: llmops gives this instead (documented).
     differs: Option<Want>,
+    /// `threshold:`.
+    threshold: Option<f64>,
+    /// The chosen tokens' log-probabilities (none when empty).
+    logprobs: &'static [f64],
+    /// The expected score when it is not 1 for a pass and 0 for a fail.
+    score: Option<f64>,
 }
 
 fn c(
@@ -48,6 +54,9 @@ fn c(
         finish_reason: None,
         want,
         differs: None,
+        threshold: None,
+        logprobs: &[],
+        score: None,
     }
 }
 
@@ -179,6 +188,7 @@ fn cases() -> Vec<Case> {
             finish_reason: None,
             want: Pass(true),
             differs: None,
+            ..c(CONTAINS, "", Value::Null, "", Want::Invalid)
         },
         // is-refusal: empty output is a refusal
         c(REFUSAL, "is-refusal", Value::Null, "", Pass(true)),
@@ -199,6 +209,7 @@ fn cases() -> Vec<Case> {
             finish_reason: got,
             want: pass,
             differs: None,
+            ..c(CONTAINS, "", Value::Null, "", Want::Invalid)
         });
     }
     // src/assertions/finishReason.ts compares case-insensitively.
@@ -210,6 +221,7 @@ fn cases() -> Vec<Case> {
         finish_reason: Some("stop"),
         want: Pass(true),
         differs: None,
+        ..c(CONTAINS, "", Value::Null, "", Want::Invalid)
     });
     // Deliberate differences: an empty entry, which every output contains, is a lint error in
     // llmops; promptfoo keeps a quoted `""` and so passes on any output.
@@ -228,6 +240,7 @@ fn cases() -> Vec<Case> {
             finish_reason: None,
             want,
             differs: Some(Invalid),
+            ..c(CONTAINS, "", Value::Null, "", Want::Invalid)
         });
     }
     // promptfoo counts exact character counts that are not whole (3.5) as never matching;
@@ -240,6 +253,62 @@ fn cases() -> Vec<Case> {
         finish_reason: None,
         want: Pass(false),
         differs: Some(Invalid),
+        ..c(CONTAINS, "", Value::Null, "", Want::Invalid)
+    });
+    // perplexity: logprobs [0, 0] give perplexity 1, [-2] give e^2 (about 7.39).
+    const PPL: &str = "test/assertions/perplexity.test.ts";
+    for (kind, threshold, logprobs, want, score) in [
+        ("perplexity", Some(5.0), &[0.0, 0.0][..], Pass(true), None),
+        ("perplexity", Some(5.0), &[-2.0][..], Pass(false), None),
+        ("perplexity", None, &[-2.0][..], Pass(true), None),
+        (
+            "not-perplexity",
+            Some(5.0),
+            &[0.0, 0.0][..],
+            Pass(false),
+            None,
+        ),
+        ("not-perplexity", Some(5.0), &[-2.0][..], Pass(true), None),
+        // ln 5: perplexity exactly 5, the threshold.
+        (
+            "not-perplexity",
+            Some(5.0),
+            &[-1.609_437_912_434_100_3][..],
+            Pass(false),
+            None,
+        ),
+        (
+            "perplexity-score",
+            Some(0.5),
+            &[-2.0][..],
+            Pass(false),
+            Some(0.1192),
+        ),
+        (
+            "not-perplexity-score",
+            Some(0.5),
+            &[-2.0][..],
+            Pass(true),
+            Some(0.8808),
+        ),
+        (
+            "perplexity-score",
+            Some(0.9),
+            &[0.0, 0.0][..],
+            Pass(false),
+            Some(0.5),
+        ),
+    ] {
+        v.push(Case {
+            threshold,
+            logprobs,
+            score,
+            ..c(PPL, kind, Value::Null, "x", want)
+        });
+    }
+    v.push(Case {
+        logprobs: &[],
+        ..c(PPL, "perplexity", Value::Null, "x", Invalid)
     });
     v
 }
@@ -248,8 +317,14 @@ fn run(case: &Case) -> Want {
     let raw = RawAssertion {
         kind: case.kind.into(),
         value: case.value.clone().filter(|v| !v.is_null()),
+        threshold: case.threshold,
         ..RawAssertion::default()
     };
+    let logprobs: Vec<Vec<(String, f64)>> = case
+        .logprobs
+        .iter()
+        .map(|lp| vec![("t".to_string(), *lp)])
+        .collect();
     let a = match Assertion::from_raw(&raw) {
         Ok(a) => a,
         Err(_) => return Want::Invalid,
@@ -258,14 +333,24 @@ fn run(case: &Case) -> Want {
     let s = Subject {
         output: case.output,
         finish_reason: case.finish_reason,
+        logprobs: Some(&logprobs),
         latency_ms: 1.0,
         cost_usd: None,
         case: &ctx,
         workdir: std::path::Path::new("."),
     };
     let v = score(&a, &s).expect("deterministic");
-    assert!(!v.error, "{} {:?}: {}", case.kind, case.value, v.reason);
-    assert_eq!(v.score, if v.pass { 1.0 } else { 0.0 }, "{}", case.kind);
+    if v.error {
+        // promptfoo throws where the assertion cannot be evaluated (no log-probabilities).
+        return Want::Invalid;
+    }
+    let want = case.score.unwrap_or(if v.pass { 1.0 } else { 0.0 });
+    assert!(
+        (v.score - want).abs() < 1e-4,
+        "{}: score {} not {want}",
+        case.kind,
+        v.score
+    );
     Want::Pass(v.pass)
 }
 

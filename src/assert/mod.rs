@@ -61,6 +61,10 @@ pub enum Kind {
     FinishReason,
     /// The model refused.
     IsRefusal,
+    /// Perplexity of the output from the provider's log-probabilities, at most a threshold.
+    Perplexity,
+    /// 1 / (1 + perplexity), at least a threshold.
+    PerplexityScore,
     /// No e-mail, phone or card numbers.
     NoPii,
     /// Cost of the call at most a threshold.
@@ -111,6 +115,8 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("min-length", Kind::MinLength),
     ("finish-reason", Kind::FinishReason),
     ("is-refusal", Kind::IsRefusal),
+    ("perplexity", Kind::Perplexity),
+    ("perplexity-score", Kind::PerplexityScore),
     ("no-pii", Kind::NoPii),
     ("cost", Kind::Cost),
     ("latency", Kind::Latency),
@@ -667,6 +673,31 @@ impl Assertion {
                 }
             }
             Kind::IsRefusal | Kind::NoPii | Kind::AnswerRelevance => {}
+            Kind::Perplexity | Kind::PerplexityScore => {
+                if value.as_ref().is_some_and(|v| !v.is_null()) {
+                    return Err(Invalid {
+                        message: format!("`{name}` takes no `value`"),
+                        help: Some(format!(
+                            "set the pass mark with `threshold:` ({})",
+                            if kind == Kind::Perplexity {
+                                "the highest perplexity that passes"
+                            } else {
+                                "the lowest score that passes, 0 to 1"
+                            }
+                        )),
+                    });
+                }
+                if negate && raw.threshold.is_none() {
+                    return Err(invalid(format!(
+                        "`not-{name}` needs `threshold:`: without one `{name}` always passes"
+                    )));
+                }
+                if kind == Kind::Perplexity && raw.threshold.is_some_and(|t| t < 1.0) {
+                    return Err(invalid(
+                        "`perplexity`: `threshold` must be 1 or more (perplexity is never below 1)",
+                    ));
+                }
+            }
             Kind::Cost | Kind::Latency => {
                 if raw.threshold.is_none() {
                     let unit = if kind == Kind::Cost {
@@ -759,6 +790,7 @@ impl Assertion {
                     | Kind::AnswerRelevance
                     | Kind::Classifier
                     | Kind::Pairwise
+                    | Kind::PerplexityScore
             );
             if !t.is_finite() || t < 0.0 || (in_unit && t > 1.0) {
                 return Err(invalid(format!(

@@ -12,6 +12,8 @@ pub struct Subject<'a> {
     pub output: &'a str,
     /// The provider's finish reason.
     pub finish_reason: Option<&'a str>,
+    /// Per output token, the chosen token's log-probability first, when the provider gave them.
+    pub logprobs: Option<&'a [Vec<(String, f64)>]>,
     /// Latency of the call in ms.
     pub latency_ms: f64,
     /// Cost of the call in USD, if the model has a price.
@@ -493,6 +495,40 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
                 },
             )
         }
+        Kind::Perplexity | Kind::PerplexityScore => {
+            let lps: Vec<f64> = s
+                .logprobs
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|t| t.first().map(|(_, lp)| *lp))
+                .collect();
+            if lps.is_empty() {
+                return Some(Verdict::error(format!(
+                    "{}: the provider returned no log-probabilities; set `logprobs: 0` in the prompt's model parameters (OpenAI-compatible providers return them)",
+                    a.kind.as_str()
+                )));
+            }
+            let ppl = (-(lps.iter().sum::<f64>() / lps.len() as f64)).exp();
+            if a.kind == Kind::Perplexity {
+                match a.threshold {
+                    None => Verdict::bool(true, format!("perplexity {ppl:.2}")),
+                    Some(t) => {
+                        Verdict::bool(ppl <= t, format!("perplexity {ppl:.2} (at most {t})"))
+                    }
+                }
+            } else {
+                let norm = 1.0 / (1.0 + ppl);
+                let mut v = match a.threshold {
+                    None => Verdict::bool(true, format!("perplexity score {norm:.3}")),
+                    Some(t) => Verdict::bool(
+                        norm >= t,
+                        format!("perplexity score {norm:.3} (at least {t})"),
+                    ),
+                };
+                v.score = norm;
+                v
+            }
+        }
         Kind::NoPii => {
             let found = find_pii(out);
             Verdict::bool(
@@ -559,6 +595,7 @@ mod tests {
         let s = Subject {
             output: out,
             finish_reason: Some("stop"),
+            logprobs: None,
             latency_ms: 120.0,
             cost_usd: Some(0.001),
             case: &case,
@@ -617,6 +654,7 @@ mod tests {
         let s = Subject {
             output: "{\"category\":\"billing\",\"n\":3}",
             finish_reason: None,
+            logprobs: None,
             latency_ms: 1.0,
             cost_usd: None,
             case: &case,
@@ -676,6 +714,7 @@ mod tests {
         let s = Subject {
             output: "The answer is 42.3",
             finish_reason: None,
+            logprobs: None,
             latency_ms: 1.0,
             cost_usd: None,
             case: &case,

@@ -210,6 +210,8 @@ const SUITES: &[(&str, usize, &str, &str)] = &[
             "  - type: finish-reason\n    value: STOP\n",
             "  - type: not-is-refusal\n",
             "  - type: not-no-pii\n",
+            "  - type: not-is-xml\n",
+            "  - type: not-contains-xml\n",
             "  - type: cost\n    threshold: 1\n",
             "  - type: latency\n    threshold: 100000\n",
         ),

@@ -255,6 +255,123 @@ fn cases() -> Vec<Case> {
         differs: Some(Invalid),
         ..c(CONTAINS, "", Value::Null, "", Want::Invalid)
     });
+    // is-xml (validateXml) and contains-xml (containsXml): value = required element paths.
+    const XML: &str = "test/assertions/xml.test.ts";
+    let xml_cases: Vec<(&str, &str, Vec<&str>, bool)> = vec![
+        ("is-xml", "<root><child>Content</child></root>", vec![], true),
+        ("is-xml", "<root><child>Content</child></root", vec![], false),
+        ("is-xml", "<root/>", vec![], true),
+        ("is-xml", "  <root/>\n", vec![], true),
+        ("is-xml", "\u{feff}<root/>", vec![], true),
+        ("is-xml", "\n<!-- before --><root/>", vec![], true),
+        ("is-xml", "<!-- before --><root/><!-- after -->", vec![], true),
+        ("is-xml", "<\u{10000}>astral name</\u{10000}>", vec![], true),
+        ("is-xml", "<!DOCTYPE root><root/>", vec![], true),
+        ("is-xml", "<a></b>", vec![], false),
+        ("is-xml", "<a><b></a></b>", vec![], false),
+        ("is-xml", "<a>text</a><b>more</b>", vec![], false),
+        ("is-xml", "<a attr=unquoted>x</a>", vec![], false),
+        ("is-xml", "<a/><b/>", vec![], false),
+        ("is-xml", "<a/>trailing", vec![], false),
+        ("is-xml", "<root><!-- bad -- comment --></root>", vec![], false),
+        ("is-xml", "<root attr=\"1\" attr=\"2\"/>", vec![], false),
+        ("is-xml", "<root>&undefined;</root>", vec![], false),
+        ("is-xml", "<!DOCTYPE root><root>&undefined;</root>", vec![], false),
+        ("is-xml", "<root>\u{1}</root>", vec![], false),
+        ("is-xml", "", vec![], false),
+        ("is-xml", "\"<a/>\"", vec![], false),
+        ("is-xml", "```xml\n<a/>\n```", vec![], false),
+        ("is-xml", "<!DOCTYPE root [<!ENTITY writer \"Donald\">]><root>&writer;</root>", vec![], false),
+        ("is-xml", "<!DOCTYPE root [<!ELEMENT root (child>]><root/>", vec![], false),
+        ("is-xml", "<!DOCTYPE root SYSTEM \"weird[name].dtd\"><root/>", vec![], true),
+        ("is-xml", "<!DOCTYPE root PUBLIC \"-//x//EN\" \"weird[bracket].dtd\"><root/>", vec![], true),
+        ("is-xml", "<root><child id=\"1\">Content</child></root>", vec![], true),
+        ("is-xml", "<root xmlns:ns=\"http://example.com\"><ns:child>Content</ns:child></root>", vec![], true),
+        ("is-xml", "<analysis><classification>T-shirt</classification><color>Red</color></analysis>", vec!["analysis.classification", "analysis.color"], true),
+        ("is-xml", "<analysis><classification>T-shirt</classification></analysis>", vec!["analysis.classification", "analysis.color"], false),
+        ("is-xml", "<root><parent><child><grandchild>Content</grandchild></child></parent></root>", vec!["root.parent.child.grandchild"], true),
+        ("is-xml", "<root><parent><child></child></parent></root>", vec!["root.parent.child.grandchild"], false),
+        ("is-xml", "<root><emptyChild></emptyChild><nonEmptyChild>Content</nonEmptyChild></root>", vec!["root.emptyChild", "root.nonEmptyChild"], true),
+        ("is-xml", "<root><child>Content1</child><child>Content2</child></root>", vec!["root.child"], true),
+        ("is-xml", "<root><item><name>First</name></item><item><name>Second</name></item></root>", vec!["root.item.0.name", "root.item.1.name"], true),
+        ("is-xml", "<root><child><![CDATA[<p>This is CDATA content</p>]]></child></root>", vec!["root.child"], true),
+        ("is-xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><?xml-stylesheet type=\"text/xsl\" href=\"style.xsl\"?><root><child>Content</child></root>", vec!["root.child"], true),
+        ("is-xml", "<root><!-- This is a comment --><child>Content</child></root>", vec!["root.child"], true),
+        ("contains-xml", "Some text <root><child>Content</child></root> more text", vec![], true),
+        ("contains-xml", "This is just plain text", vec![], false),
+        ("contains-xml", "Text <root><child>Content</child></root> more", vec!["root.child"], true),
+        ("contains-xml", "Text <root><item><name>First</name></item><item><name>Second</name></item></root> more", vec!["root.item.1.name"], true),
+        ("contains-xml", "Text <root><child>Content</child></root> more", vec!["root.missing"], false),
+        ("contains-xml", "<root1>Content</root1> text <root2><child>More</child></root2>", vec!["root2.child"], true),
+        ("contains-xml", "<xml1>content1</xml1> more text <xml2>content2</xml2>", vec!["xml1", "xml2"], true),
+        ("contains-xml", "Text <unclosed><root><child>Content</child></root>", vec!["root.child"], true),
+        ("contains-xml", "Text <\u{e9}l\u{e9}ment>Content</\u{e9}l\u{e9}ment> more", vec!["\u{e9}l\u{e9}ment"], true),
+        ("contains-xml", "<root><!-- </root> --><child>Content</child></root>", vec!["root.child"], true),
+        ("contains-xml", "<root><![CDATA[</root>]]><child>Content</child></root>", vec!["root.child"], true),
+        ("contains-xml", "Text <wrapper><root><child>Content</child></root></wrapper>", vec!["root.child"], false),
+    ];
+    for (kind, output, paths, pass) in xml_cases {
+        let value = if paths.is_empty() {
+            Value::Null
+        } else {
+            json!(paths)
+        };
+        v.push(c(
+            XML,
+            kind,
+            value,
+            Box::leak(output.to_string().into_boxed_str()),
+            Pass(pass),
+        ));
+    }
+    for output in [
+        "<!DOCTYPE><root/>",
+        "<!DOCTYPEroot><root/>",
+        "<!DOCTYPE 123><root/>",
+        "<!DOCTYPE root junk><root/>",
+        "<!DOCTYPE root SYSTEM><root/>",
+        "<!DOCTYPE root SYSTEM \"sys.dtd\" junk><root/>",
+        "<!DOCTYPE root SYSTEM \"sys.dtd#fragment\"><root/>",
+        "<!DOCTYPE root PUBLIC \"-//x//EN\"><root/>",
+        "<!DOCTYPE root PUBLIC \"-//x//EN\" \"sys.dtd#fragment\"><root/>",
+        "<!DOCTYPE root PUBLIC \"-//x//[invalid]//EN\" \"sys.dtd\"><root/>",
+        "<!DOCTYPE root PUBLIC \"-//x//\tinvalid//EN\" \"sys.dtd\"><root/>",
+    ] {
+        v.push(c(XML, "is-xml", Value::Null, output, Pass(false)));
+    }
+    let nested = format!("{}{}", "<a>".repeat(1000), "</a>".repeat(1000));
+    v.push(c(
+        XML,
+        "contains-xml",
+        json!(["a.missing"]),
+        Box::leak(nested.into_boxed_str()),
+        Pass(false),
+    ));
+    v.push(c(
+        XML,
+        "contains-xml",
+        Value::Null,
+        Box::leak("<a".repeat(5000).into_boxed_str()),
+        Pass(false),
+    ));
+    v.push(c(
+        XML,
+        "contains-xml",
+        Value::Null,
+        Box::leak("<!--".repeat(10000).into_boxed_str()),
+        Pass(false),
+    ));
+    // Entities declared only in an external DTD: promptfoo leaves them unresolved and passes;
+    // llmops reads no external DTD, so an unknown entity is not well-formed.
+    for output in [
+        "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd\"><html xmlns=\"http://www.w3.org/1999/xhtml\"><body>&nbsp;</body></html>",
+        "<?xml version=\"1.0\" standalone=\"no\"?><!DOCTYPE root SYSTEM \"entities.dtd\"><root>&external;</root>",
+    ] {
+        v.push(Case {
+            differs: Some(Pass(false)),
+            ..c(XML, "is-xml", Value::Null, output, Pass(true))
+        });
+    }
     // perplexity: logprobs [0, 0] give perplexity 1, [-2] give e^2 (about 7.39).
     const PPL: &str = "test/assertions/perplexity.test.ts";
     for (kind, threshold, logprobs, want, score) in [

@@ -7,6 +7,7 @@ mod conformance;
 pub mod exec;
 pub mod refusal;
 pub mod score;
+pub mod xml;
 
 use std::sync::Arc;
 
@@ -45,6 +46,10 @@ pub enum Kind {
     IsJson,
     /// The output contains JSON (optionally matching a schema).
     ContainsJson,
+    /// The output is well-formed XML (optionally with required elements).
+    IsXml,
+    /// The output contains well-formed XML (optionally with required elements).
+    ContainsXml,
     /// The output is JSON matching a schema.
     JsonSchema,
     /// A value at a JSON path.
@@ -107,6 +112,8 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("character-count", Kind::CharacterCount),
     ("is-json", Kind::IsJson),
     ("contains-json", Kind::ContainsJson),
+    ("is-xml", Kind::IsXml),
+    ("contains-xml", Kind::ContainsXml),
     ("json-schema", Kind::JsonSchema),
     ("json-path", Kind::JsonPath),
     ("levenshtein", Kind::Levenshtein),
@@ -251,6 +258,8 @@ pub enum Check {
     },
     /// A finish reason in its normal form.
     Reason(String),
+    /// Required element paths of `is-xml` and `contains-xml`, split at the dots.
+    XmlPaths(Arc<[Vec<String>]>),
 }
 
 impl std::fmt::Debug for Check {
@@ -267,6 +276,7 @@ impl std::fmt::Debug for Check {
                 .field("max", max)
                 .finish(),
             Check::Reason(r) => f.debug_tuple("Reason").field(r).finish(),
+            Check::XmlPaths(p) => f.debug_tuple("XmlPaths").field(p).finish(),
         }
     }
 }
@@ -502,6 +512,49 @@ fn schema(name: &str, v: &Value) -> Result<Arc<jsonschema::Validator>, Invalid> 
         })
 }
 
+/// Required element paths: `a.b, c` (split at commas, as promptfoo does), a list, or
+/// `{requiredElements: [...]}`; none when no value is given.
+fn xml_paths(name: &str, v: Option<&Value>) -> Result<Vec<Vec<String>>, Invalid> {
+    let bad = || {
+        invalid(format!(
+            "`{name}`: `value` must be element paths (`root.child`): a comma-separated string, a list, or `{{requiredElements: [...]}}`"
+        ))
+    };
+    let list: Vec<String> = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(bad)?,
+        Some(Value::Object(m)) if m.len() == 1 => match m.get("requiredElements") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect::<Option<_>>()
+                .ok_or_else(bad)?,
+            _ => return Err(bad()),
+        },
+        Some(_) => return Err(bad()),
+    };
+    if list.is_empty() {
+        return Err(bad());
+    }
+    list.iter()
+        .map(|p| {
+            let parts: Vec<String> = p.split('.').map(str::to_string).collect();
+            if parts.iter().any(|x| x.trim().is_empty() || x.trim() != x) {
+                Err(invalid(format!(
+                    "`{name}`: `{p}` is not an element path (names joined by dots, like `root.child`)"
+                )))
+            } else {
+                Ok(parts)
+            }
+        })
+        .collect()
+}
+
 /// `{min, max}` or an exact count, for `word-count` and `character-count`.
 fn count_bounds(name: &str, v: &Value) -> Result<Check, Invalid> {
     let bad = || {
@@ -642,6 +695,9 @@ impl Assertion {
                 if let Some(v) = value.as_ref().filter(|v| !v.is_null()) {
                     check = Check::Schema(schema(name, v)?);
                 }
+            }
+            Kind::IsXml | Kind::ContainsXml => {
+                check = Check::XmlPaths(xml_paths(name, value.as_ref())?.into());
             }
             Kind::JsonSchema => {
                 check = Check::Schema(schema(name, need_value("a JSON schema")?)?);

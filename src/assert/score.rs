@@ -394,6 +394,28 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
                 }
             }
         },
+        Kind::IsXml | Kind::ContainsXml => {
+            let paths: &[Vec<String>] = match &a.check {
+                Check::XmlPaths(p) => p,
+                _ => &[],
+            };
+            let found = if a.kind == Kind::IsXml {
+                super::xml::is_xml(out, paths)
+            } else {
+                super::xml::contains_xml(out, paths)
+            };
+            match found {
+                Ok(()) => Verdict::bool(
+                    true,
+                    if a.kind == Kind::IsXml {
+                        "output is well-formed XML"
+                    } else {
+                        "output contains well-formed XML"
+                    },
+                ),
+                Err(e) => Verdict::bool(false, e),
+            }
+        }
         Kind::JsonSchema => match serde_json::from_str::<Value>(out.trim()) {
             Err(e) => Verdict::bool(false, format!("output is not valid JSON ({e})")),
             Ok(v) => match schema {

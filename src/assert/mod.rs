@@ -2,7 +2,14 @@
 //! Scoring arrives with the eval engine; this module makes sure every assertion in a suite is
 //! well-formed before anything runs.
 
+#[cfg(test)]
+mod conformance;
+pub mod exec;
+pub mod refusal;
 pub mod score;
+pub mod xml;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,10 +36,20 @@ pub enum Kind {
     Regex,
     /// Prefix.
     StartsWith,
+    /// Suffix.
+    EndsWith,
+    /// A number of words, exact or within `{min, max}`.
+    WordCount,
+    /// A number of characters, exact or within `{min, max}`.
+    CharacterCount,
     /// The output is JSON (optionally matching a schema).
     IsJson,
     /// The output contains JSON (optionally matching a schema).
     ContainsJson,
+    /// The output is well-formed XML (optionally with required elements).
+    IsXml,
+    /// The output contains well-formed XML (optionally with required elements).
+    ContainsXml,
     /// The output is JSON matching a schema.
     JsonSchema,
     /// A value at a JSON path.
@@ -49,6 +66,10 @@ pub enum Kind {
     FinishReason,
     /// The model refused.
     IsRefusal,
+    /// Perplexity of the output from the provider's log-probabilities, at most a threshold.
+    Perplexity,
+    /// 1 / (1 + perplexity), at least a threshold.
+    PerplexityScore,
     /// No e-mail, phone or card numbers.
     NoPii,
     /// Cost of the call at most a threshold.
@@ -86,8 +107,13 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("icontains-all", Kind::IcontainsAll),
     ("regex", Kind::Regex),
     ("starts-with", Kind::StartsWith),
+    ("ends-with", Kind::EndsWith),
+    ("word-count", Kind::WordCount),
+    ("character-count", Kind::CharacterCount),
     ("is-json", Kind::IsJson),
     ("contains-json", Kind::ContainsJson),
+    ("is-xml", Kind::IsXml),
+    ("contains-xml", Kind::ContainsXml),
     ("json-schema", Kind::JsonSchema),
     ("json-path", Kind::JsonPath),
     ("levenshtein", Kind::Levenshtein),
@@ -96,6 +122,8 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("min-length", Kind::MinLength),
     ("finish-reason", Kind::FinishReason),
     ("is-refusal", Kind::IsRefusal),
+    ("perplexity", Kind::Perplexity),
+    ("perplexity-score", Kind::PerplexityScore),
     ("no-pii", Kind::NoPii),
     ("cost", Kind::Cost),
     ("latency", Kind::Latency),
@@ -103,6 +131,7 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("exec", Kind::Exec),
     ("llm-rubric", Kind::LlmRubric),
     ("factuality", Kind::Factuality),
+    ("model-graded-factuality", Kind::Factuality),
     ("g-eval", Kind::GEval),
     ("model-graded-closedqa", Kind::ModelGradedClosedqa),
     ("answer-relevance", Kind::AnswerRelevance),
@@ -200,6 +229,162 @@ pub struct Assertion {
     pub tolerance: Option<f64>,
     /// Exec time limit.
     pub timeout_s: Option<f64>,
+    /// The value compiled once, when the suite loads.
+    #[serde(skip)]
+    pub check: Check,
+}
+
+/// An assertion's value in the form it is checked with, built once by [`Assertion::from_raw`]
+/// so that lint and the engine share it and nothing is recompiled per sample.
+#[derive(Clone, Default)]
+pub enum Check {
+    /// Nothing to prepare.
+    #[default]
+    Plain,
+    /// The strings of `contains-any` and its kin, parsed from a list or a CSV record.
+    Needles(Arc<[String]>),
+    /// A compiled regular expression.
+    Regex(regex::Regex),
+    /// A compiled JSON Schema validator (formats checked).
+    Schema(Arc<jsonschema::Validator>),
+    /// A parsed `exec` command.
+    Exec(Arc<exec::ExecCommand>),
+    /// Bounds of `word-count` and `character-count` (equal for an exact count).
+    Count {
+        /// At least.
+        min: Option<u64>,
+        /// At most.
+        max: Option<u64>,
+    },
+    /// A finish reason in its normal form.
+    Reason(String),
+    /// Required element paths of `is-xml` and `contains-xml`, split at the dots.
+    XmlPaths(Arc<[Vec<String>]>),
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Plain => f.write_str("Plain"),
+            Check::Needles(n) => f.debug_tuple("Needles").field(n).finish(),
+            Check::Regex(r) => f.debug_tuple("Regex").field(&r.as_str()).finish(),
+            Check::Schema(_) => f.write_str("Schema"),
+            Check::Exec(e) => f.debug_tuple("Exec").field(e).finish(),
+            Check::Count { min, max } => f
+                .debug_struct("Count")
+                .field("min", min)
+                .field("max", max)
+                .finish(),
+            Check::Reason(r) => f.debug_tuple("Reason").field(r).finish(),
+            Check::XmlPaths(p) => f.debug_tuple("XmlPaths").field(p).finish(),
+        }
+    }
+}
+
+/// Two checks built from equal assertions are equal; the assertion's own fields decide.
+impl PartialEq for Check {
+    fn eq(&self, _: &Check) -> bool {
+        true
+    }
+}
+
+/// `similar`'s pass mark when no `threshold` is given (promptfoo's default).
+pub const SIMILAR_THRESHOLD: f64 = 0.75;
+
+/// Finish reasons as llmops reports them.
+pub const FINISH_REASONS: &[&str] = &["stop", "length", "tool_calls", "content_filter"];
+
+/// A provider's finish reason in llmops' terms: case is ignored and the names other APIs use
+/// (Anthropic's `end_turn`, `max_tokens`, `tool_use`; Gemini's `MAX_TOKENS`, `SAFETY`) map to
+/// `stop`, `length`, `tool_calls` and `content_filter`.
+pub fn normalize_finish_reason(reason: &str) -> String {
+    let r = reason.trim().to_ascii_lowercase();
+    match r.as_str() {
+        "end_turn" | "stop_sequence" | "end" | "eos" | "complete" | "completed" => "stop",
+        "max_tokens" | "max_output_tokens" | "max_length" | "incomplete" => "length",
+        "tool_use" | "tool_call" | "function_call" | "tool_calls" => "tool_calls",
+        "refusal" | "safety" | "content_filtered" | "blocklist" | "prohibited_content" => {
+            "content_filter"
+        }
+        _ => return r,
+    }
+    .to_string()
+}
+
+/// Parse a comma-separated `value` as promptfoo does: one CSV record whose fields may be
+/// quoted (`"hello, world"`), with a quote inside a quoted field doubled (`""`) or escaped
+/// (`\"`), whitespace around fields ignored, and empty unquoted entries dropped.
+pub fn parse_list(text: &str) -> Result<Vec<String>, String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let skip_ws = |mut i: usize| {
+        while i < chars.len() && chars[i].is_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    while i < chars.len() {
+        // Separators, with repeated commas giving no entry.
+        loop {
+            i = skip_ws(i);
+            if i < chars.len() && chars[i] == ',' {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if i >= chars.len() {
+            break;
+        }
+        if chars[i] == '"' {
+            i += 1;
+            let mut field = String::new();
+            let mut closed = false;
+            while i < chars.len() {
+                match (chars[i], chars.get(i + 1)) {
+                    ('\\', Some(&c @ ('"' | '\\'))) => {
+                        field.push(c);
+                        i += 2;
+                    }
+                    ('"', Some('"')) => {
+                        field.push('"');
+                        i += 2;
+                    }
+                    ('"', _) => {
+                        i += 1;
+                        closed = true;
+                        break;
+                    }
+                    (c, _) => {
+                        field.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            if !closed {
+                return Err("a quoted entry has no closing `\"`".into());
+            }
+            i = skip_ws(i);
+            if i < chars.len() && chars[i] != ',' {
+                return Err("a quoted entry must be followed by a comma".into());
+            }
+            out.push(field);
+        } else {
+            let start = i;
+            while i < chars.len() && chars[i] != ',' {
+                i += 1;
+            }
+            out.push(
+                chars[start..i]
+                    .iter()
+                    .collect::<String>()
+                    .trim()
+                    .to_string(),
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// Why an assertion is malformed: a message and an optional hint.
@@ -252,8 +437,162 @@ fn string_list(v: &Value) -> Option<Vec<String>> {
             .map(|i| i.as_str().map(str::to_string))
             .collect::<Option<Vec<_>>>()
             .filter(|l| !l.is_empty()),
-        Value::String(s) => Some(s.split(',').map(|p| p.trim().to_string()).collect()),
+        Value::String(s) => parse_list(s).ok().filter(|l| !l.is_empty()),
         _ => None,
+    }
+}
+
+/// The entries of a `contains-any`-style value: a list of strings (numbers allowed, as
+/// promptfoo allows them) or one comma-separated string. Empty entries cannot be meant: an
+/// empty string is in every output, so they are rejected.
+fn needles(name: &str, v: &Value) -> Result<Vec<String>, Invalid> {
+    let list = match v {
+        Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| invalid(format!("`{name}`: `value` must be a list of strings")))?,
+        Value::String(s) => parse_list(s).map_err(|e| Invalid {
+            message: format!("`{name}`: cannot read the comma-separated value: {e}"),
+            help: Some("quote an entry that holds a comma: `\"hello, world\", universe`".into()),
+        })?,
+        _ => {
+            return Err(invalid(format!(
+                "`{name}`: `value` must be a list of strings"
+            )))
+        }
+    };
+    if list.is_empty() {
+        return Err(invalid(format!("`{name}`: `value` has no entries")));
+    }
+    if list.iter().any(String::is_empty) {
+        return Err(Invalid {
+            message: format!("`{name}`: `value` has an empty entry, which every output contains"),
+            help: Some("remove the empty entry (a stray comma or `\"\"`)".into()),
+        });
+    }
+    Ok(list)
+}
+
+/// A JSON Schema given as an object, or as a string holding JSON or YAML (as promptfoo
+/// accepts it), compiled with `format` checked.
+fn schema(name: &str, v: &Value) -> Result<Arc<jsonschema::Validator>, Invalid> {
+    let parsed;
+    let schema = match v {
+        Value::Object(_) | Value::Bool(_) => v,
+        Value::String(s) => {
+            parsed = serde_saphyr::from_str::<Value>(s).map_err(|e| Invalid {
+                message: format!("`{name}`: the schema string is not JSON or YAML: {e}"),
+                help: None,
+            })?;
+            if !parsed.is_object() {
+                return Err(invalid(format!(
+                    "`{name}`: the schema string must hold a JSON schema object"
+                )));
+            }
+            &parsed
+        }
+        _ => {
+            return Err(invalid(format!(
+                "`{name}`: `value` must be a JSON schema object"
+            )))
+        }
+    };
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .map(Arc::new)
+        .map_err(|e| Invalid {
+            message: format!("`{name}`: invalid JSON schema: {e}"),
+            help: None,
+        })
+}
+
+/// Required element paths: `a.b, c` (split at commas, as promptfoo does), a list, or
+/// `{requiredElements: [...]}`; none when no value is given.
+fn xml_paths(name: &str, v: Option<&Value>) -> Result<Vec<Vec<String>>, Invalid> {
+    let bad = || {
+        invalid(format!(
+            "`{name}`: `value` must be element paths (`root.child`): a comma-separated string, a list, or `{{requiredElements: [...]}}`"
+        ))
+    };
+    let list: Vec<String> = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(bad)?,
+        Some(Value::Object(m)) if m.len() == 1 => match m.get("requiredElements") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect::<Option<_>>()
+                .ok_or_else(bad)?,
+            _ => return Err(bad()),
+        },
+        Some(_) => return Err(bad()),
+    };
+    if list.is_empty() {
+        return Err(bad());
+    }
+    list.iter()
+        .map(|p| {
+            let parts: Vec<String> = p.split('.').map(str::to_string).collect();
+            if parts.iter().any(|x| x.trim().is_empty() || x.trim() != x) {
+                Err(invalid(format!(
+                    "`{name}`: `{p}` is not an element path (names joined by dots, like `root.child`)"
+                )))
+            } else {
+                Ok(parts)
+            }
+        })
+        .collect()
+}
+
+/// `{min, max}` or an exact count, for `word-count` and `character-count`.
+fn count_bounds(name: &str, v: &Value) -> Result<Check, Invalid> {
+    let bad = || {
+        invalid(format!(
+            "`{name}`: `value` must be a whole number or `{{min, max}}` of whole numbers"
+        ))
+    };
+    let whole = |x: &Value| -> Result<u64, Invalid> {
+        match x {
+            Value::Number(n) => n.as_u64().ok_or_else(bad),
+            Value::String(s) => s.trim().parse::<u64>().map_err(|_| bad()),
+            _ => Err(bad()),
+        }
+    };
+    match v {
+        Value::Object(m) => {
+            if let Some(k) = m.keys().find(|k| *k != "min" && *k != "max") {
+                return Err(invalid(format!(
+                    "`{name}`: unknown field `{k}` (use `min` and `max`)"
+                )));
+            }
+            let min = m.get("min").map(&whole).transpose()?;
+            let max = m.get("max").map(&whole).transpose()?;
+            match (min, max) {
+                (None, None) => Err(invalid(format!("`{name}`: give `min`, `max` or both"))),
+                (Some(a), Some(b)) if a > b => Err(invalid(format!(
+                    "`{name}`: `min` ({a}) is more than `max` ({b}), so no output can pass"
+                ))),
+                _ => Ok(Check::Count { min, max }),
+            }
+        }
+        other => {
+            let n = whole(other)?;
+            Ok(Check::Count {
+                min: Some(n),
+                max: Some(n),
+            })
+        }
     }
 }
 
@@ -269,6 +608,7 @@ impl Assertion {
             Kind::Contains
                 | Kind::Icontains
                 | Kind::StartsWith
+                | Kind::EndsWith
                 | Kind::Levenshtein
                 | Kind::Similar
                 | Kind::Regex
@@ -286,52 +626,81 @@ impl Assertion {
                     help: None,
                 })
         };
+        let mut check = Check::Plain;
         match kind {
-            Kind::Contains
-            | Kind::Icontains
-            | Kind::StartsWith
-            | Kind::Levenshtein
-            | Kind::Similar => {
+            Kind::Contains | Kind::Icontains | Kind::StartsWith | Kind::EndsWith => {
+                match need_value("a string")? {
+                    Value::String(s) if s.is_empty() => {
+                        return Err(invalid(format!(
+                            "`{name}`: `value` is empty, which every output {}",
+                            if kind == Kind::EndsWith {
+                                "ends with"
+                            } else if kind == Kind::StartsWith {
+                                "starts with"
+                            } else {
+                                "contains"
+                            }
+                        )))
+                    }
+                    Value::String(_) => {}
+                    _ => return Err(invalid(format!("`{name}`: `value` must be a string"))),
+                }
+            }
+            Kind::Levenshtein => {
                 if !need_value("a string")?.is_string() {
                     return Err(invalid(format!("`{name}`: `value` must be a string")));
                 }
+            }
+            Kind::Similar => {
+                match need_value("a reference text or a list of them")? {
+                    Value::String(s) if !s.trim().is_empty() => {}
+                    Value::Array(items)
+                        if !items.is_empty()
+                            && items
+                                .iter()
+                                .all(|i| i.as_str().is_some_and(|s| !s.trim().is_empty())) => {}
+                    _ => return Err(invalid(
+                        "`similar`: `value` must be a reference text or a list of non-empty texts",
+                    )),
+                }
+            }
+            Kind::WordCount | Kind::CharacterCount => {
+                check = count_bounds(name, need_value("a count or {min, max}")?)?;
             }
             Kind::Equals | Kind::JsonPath | Kind::Factuality | Kind::ModelGradedClosedqa => {
                 need_value("the expected value")?;
             }
             Kind::ContainsAny | Kind::ContainsAll | Kind::IcontainsAny | Kind::IcontainsAll => {
-                if string_list(need_value("a list of strings")?).is_none() {
-                    return Err(invalid(format!(
-                        "`{name}`: `value` must be a list of strings"
-                    )));
-                }
+                let list = needles(name, need_value("a list of strings")?)?;
+                check = Check::Needles(list.into());
             }
             Kind::Regex => {
                 let Some(pattern) = need_value("a regular expression")?.as_str() else {
                     return Err(invalid("`regex`: `value` must be a string"));
                 };
-                if let Err(e) = regex::Regex::new(pattern) {
-                    return Err(Invalid {
+                if pattern.is_empty() {
+                    return Err(invalid(
+                        "`regex`: `value` is empty, which matches every output",
+                    ));
+                }
+                match regex::Regex::new(pattern) {
+                    Ok(re) => check = Check::Regex(re),
+                    Err(e) => return Err(Invalid {
                         message: format!("`regex`: invalid regular expression: {}", e.to_string().lines().last().unwrap_or("")),
                         help: Some("the syntax is Rust's `regex` crate (no look-around or back-references)".into()),
-                    });
+                    }),
                 }
             }
             Kind::IsJson | Kind::ContainsJson => {
-                if let Some(v) = &value {
-                    if !v.is_object() && !v.is_null() {
-                        return Err(invalid(format!(
-                            "`{name}`: `value`, when given, must be a JSON schema object"
-                        )));
-                    }
+                if let Some(v) = value.as_ref().filter(|v| !v.is_null()) {
+                    check = Check::Schema(schema(name, v)?);
                 }
             }
+            Kind::IsXml | Kind::ContainsXml => {
+                check = Check::XmlPaths(xml_paths(name, value.as_ref())?.into());
+            }
             Kind::JsonSchema => {
-                if !need_value("a JSON schema")?.is_object() {
-                    return Err(invalid(
-                        "`json-schema`: `value` must be a JSON schema object",
-                    ));
-                }
+                check = Check::Schema(schema(name, need_value("a JSON schema")?)?);
             }
             Kind::Number => {
                 if !need_value("a number")?.is_number() {
@@ -346,21 +715,45 @@ impl Assertion {
                 }
             }
             Kind::FinishReason => {
-                const REASONS: &[&str] = &["stop", "length", "tool_calls", "content_filter"];
                 let v = need_value("stop, length, tool_calls or content_filter")?;
-                match v.as_str() {
-                    Some(r) if REASONS.contains(&r) => {}
+                match v.as_str().map(normalize_finish_reason) {
+                    Some(r) if FINISH_REASONS.contains(&r.as_str()) => check = Check::Reason(r),
                     _ => {
                         return Err(Invalid {
                             message: format!("`finish-reason`: unknown reason {v}"),
                             help: v.as_str().and_then(|r| {
-                                crate::text::did_you_mean(r, REASONS.iter().copied())
+                                crate::text::did_you_mean(r, FINISH_REASONS.iter().copied())
                             }),
                         })
                     }
                 }
             }
             Kind::IsRefusal | Kind::NoPii | Kind::AnswerRelevance => {}
+            Kind::Perplexity | Kind::PerplexityScore => {
+                if value.as_ref().is_some_and(|v| !v.is_null()) {
+                    return Err(Invalid {
+                        message: format!("`{name}` takes no `value`"),
+                        help: Some(format!(
+                            "set the pass mark with `threshold:` ({})",
+                            if kind == Kind::Perplexity {
+                                "the highest perplexity that passes"
+                            } else {
+                                "the lowest score that passes, 0 to 1"
+                            }
+                        )),
+                    });
+                }
+                if negate && raw.threshold.is_none() {
+                    return Err(invalid(format!(
+                        "`not-{name}` needs `threshold:`: without one `{name}` always passes"
+                    )));
+                }
+                if kind == Kind::Perplexity && raw.threshold.is_some_and(|t| t < 1.0) {
+                    return Err(invalid(
+                        "`perplexity`: `threshold` must be 1 or more (perplexity is never below 1)",
+                    ));
+                }
+            }
             Kind::Cost | Kind::Latency => {
                 if raw.threshold.is_none() {
                     let unit = if kind == Kind::Cost {
@@ -373,15 +766,11 @@ impl Assertion {
                     )));
                 }
             }
-            Kind::Exec => match need_value("a command")? {
-                Value::String(s) if !s.trim().is_empty() => {}
-                Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_string) => {}
-                _ => {
-                    return Err(invalid(
-                        "`exec`: `value` must be a command string or a list of arguments",
-                    ))
-                }
-            },
+            Kind::Exec => {
+                let cmd = exec::ExecCommand::parse(Some(need_value("a command")?), raw.timeout_s)
+                    .map_err(invalid)?;
+                check = Check::Exec(Arc::new(cmd));
+            }
             Kind::LlmRubric => {
                 if !need_value("the rubric")?.is_string() {
                     return Err(invalid("`llm-rubric`: `value` must be the rubric text"));
@@ -457,6 +846,7 @@ impl Assertion {
                     | Kind::AnswerRelevance
                     | Kind::Classifier
                     | Kind::Pairwise
+                    | Kind::PerplexityScore
             );
             if !t.is_finite() || t < 0.0 || (in_unit && t > 1.0) {
                 return Err(invalid(format!(
@@ -481,6 +871,7 @@ impl Assertion {
             path: raw.path.clone(),
             tolerance: raw.tolerance,
             timeout_s: raw.timeout_s,
+            check,
         })
     }
 

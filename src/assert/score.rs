@@ -1,13 +1,10 @@
 //! Scoring deterministic assertions. Model-graded kinds and `similar` are scored by the judge.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{Assertion, Kind};
+use super::{Assertion, Check, Kind};
 
 /// What an assertion is checked against.
 pub struct Subject<'a> {
@@ -15,6 +12,8 @@ pub struct Subject<'a> {
     pub output: &'a str,
     /// The provider's finish reason.
     pub finish_reason: Option<&'a str>,
+    /// Per output token, the chosen token's log-probability first, when the provider gave them.
+    pub logprobs: Option<&'a [Vec<(String, f64)>]>,
     /// Latency of the call in ms.
     pub latency_ms: f64,
     /// Cost of the call in USD, if the model has a price.
@@ -68,15 +67,24 @@ fn excerpt(s: &str) -> String {
     }
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        Value::String(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
-        _ => Vec::new(),
-    }
+/// Every JSON object or array embedded in `text`, left to right, not overlapping.
+fn json_values(text: &str) -> impl Iterator<Item = Value> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < text.len() {
+            let rest = &text[at..];
+            let i = rest.find(['{', '['])?;
+            let mut de = serde_json::Deserializer::from_str(&rest[i..]).into_iter::<Value>();
+            match de.next() {
+                Some(Ok(v)) => {
+                    at += i + de.byte_offset().max(1);
+                    return Some(v);
+                }
+                _ => at += i + 1,
+            }
+        }
+        None
+    })
 }
 
 /// The first JSON object or array embedded in `text`.
@@ -92,9 +100,7 @@ pub fn find_json(text: &str) -> Option<Value> {
     None
 }
 
-fn validate_schema(schema: &Value, v: &Value) -> Result<(), String> {
-    let validator =
-        jsonschema::validator_for(schema).map_err(|e| format!("invalid JSON schema: {e}"))?;
+fn validate_schema(validator: &jsonschema::Validator, v: &Value) -> Result<(), String> {
     let errors: Vec<String> = validator
         .iter_errors(v)
         .take(3)
@@ -116,29 +122,9 @@ fn loosely_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
-static REFUSAL: OnceLock<regex::Regex> = OnceLock::new();
 static PII: OnceLock<Vec<(&'static str, regex::Regex)>> = OnceLock::new();
 
-fn is_refusal(text: &str, finish_reason: Option<&str>) -> bool {
-    if finish_reason == Some("content_filter") {
-        return true;
-    }
-    let re = REFUSAL.get_or_init(|| {
-        regex::Regex::new(
-            r"(?i)\b(i\s*(?:'m|am)\s+(?:sorry|afraid),?\s+(?:but\s+)?i\s+(?:can(?:'|no)t|cannot|won't|am\s+unable\s+to|am\s+not\s+able\s+to)\s+(?:help|assist|comply|do\s+that|provide\s+that|fulfil)|i\s+(?:can(?:'|no)t|cannot|won't|will\s+not|am\s+(?:not\s+able|unable)\s+to)\s+(?:help|assist|comply|fulfil)\w*(?:\s+(?:you\s+)?with)?(?:\s+(?:that|this|your\s+request|requests?\s+like|creating|making|writing|generating|producing)|\s*[.!])|as\s+an\s+ai(?:\s+language\s+model)?,?\s+i\s+(?:can(?:'|no)t|cannot|don't)|i\s+must\s+(?:decline|refuse)|that\s+(?:request\s+)?(?:goes\s+against|violates)\s+(?:my|our)\s+(?:guidelines|policies|policy))",
-        )
-        .expect("valid")
-    });
-    // A refusal comes first; a reply that mentions being unable to do one thing deep into a
-    // helpful answer is not a refusal.
-    // Typographic apostrophes (’) are common in model output.
-    let head: String = text
-        .chars()
-        .take(240)
-        .map(|c| if c == '\u{2019}' { '\'' } else { c })
-        .collect();
-    re.is_match(&head)
-}
+use super::refusal::is_refusal;
 
 fn luhn(digits: &str) -> bool {
     let ds: Vec<u32> = digits.chars().filter_map(|c| c.to_digit(10)).collect();
@@ -220,55 +206,10 @@ pub fn find_pii(text: &str) -> Vec<&'static str> {
     found
 }
 
-fn run_exec(a: &Assertion, s: &Subject<'_>) -> Verdict {
-    let mut cmd = match a.value.as_ref() {
-        Some(Value::String(line)) => {
-            let mut c = Command::new("sh");
-            c.arg("-c").arg(line);
-            c
-        }
-        Some(Value::Array(parts)) => {
-            let parts: Vec<&str> = parts.iter().filter_map(Value::as_str).collect();
-            let mut c = Command::new(parts[0]);
-            c.args(&parts[1..]);
-            c
-        }
-        _ => return Verdict::error("exec: no command"),
-    };
+fn run_exec(cmd: &super::exec::ExecCommand, s: &Subject<'_>) -> Verdict {
     let input =
         json!({ "output": s.output, "finish_reason": s.finish_reason, "case": s.case }).to_string();
-    let mut child = match cmd
-        .current_dir(s.workdir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => return Verdict::error(format!("exec: cannot start the command: {e}")),
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        // A program that does not read its input must not hang us: ignore a broken pipe.
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    let limit = Duration::from_secs_f64(a.timeout_s.unwrap_or(30.0));
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Verdict::error(format!(
-                    "exec: timed out after {:.0} s",
-                    limit.as_secs_f64()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Verdict::error(format!("exec: {e}")),
-        }
-    }
-    let out = match child.wait_with_output() {
+    let out = match cmd.run(input.into_bytes(), s.workdir) {
         Ok(o) => o,
         Err(e) => return Verdict::error(format!("exec: {e}")),
     };
@@ -278,6 +219,12 @@ fn run_exec(a: &Assertion, s: &Subject<'_>) -> Verdict {
             "exec: exited with {}: {}",
             out.status,
             excerpt(&err)
+        ));
+    }
+    if out.stdout_truncated {
+        return Verdict::error(format!(
+            "exec: stdout is longer than {} MiB; print only the `{{pass, score, reason}}` JSON",
+            super::exec::STDOUT_CAP >> 20
         ));
     }
     let v: Value = match serde_json::from_slice(&out.stdout) {
@@ -315,6 +262,10 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
     let out = s.output;
     let value = a.value.as_ref();
     let text = || value.and_then(Value::as_str).unwrap_or("");
+    let schema = match &a.check {
+        Check::Schema(v) => Some(&**v),
+        _ => None,
+    };
     let v = match a.kind {
         Kind::Similar => return None,
         k if k.is_model_graded() => return None,
@@ -341,6 +292,30 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
             out.trim_start().starts_with(text()),
             format!("starts with `{}`", text()),
         ),
+        Kind::EndsWith => Verdict::bool(
+            out.trim_end().ends_with(text()),
+            format!("ends with `{}`", text()),
+        ),
+        Kind::WordCount | Kind::CharacterCount => {
+            let (n, unit) = if a.kind == Kind::WordCount {
+                (out.split_whitespace().count() as u64, "words")
+            } else {
+                (out.chars().count() as u64, "characters")
+            };
+            let (min, max) = match &a.check {
+                Check::Count { min, max } => (*min, *max),
+                _ => return Some(Verdict::error(format!("{}: no count", a.kind.as_str()))),
+            };
+            let pass = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
+            let want = match (min, max) {
+                (Some(a), Some(b)) if a == b => format!("exactly {a}"),
+                (Some(a), Some(b)) => format!("{a} to {b}"),
+                (Some(a), None) => format!("at least {a}"),
+                (None, Some(b)) => format!("at most {b}"),
+                (None, None) => "any".into(),
+            };
+            Verdict::bool(pass, format!("{n} {unit} ({want})"))
+        }
         Kind::ContainsAny | Kind::IcontainsAny | Kind::ContainsAll | Kind::IcontainsAll => {
             let fold = matches!(a.kind, Kind::IcontainsAny | Kind::IcontainsAll);
             let hay = if fold {
@@ -348,7 +323,10 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
             } else {
                 out.to_string()
             };
-            let needles = value.map(strings).unwrap_or_default();
+            let needles: &[String] = match &a.check {
+                Check::Needles(n) => n,
+                _ => &[],
+            };
             let found: Vec<&String> = needles
                 .iter()
                 .filter(|n| {
@@ -363,25 +341,23 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
                 Verdict::bool(!found.is_empty(), format!("contains one of {needles:?}"))
             } else {
                 let missing: Vec<&String> = needles.iter().filter(|n| !found.contains(n)).collect();
-                let mut v = Verdict::bool(
+                Verdict::bool(
                     missing.is_empty(),
                     if missing.is_empty() {
                         format!("contains all of {needles:?}")
                     } else {
                         format!("missing {missing:?}")
                     },
-                );
-                v.score = found.len() as f64 / needles.len().max(1) as f64;
-                v
+                )
             }
         }
-        Kind::Regex => match regex::Regex::new(text()) {
-            Ok(re) => Verdict::bool(re.is_match(out), format!("matches /{}/", text())),
-            Err(e) => Verdict::error(format!("regex: {e}")),
+        Kind::Regex => match &a.check {
+            Check::Regex(re) => Verdict::bool(re.is_match(out), format!("matches /{}/", text())),
+            _ => Verdict::error("regex: not compiled"),
         },
         Kind::IsJson => match serde_json::from_str::<Value>(out.trim()) {
             Err(e) => Verdict::bool(false, format!("output is not valid JSON ({e})")),
-            Ok(v) => match value.filter(|s| s.is_object()) {
+            Ok(v) => match schema {
                 None => Verdict::bool(true, "output is valid JSON"),
                 Some(schema) => match validate_schema(schema, &v) {
                     Ok(()) => Verdict::bool(true, "output is valid JSON matching the schema"),
@@ -389,21 +365,65 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
                 },
             },
         },
-        Kind::ContainsJson => match find_json(out) {
-            None => Verdict::bool(false, "output contains no JSON object or array"),
-            Some(v) => match value.filter(|s| s.is_object()) {
-                None => Verdict::bool(true, "output contains JSON"),
-                Some(schema) => match validate_schema(schema, &v) {
-                    Ok(()) => Verdict::bool(true, "output contains JSON matching the schema"),
-                    Err(e) => Verdict::bool(false, e),
-                },
+        Kind::ContainsJson => match schema {
+            None => match find_json(out) {
+                None => Verdict::bool(false, "output contains no JSON object or array"),
+                Some(_) => Verdict::bool(true, "output contains JSON"),
             },
+            // As in promptfoo, any JSON object or array in the output may be the match.
+            Some(schema) => {
+                let mut first_error = None;
+                let mut found = false;
+                for v in json_values(out) {
+                    found = true;
+                    match validate_schema(schema, &v) {
+                        Ok(()) => {
+                            return Some(negated(
+                                a,
+                                Verdict::bool(true, "output contains JSON matching the schema"),
+                            ))
+                        }
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                match (found, first_error) {
+                    (false, _) => Verdict::bool(false, "output contains no JSON object or array"),
+                    (true, e) => Verdict::bool(false, e.unwrap_or_default()),
+                }
+            }
         },
+        Kind::IsXml | Kind::ContainsXml => {
+            let paths: &[Vec<String>] = match &a.check {
+                Check::XmlPaths(p) => p,
+                _ => &[],
+            };
+            let found = if a.kind == Kind::IsXml {
+                super::xml::is_xml(out, paths)
+            } else {
+                super::xml::contains_xml(out, paths)
+            };
+            match found {
+                Ok(()) => Verdict::bool(
+                    true,
+                    if a.kind == Kind::IsXml {
+                        "output is well-formed XML"
+                    } else {
+                        "output contains well-formed XML"
+                    },
+                ),
+                Err(e) => Verdict::bool(false, e),
+            }
+        }
         Kind::JsonSchema => match serde_json::from_str::<Value>(out.trim()) {
             Err(e) => Verdict::bool(false, format!("output is not valid JSON ({e})")),
-            Ok(v) => match validate_schema(value.unwrap_or(&Value::Null), &v) {
-                Ok(()) => Verdict::bool(true, "matches the schema"),
-                Err(e) => Verdict::bool(false, e),
+            Ok(v) => match schema {
+                None => Verdict::error("json-schema: no schema"),
+                Some(schema) => match validate_schema(schema, &v) {
+                    Ok(()) => Verdict::bool(true, "matches the schema"),
+                    Err(e) => Verdict::bool(false, e),
+                },
             },
         },
         Kind::JsonPath => {
@@ -474,11 +494,17 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
             }
         }
         Kind::FinishReason => {
-            let got = s.finish_reason.unwrap_or("unknown");
-            Verdict::bool(
-                got == text(),
-                format!("finish reason `{got}` (expected `{}`)", text()),
-            )
+            let want = match &a.check {
+                Check::Reason(r) => r.as_str(),
+                _ => text(),
+            };
+            match s.finish_reason {
+                None => Verdict::bool(false, "the provider gave no finish reason"),
+                Some(got) => Verdict::bool(
+                    super::normalize_finish_reason(got) == want,
+                    format!("finish reason `{got}` (expected `{want}`)"),
+                ),
+            }
         }
         Kind::IsRefusal => {
             let r = is_refusal(out, s.finish_reason);
@@ -490,6 +516,40 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
                     "the output is not a refusal"
                 },
             )
+        }
+        Kind::Perplexity | Kind::PerplexityScore => {
+            let lps: Vec<f64> = s
+                .logprobs
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|t| t.first().map(|(_, lp)| *lp))
+                .collect();
+            if lps.is_empty() {
+                return Some(Verdict::error(format!(
+                    "{}: the provider returned no log-probabilities; set `logprobs: 0` in the prompt's model parameters (OpenAI-compatible providers return them)",
+                    a.kind.as_str()
+                )));
+            }
+            let ppl = (-(lps.iter().sum::<f64>() / lps.len() as f64)).exp();
+            if a.kind == Kind::Perplexity {
+                match a.threshold {
+                    None => Verdict::bool(true, format!("perplexity {ppl:.2}")),
+                    Some(t) => {
+                        Verdict::bool(ppl <= t, format!("perplexity {ppl:.2} (at most {t})"))
+                    }
+                }
+            } else {
+                let norm = 1.0 / (1.0 + ppl);
+                let mut v = match a.threshold {
+                    None => Verdict::bool(true, format!("perplexity score {norm:.3}")),
+                    Some(t) => Verdict::bool(
+                        norm >= t,
+                        format!("perplexity score {norm:.3} (at least {t})"),
+                    ),
+                };
+                v.score = norm;
+                v
+            }
         }
         Kind::NoPii => {
             let found = find_pii(out);
@@ -518,10 +578,18 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
                 format!("latency {:.0} ms (at most {max} ms)", s.latency_ms),
             )
         }
-        Kind::Exec => run_exec(a, s),
+        Kind::Exec => match &a.check {
+            Check::Exec(cmd) => run_exec(cmd, s),
+            _ => Verdict::error("exec: no command"),
+        },
         _ => unreachable!("model-graded kinds return above"),
     };
-    Some(if a.negate && !v.error {
+    Some(negated(a, v))
+}
+
+/// `v` inverted for a `not-` assertion; an assertion that could not be evaluated stays ERROR.
+fn negated(a: &Assertion, v: Verdict) -> Verdict {
+    if a.negate && !v.error {
         Verdict {
             pass: !v.pass,
             score: 1.0 - v.score,
@@ -530,7 +598,7 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
         }
     } else {
         v
-    })
+    }
 }
 
 #[cfg(test)]
@@ -549,6 +617,7 @@ mod tests {
         let s = Subject {
             output: out,
             finish_reason: Some("stop"),
+            logprobs: None,
             latency_ms: 120.0,
             cost_usd: Some(0.001),
             case: &case,
@@ -569,8 +638,9 @@ mod tests {
             )
             .pass
         );
+        // promptfoo scores `contains-all` 0 or 1, not by the share found.
         let partial = check("contains-all", json!(["a", "zz"]), "abc");
-        assert!(!partial.pass && partial.score == 0.5);
+        assert!(!partial.pass && partial.score == 0.0);
         assert!(check("regex", json!("^\\d+$"), "123").pass);
         assert!(check("starts-with", json!("Hi"), "  Hi Ada").pass);
         assert!(check("equals", json!({"a": 1}), "{\"a\": 1}").pass);
@@ -606,6 +676,7 @@ mod tests {
         let s = Subject {
             output: "{\"category\":\"billing\",\"n\":3}",
             finish_reason: None,
+            logprobs: None,
             latency_ms: 1.0,
             cost_usd: None,
             case: &case,
@@ -665,6 +736,7 @@ mod tests {
         let s = Subject {
             output: "The answer is 42.3",
             finish_reason: None,
+            logprobs: None,
             latency_ms: 1.0,
             cost_usd: None,
             case: &case,

@@ -122,6 +122,7 @@ pub fn row(
     let subject = Subject {
         output: &resp.text,
         finish_reason: resp.finish_reason.as_deref(),
+        logprobs: resp.logprobs.as_deref(),
         latency_ms,
         cost_usd: row.cost_usd,
         case: &job.case.json,

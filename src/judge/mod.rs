@@ -472,11 +472,15 @@ impl Judge {
         output: &str,
         emit: &(dyn Fn(Answered) + Sync),
     ) -> Graded {
-        let reference = a.value.as_ref().and_then(Value::as_str).unwrap_or("");
+        // One reference, or several: the output passes when it is similar enough to any.
+        let references: Vec<&str> = match a.value.as_ref() {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            v => vec![v.and_then(Value::as_str).unwrap_or("")],
+        };
         let model = DEFAULT_EMBEDDING_MODEL.to_string();
         let mut g = Graded::free(Verdict::error(""));
         let mut vectors = Vec::new();
-        for text in [output, reference] {
+        for text in std::iter::once(output).chain(references.iter().copied()) {
             let req = Request {
                 model: model.clone(),
                 messages: vec![Message {
@@ -506,22 +510,34 @@ impl Judge {
                 }
             }
         }
-        let threshold = a.threshold.unwrap_or(0.8);
-        g.verdict = match cosine(&vectors[0], &vectors[1]) {
-            None => Verdict::error("the two embeddings differ in length or are zero"),
-            Some(sim) => {
-                let pass = (sim >= threshold) != a.negate;
-                Verdict {
-                    pass,
-                    score: if a.negate {
-                        1.0 - sim.max(0.0)
-                    } else {
-                        sim.max(0.0)
-                    },
-                    reason: format!("cosine similarity {sim:.3} (threshold {threshold})"),
-                    error: false,
+        let threshold = a.threshold.unwrap_or(crate::assert::SIMILAR_THRESHOLD);
+        let mut best: Option<f64> = None;
+        for v in &vectors[1..] {
+            match cosine(&vectors[0], v) {
+                None => {
+                    g.verdict = Verdict::error("the two embeddings differ in length or are zero");
+                    return g;
                 }
+                Some(sim) => best = Some(best.map_or(sim, |b: f64| b.max(sim))),
             }
+        }
+        let sim = best.unwrap_or(0.0);
+        // `not-similar` passes only when the output is dissimilar to every reference.
+        let pass = (sim >= threshold) != a.negate;
+        let of = if references.len() > 1 {
+            format!(" (the closest of {} references)", references.len())
+        } else {
+            String::new()
+        };
+        g.verdict = Verdict {
+            pass,
+            score: if a.negate {
+                1.0 - sim.max(0.0)
+            } else {
+                sim.max(0.0)
+            },
+            reason: format!("cosine similarity {sim:.3}{of} (threshold {threshold})"),
+            error: false,
         };
         g
     }

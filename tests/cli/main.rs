@@ -5,6 +5,7 @@ mod mock;
 mod support;
 
 mod architecture;
+mod assertions;
 mod ci_git;
 mod diff;
 mod eval;

@@ -237,7 +237,7 @@ fn serve(
             return;
         }
         let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        let _guard = InFlight(in_flight);
+        let guard = InFlight(in_flight);
         max_in_flight.fetch_max(now, Ordering::SeqCst);
         let request = {
             let mut s = seen.lock().unwrap();
@@ -287,6 +287,9 @@ fn serve(
                 return;
             }
         };
+        // Out of flight once the answer is ready: the client may send its next request the
+        // moment it has read this one, before this thread is done writing.
+        drop(guard);
         let mut head = format!(
             "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
             payload.len()

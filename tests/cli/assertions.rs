@@ -1,0 +1,158 @@
+//! Assertions end to end: lint rejects values that cannot mean anything at file:line, and
+//! `exec` survives large output and programs that leave children behind.
+
+use crate::support::{minimal, Repo};
+
+fn diagnostics(r: &Repo) -> Vec<serde_json::Value> {
+    let run = r.llmops(&["lint", "--format", "json"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    v["diagnostics"].as_array().unwrap().clone()
+}
+
+#[test]
+fn lint_rejects_values_that_cannot_match_at_file_and_line() {
+    let r = Repo::new();
+    minimal(&r);
+    let bad = [
+        (
+            "empty",
+            "  - type: not-contains\n    value: ''\n",
+            "is empty",
+        ),
+        (
+            "empty-entry",
+            "  - type: contains-any\n    value: 'zebra, \"\"'\n",
+            "empty entry",
+        ),
+        (
+            "unclosed",
+            "  - type: contains-any\n    value: '\"hello, world'\n",
+            "no closing",
+        ),
+        (
+            "timeout",
+            "  - type: exec\n    value: 'true'\n    timeout_s: -1\n",
+            "timeout_s",
+        ),
+        (
+            "timeout-inf",
+            "  - type: exec\n    value: 'true'\n    timeout_s: .inf\n",
+            "timeout_s",
+        ),
+        (
+            "range",
+            "  - type: word-count\n    value: { min: 9, max: 3 }\n",
+            "no output can pass",
+        ),
+        (
+            "schema",
+            "  - type: json-schema\n    value: '{\"type\": \"nonsense\"}'\n",
+            "invalid JSON schema",
+        ),
+    ];
+    for (name, assertion, _) in &bad {
+        r.write(
+            &format!("evals/{name}.yaml"),
+            &format!("prompt: greet\ncases:\n  - vars: {{ who: Ada }}\nassert:\n  - type: contains\n    value: Hello\n{assertion}"),
+        );
+    }
+    let diags = diagnostics(&r);
+    for (name, _, message) in &bad {
+        let file = format!("evals/{name}.yaml");
+        assert!(
+            diags.iter().any(|d| d["file"] == file.as_str()
+                && d["line"] == 7
+                && d["message"].as_str().unwrap_or("").contains(message)),
+            "{file}: {diags:#?}"
+        );
+    }
+}
+
+#[test]
+fn exec_reads_output_over_one_mebibyte_and_stops_background_children() {
+    let r = Repo::new();
+    minimal(&r);
+    // A 1.5 MiB result (a long reason) and 2 MiB of stderr chatter: more than a pipe holds.
+    r.write(
+        "checks/big.sh",
+        "cat >/dev/null\nhead -c 2097152 /dev/zero >&2\nprintf '{\"pass\": true, \"reason\": \"'\nhead -c 1572864 /dev/zero | tr '\\0' x\nprintf '\"}'\n",
+    );
+    r.write(
+        "evals/greet.yaml",
+        "prompt: greet\ncases:\n  - id: ada\n    vars: { who: Ada }\nassert:\n  - type: exec\n    value: [sh, checks/big.sh]\n  - type: exec\n    value: \"sleep 20 & echo '{\\\"pass\\\": true}'\"\n    timeout_s: 2\n",
+    );
+    let run = r.llmops(&["eval", "--no-progress", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let text = v.to_string();
+    assert!(
+        !text.contains("timed out"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+}
+
+#[test]
+fn similar_with_a_list_passes_when_any_reference_is_close_enough() {
+    use crate::mock::{MockProvider, Reply, Seen};
+    use serde_json::json;
+    use std::time::Duration;
+    // Embeddings: "refund" texts point one way, "shipping" texts another, the rest a third.
+    let mock = MockProvider::start(|s: &Seen| {
+        if s.path.ends_with("/embeddings") {
+            let input = s.body["input"].as_str().unwrap_or("").to_lowercase();
+            let v = if input.contains("refund") {
+                json!([0.9, 0.1, 0.0])
+            } else if input.contains("shipped") {
+                json!([0.0, 0.9, 0.1])
+            } else {
+                json!([0.0, 0.1, 0.9])
+            };
+            let body = json!({"data": [{"embedding": v}], "usage": {"prompt_tokens": 3}});
+            return (
+                Reply::Json {
+                    status: 200,
+                    body,
+                    headers: vec![],
+                },
+                Duration::ZERO,
+            );
+        }
+        let text = s.user_text().trim_start_matches("Say: ").to_string();
+        (Reply::Text(text), Duration::ZERO)
+    });
+    let r = Repo::new();
+    r.write(
+        "llmops.yaml",
+        &format!("prompts_dir: prompts\nevals_dir: evals\ndefaults: {{ provider: mock, model: m }}\njudge: {{ provider: mock, model: j }}\nproviders:\n  mock: {{ type: openai, base_url: {}, max_retries: 0 }}\n", mock.url),
+    );
+    r.write(
+        "prompts/p.prompty",
+        "---\nname: p\ninputs: { who: {} }\n---\nuser:\nSay: {{ who }}\n",
+    );
+    r.write(
+        "evals/p.yaml",
+        "prompt: p\ncases:\n  - id: refund\n    vars: { who: Your refund is on its way }\n  - id: shipped\n    vars: { who: It shipped today }\n  - id: weather\n    vars: { who: The weather is nice }\n  - id: not-weather\n    vars: { who: The weather is nice }\n    assert:\n      - type: not-similar\n        value: [We issued your refund., Your parcel has shipped.]\nassert:\n  - type: similar\n    value: [We issued your refund., Your parcel has shipped.]\n",
+    );
+    let run = r.llmops(&["eval", "--no-progress", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let cases = &v["groups"][0]["case_results"];
+    let status = |id: &str| {
+        cases
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["status"].clone())
+    };
+    assert_eq!(status("refund"), Some(json!("pass")), "{cases}");
+    assert_eq!(status("shipped"), Some(json!("pass")), "{cases}");
+    assert_eq!(status("weather"), Some(json!("fail")), "{cases}");
+    // `similar` fails on it, and so the whole case fails; `not-similar` itself passed.
+    assert!(
+        cases.to_string().contains("closest of 2 references"),
+        "{cases}"
+    );
+}

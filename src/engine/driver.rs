@@ -149,6 +149,8 @@ pub fn execute(
     let mut sink = StoreSink {
         writer: &writer,
         write_cache: opts.cache.writes(),
+        max_cached: reg.settings.limit_output_bytes,
+        uncached: 0,
     };
     let want_total = reporters.iter().any(|r| r.wants_total());
     let env_lookup: super::EnvLookup = Arc::new(|k: &str| std::env::var(k).ok());
@@ -167,6 +169,15 @@ pub fn execute(
         }
         sink.take(e);
     });
+    if sink.uncached > 0 {
+        tell(
+            reporters,
+            Event::Note(format!(
+                "warning: {} answer(s) larger than `limits.output_bytes` ({} bytes) were stored cut and not cached",
+                sink.uncached, reg.settings.limit_output_bytes
+            )),
+        );
+    }
     let (status, stop, stats, fatal) = match outcome {
         Ok(o) => {
             let status = match &o.stop {
@@ -258,13 +269,22 @@ fn merge_stats(earlier: Option<&serde_json::Value>, now: serde_json::Value) -> s
 struct StoreSink<'a> {
     writer: &'a Writer,
     write_cache: bool,
+    /// `limits.output_bytes`: a larger answer is not cached, so the store stays bounded by the
+    /// limits whatever a provider sends.
+    max_cached: u64,
+    /// Answers left out of the cache for their size.
+    uncached: usize,
 }
 
 impl StoreSink<'_> {
     fn take(&mut self, e: Event) {
         match e {
             Event::Response(a) if a.cacheable && self.write_cache => {
-                self.writer.send(Op::cache(&a));
+                if a.response.text.len() as u64 > self.max_cached {
+                    self.uncached += 1;
+                } else {
+                    self.writer.send(Op::cache(&a));
+                }
             }
             Event::Finished(row) => self.writer.send(Op::Result(row)),
             _ => {}

@@ -310,6 +310,19 @@ pub fn run(
                             sink(Event::Finished(row));
                         }
                     },
+                    Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                        // A panic is a bug, never a hang: a task that panicked sends no
+                        // `Done`, so the run would wait for it forever.
+                        if let Err(e) = joined {
+                            if e.is_panic() {
+                                fatal = Some(Error::usage_help(
+                                    "internal error: a call or its scoring panicked; the run stopped",
+                                    "this is a bug in llmops; finished samples are kept and `--resume` continues",
+                                ));
+                                break;
+                            }
+                        }
+                    }
                     permit = slots.clone().acquire_owned(), if planning && stop.is_none() => {
                         let permit = permit.expect("never closed");
                         match job_rx.recv().await {

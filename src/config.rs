@@ -435,28 +435,13 @@ pub fn resolve(
     }
 
     apply_env(&mut s, env)?;
-    for (key, v) in [
-        (
-            "LLMOPS_TIMEOUT_S",
-            env("LLMOPS_TIMEOUT_S").map(|_| s.timeout_s),
-        ),
-        (
-            "LLMOPS_CONCURRENCY",
-            env("LLMOPS_CONCURRENCY").map(|_| s.concurrency as f64),
-        ),
-    ] {
-        if let Some(v) = v {
-            let (lo, hi) = if key == "LLMOPS_TIMEOUT_S" {
-                (0.0, MAX_TIMEOUT_S)
-            } else {
-                (1.0, MAX_CONCURRENCY as f64)
-            };
-            if !(v.is_finite() && v > 0.0 && v >= lo && v <= hi) {
-                return Err(Error::usage(format!(
-                    "environment variable {key}: must be a number from {lo} to {hi}, got {v}"
-                )));
-            }
-        }
+    if env("LLMOPS_TIMEOUT_S").is_some() {
+        check_timeout(s.timeout_s)
+            .map_err(|m| Error::usage(format!("environment variable LLMOPS_TIMEOUT_S: {m}")))?;
+    }
+    if env("LLMOPS_CONCURRENCY").is_some() {
+        check_concurrency(s.concurrency)
+            .map_err(|m| Error::usage(format!("environment variable LLMOPS_CONCURRENCY: {m}")))?;
     }
     if let Some(p) = &flags.provider {
         s.default_provider = Some(p.clone());

@@ -66,6 +66,21 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     write_inner(path, bytes).map_err(|e| Error::io(shown, e))
 }
 
+/// Append `bytes` to `path` (created when missing): for files others own and collect, such as
+/// `$GITHUB_STEP_SUMMARY`. Appending never replaces anything, so it is safe on any file type.
+pub fn append(path: &Path, bytes: &[u8]) -> Result<()> {
+    let shown = path.display().to_string();
+    (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        f.write_all(bytes)?;
+        f.flush()
+    })()
+    .map_err(|e| Error::io(shown, e))
+}
+
 fn write_inner(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if is_stdout(path) {
         return std::io::stdout().lock().write_all(bytes);

@@ -2,7 +2,7 @@
 //! summary on stderr. Shared by `eval`, `report`, `gate` and `merge`.
 
 use super::{Ctx, ReportFormat};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::{gate, report};
 
 /// Write a report in `format` to stdout or `output` (through [`crate::fsio`]; `-` is stdout), with a short summary
@@ -75,14 +75,8 @@ pub(crate) fn emit_gate(
     }
     if let Ok(summary) = std::env::var("GITHUB_STEP_SUMMARY") {
         if !summary.is_empty() {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&summary)
-                .map_err(|e| Error::io(&summary, e))?;
-            f.write_all(gate::render::markdown(report).as_bytes())
-                .map_err(|e| Error::io(&summary, e))?;
+            let text = crate::redact::scrub_string(gate::render::markdown(report));
+            crate::fsio::append(std::path::Path::new(&summary), text.as_bytes())?;
         }
     }
     if report.verdict == gate::Verdict::Inconclusive {

@@ -37,6 +37,8 @@ struct Case {
     logprobs: &'static [f64],
     /// The expected score when it is not 1 for a pass and 0 for a fail.
     score: Option<f64>,
+    /// The range promptfoo's test puts the score in (exclusive bounds).
+    score_in: Option<(f64, f64)>,
 }
 
 fn c(
@@ -57,6 +59,7 @@ fn c(
         threshold: None,
         logprobs: &[],
         score: None,
+        score_in: None,
     }
 }
 
@@ -372,6 +375,65 @@ fn cases() -> Vec<Case> {
             ..c(XML, "is-xml", Value::Null, output, Pass(true))
         });
     }
+    // bleu and gleu: the score ranges of promptfoo's tests (run with threshold 0, so the
+    // verdict is a pass whenever the score is in range), then the handler's verdicts.
+    const BLEU: &str = "test/assertions/bleu.test.ts";
+    const GLEU: &str = "test/assertions/gleu.test.ts";
+    let mat = "The cat sat on the mat.";
+    let mt_ref =
+        "It is a guide to action that ensures that the military will forever heed Party commands";
+    for (src, kind, refs, cand, lo, hi) in [
+        (BLEU, "bleu", json!([mat]), "The cat sat on the mat.", 0.999, 1.000_001),
+        (BLEU, "bleu", json!([mat]), "Dogs run in the park.", 0.0, 0.001),
+        (BLEU, "bleu", json!([mat]), "The dog sat on the mat.", 0.5, 1.0),
+        (BLEU, "bleu", json!(["cat"]), "cat", 0.0, 1.000_001),
+        (BLEU, "bleu", json!([mat]), "The cat sat.", 0.0, 1.0),
+        (BLEU, "bleu", json!([mat, "There is a cat on the mat.", "A cat is sitting on the mat."]), "The cat was sitting on the mat.", 0.25, 1.000_001),
+        (BLEU, "bleu", json!(["The cat sat on mat.", "Cat mat.", "A cat is sitting on a mat."]), "The cat sat on mat.", 0.999, 1.000_001),
+        (BLEU, "bleu", json!(["The small cat sat.", "A cat was sitting.", "The cat is on the mat."]), "The small cat sat.", 0.999, 1.000_001),
+        (GLEU, "gleu", json!(["The cat sat on the mat"]), "The cat sat on the mat", 0.999, 1.000_001),
+        (GLEU, "gleu", json!(["The cat sat on the mat"]), "the the the the the the the", 0.0859, 0.0959),
+        (GLEU, "gleu", json!([mt_ref]), "It is a guide to action which ensures that the military always obeys the commands of the party", 0.4, 0.5),
+        (GLEU, "gleu", json!([mt_ref]), "It is to insure the troops forever hearing the activity guidebook that party direct", 0.13, 0.14),
+    ] {
+        v.push(Case {
+            threshold: Some(0.0),
+            score_in: Some((lo, hi)),
+            ..c(src, kind, refs, cand, Pass(true))
+        });
+    }
+    for (kind, value, threshold, output, pass) in [
+        ("bleu", json!(mat), None, mat, true),
+        (
+            "bleu",
+            json!(["The cat sat on mat.", "The cat is sitting on mat."]),
+            None,
+            "The cat sat on mat.",
+            true,
+        ),
+        (
+            "bleu",
+            json!(mat),
+            Some(0.8),
+            "The dog sat on the mat.",
+            false,
+        ),
+        (
+            "not-bleu",
+            json!(mat),
+            Some(0.8),
+            "The dog ran in the park.",
+            true,
+        ),
+        ("bleu", json!(mat), None, "The dog ran in the park.", false),
+    ] {
+        v.push(Case {
+            threshold,
+            score_in: Some((-1.0, 2.0)),
+            ..c(BLEU, kind, value, output, Pass(pass))
+        });
+    }
+    v.push(c(BLEU, "bleu", json!([]), "test", Invalid));
     // perplexity: logprobs [0, 0] give perplexity 1, [-2] give e^2 (about 7.39).
     const PPL: &str = "test/assertions/perplexity.test.ts";
     for (kind, threshold, logprobs, want, score) in [
@@ -461,13 +523,20 @@ fn run(case: &Case) -> Want {
         // promptfoo throws where the assertion cannot be evaluated (no log-probabilities).
         return Want::Invalid;
     }
-    let want = case.score.unwrap_or(if v.pass { 1.0 } else { 0.0 });
-    assert!(
-        (v.score - want).abs() < 1e-4,
-        "{}: score {} not {want}",
-        case.kind,
-        v.score
-    );
+    if let Some((lo, hi)) = case.score_in {
+        // Out of promptfoo's range is a disagreement, whatever the verdict.
+        if !(v.score > lo && v.score < hi) {
+            return Want::Pass(!v.pass);
+        }
+    } else {
+        let want = case.score.unwrap_or(if v.pass { 1.0 } else { 0.0 });
+        assert!(
+            (v.score - want).abs() < 1e-4,
+            "{}: score {} not {want}",
+            case.kind,
+            v.score
+        );
+    }
     Want::Pass(v.pass)
 }
 

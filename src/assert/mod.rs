@@ -5,6 +5,7 @@
 #[cfg(test)]
 mod conformance;
 pub mod exec;
+pub mod ngram;
 pub mod refusal;
 pub mod score;
 pub mod xml;
@@ -56,6 +57,10 @@ pub enum Kind {
     JsonPath,
     /// Edit distance to a reference.
     Levenshtein,
+    /// BLEU-4 against one or more references.
+    Bleu,
+    /// Google-BLEU against one or more references.
+    Gleu,
     /// A number within a tolerance.
     Number,
     /// At most N characters.
@@ -117,6 +122,8 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("json-schema", Kind::JsonSchema),
     ("json-path", Kind::JsonPath),
     ("levenshtein", Kind::Levenshtein),
+    ("bleu", Kind::Bleu),
+    ("gleu", Kind::Gleu),
     ("number", Kind::Number),
     ("max-length", Kind::MaxLength),
     ("min-length", Kind::MinLength),
@@ -258,6 +265,8 @@ pub enum Check {
     },
     /// A finish reason in its normal form.
     Reason(String),
+    /// Reference texts of `bleu` and `gleu`.
+    References(Arc<[String]>),
     /// Required element paths of `is-xml` and `contains-xml`, split at the dots.
     XmlPaths(Arc<[Vec<String>]>),
 }
@@ -277,6 +286,7 @@ impl std::fmt::Debug for Check {
                 .finish(),
             Check::Reason(r) => f.debug_tuple("Reason").field(r).finish(),
             Check::XmlPaths(p) => f.debug_tuple("XmlPaths").field(p).finish(),
+            Check::References(r) => f.debug_tuple("References").field(r).finish(),
         }
     }
 }
@@ -664,6 +674,23 @@ impl Assertion {
                     )),
                 }
             }
+            Kind::Bleu | Kind::Gleu => {
+                let refs: Vec<String> = match need_value("a reference text or a list of them")? {
+                    Value::String(s) => vec![s.clone()],
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_string))
+                        .collect::<Option<_>>()
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                if refs.is_empty() || refs.iter().any(|r| r.trim().is_empty()) {
+                    return Err(invalid(format!(
+                        "`{name}`: `value` must be a reference text or a list of non-empty texts"
+                    )));
+                }
+                check = Check::References(refs.into());
+            }
             Kind::WordCount | Kind::CharacterCount => {
                 check = count_bounds(name, need_value("a count or {min, max}")?)?;
             }
@@ -847,6 +874,8 @@ impl Assertion {
                     | Kind::Classifier
                     | Kind::Pairwise
                     | Kind::PerplexityScore
+                    | Kind::Bleu
+                    | Kind::Gleu
             );
             if !t.is_finite() || t < 0.0 || (in_unit && t > 1.0) {
                 return Err(invalid(format!(

@@ -468,6 +468,21 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
             v.score = 1.0 - d as f64 / longest as f64;
             v
         }
+        Kind::Bleu | Kind::Gleu => {
+            let refs: &[String] = match &a.check {
+                Check::References(r) => r,
+                _ => &[],
+            };
+            let (x, name) = if a.kind == Kind::Bleu {
+                (super::ngram::bleu(out, refs), "BLEU")
+            } else {
+                (super::ngram::gleu(out, refs), "GLEU")
+            };
+            let t = a.threshold.unwrap_or(0.5);
+            let mut v = Verdict::bool(x >= t, format!("{name} {x:.4} (threshold {t})"));
+            v.score = x;
+            v
+        }
         Kind::Number => {
             let want = value.and_then(Value::as_f64).unwrap_or(f64::NAN);
             let tol = a.tolerance.unwrap_or(0.0);

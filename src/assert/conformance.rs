@@ -434,6 +434,59 @@ fn cases() -> Vec<Case> {
         });
     }
     v.push(c(BLEU, "bleu", json!([]), "test", Invalid));
+    // contains-html
+    const HTML: &str = "test/assertions/html.test.ts";
+    for (output, pass) in [
+        ("<div>Hello World</div>", true),
+        ("Just plain text without any HTML", false),
+        ("<p>paragraph</p>", true),
+        ("<a href=\"link\">text</a>", true),
+        ("<img src=\"image.jpg\" />", true),
+        ("<h1>heading</h1>", true),
+        ("<div class=\"container\"><span>nested</span></div>", true),
+        ("<!DOCTYPE html><html><head><title>Test</title></head><body>Content</body></html>", true),
+        ("Some text with <strong>emphasis</strong> in it", true),
+        ("<input type=\"text\" value=\"test\" />", true),
+        ("<br />", true),
+        ("<table><tr><td>cell</td></tr></table>", true),
+        ("<div>Text with &amp; entity</div>", true),
+        ("<p>Multiple &nbsp; HTML &lt; entities &gt;</p>", true),
+        ("<custom-element attr=\"value\">Web component</custom-element>", true),
+        ("<div data-id=\"123\" class=\"test\">Modern HTML</div>", true),
+        ("Just plain text", false),
+        ("2 < 3 and 4 > 1", false),
+        ("email@example.com", false),
+        ("Math: a < b > c", false),
+        ("< div >", false),
+        ("Generic <example> text", false),
+        ("if (a<b) { return c>d; }", false),
+        ("The price is <$50", false),
+        ("Email me at <john@example.com>", false),
+        ("\n      <div class=\"container\" id=\"main\">\n        <h1 style=\"color: red;\">Title</h1>\n        <p data-value=\"123\">Paragraph with <a href=\"/link\">link</a></p>\n      </div>\n    ", true),
+        ("<div>&nbsp;</div>", true),
+        ("<!-- comment --><span>text</span>", true),
+        ("<br/><hr/>", true),
+        ("Text with <b>bold</b> and <i>italic</i>", true),
+        ("<custom>", false),
+        ("&amp;", false),
+        ("<!-- comment -->", false),
+    ] {
+        v.push(c(HTML, "contains-html", Value::Null, output, Pass(pass)));
+    }
+    v.push(c(
+        HTML,
+        "not-contains-html",
+        Value::Null,
+        "Just plain text",
+        Pass(true),
+    ));
+    v.push(c(
+        HTML,
+        "not-contains-html",
+        Value::Null,
+        "<div>HTML content</div>",
+        Pass(false),
+    ));
     // perplexity: logprobs [0, 0] give perplexity 1, [-2] give e^2 (about 7.39).
     const PPL: &str = "test/assertions/perplexity.test.ts";
     for (kind, threshold, logprobs, want, score) in [

@@ -5,6 +5,7 @@
 #[cfg(test)]
 mod conformance;
 pub mod exec;
+pub mod html;
 pub mod ngram;
 pub mod refusal;
 pub mod score;
@@ -51,6 +52,8 @@ pub enum Kind {
     IsXml,
     /// The output contains well-formed XML (optionally with required elements).
     ContainsXml,
+    /// The output contains HTML.
+    ContainsHtml,
     /// The output is JSON matching a schema.
     JsonSchema,
     /// A value at a JSON path.
@@ -119,6 +122,7 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("contains-json", Kind::ContainsJson),
     ("is-xml", Kind::IsXml),
     ("contains-xml", Kind::ContainsXml),
+    ("contains-html", Kind::ContainsHtml),
     ("json-schema", Kind::JsonSchema),
     ("json-path", Kind::JsonPath),
     ("levenshtein", Kind::Levenshtein),
@@ -756,6 +760,11 @@ impl Assertion {
                 }
             }
             Kind::IsRefusal | Kind::NoPii | Kind::AnswerRelevance => {}
+            Kind::ContainsHtml => {
+                if value.as_ref().is_some_and(|v| !v.is_null()) {
+                    return Err(invalid("`contains-html` takes no `value`"));
+                }
+            }
             Kind::Perplexity | Kind::PerplexityScore => {
                 if value.as_ref().is_some_and(|v| !v.is_null()) {
                     return Err(Invalid {
@@ -978,6 +987,27 @@ mod tests {
             // every kind name parses (value checks aside)
             assert!(parse_kind(name).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn finish_reasons_and_aliases() {
+        for (given, normal) in [
+            ("end_turn", "stop"),
+            ("STOP", "stop"),
+            ("stop_sequence", "stop"),
+            ("max_tokens", "length"),
+            ("MAX_TOKENS", "length"),
+            ("tool_use", "tool_calls"),
+            ("SAFETY", "content_filter"),
+            ("refusal", "content_filter"),
+            ("Length", "length"),
+        ] {
+            assert_eq!(normalize_finish_reason(given), normal, "{given}");
+        }
+        assert!(Assertion::from_raw(&raw("finish-reason", Some("end_turn".into()))).is_ok());
+        assert!(Assertion::from_raw(&raw("finish-reason", Some("stopp".into()))).is_err());
+        let a = Assertion::from_raw(&raw("model-graded-factuality", Some("x".into()))).unwrap();
+        assert_eq!(a.kind, Kind::Factuality);
     }
 
     #[test]

@@ -394,6 +394,17 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
                 }
             }
         },
+        Kind::ContainsHtml => {
+            let found = super::html::contains_html(out);
+            Verdict::bool(
+                found,
+                if found {
+                    "output contains HTML"
+                } else {
+                    "output contains no HTML"
+                },
+            )
+        }
         Kind::IsXml | Kind::ContainsXml => {
             let paths: &[Vec<String>] = match &a.check {
                 Check::XmlPaths(p) => p,

@@ -269,6 +269,8 @@ pub enum Check {
     },
     /// A finish reason in its normal form.
     Reason(String),
+    /// A compiled JSONPath.
+    JsonPath(Arc<serde_json_path::JsonPath>),
     /// Reference texts of `bleu` and `gleu`.
     References(Arc<[String]>),
     /// Required element paths of `is-xml` and `contains-xml`, split at the dots.
@@ -291,6 +293,7 @@ impl std::fmt::Debug for Check {
             Check::Reason(r) => f.debug_tuple("Reason").field(r).finish(),
             Check::XmlPaths(p) => f.debug_tuple("XmlPaths").field(p).finish(),
             Check::References(r) => f.debug_tuple("References").field(r).finish(),
+            Check::JsonPath(p) => f.debug_tuple("JsonPath").field(&p.to_string()).finish(),
         }
     }
 }
@@ -838,7 +841,10 @@ impl Assertion {
         }
         if kind == Kind::JsonPath {
             match raw.path.as_deref() {
-                Some(p) if p.starts_with('$') => {}
+                Some(p) if p.starts_with('$') => match serde_json_path::JsonPath::parse(p) {
+                    Ok(compiled) => check = Check::JsonPath(Arc::new(compiled)),
+                    Err(e) => return Err(invalid(format!("`json-path`: invalid path `{p}`: {e}"))),
+                },
                 Some(p) => {
                     return Err(invalid(format!(
                         "`json-path`: path `{p}` must start with `$`"
@@ -983,6 +989,9 @@ mod tests {
         assert!(Assertion::from_raw(&jp).is_err());
         jp.path = Some("$.category".into());
         assert!(Assertion::from_raw(&jp).is_ok());
+        // Compiled at load: a broken path is a lint error, not an ERROR per sample.
+        jp.path = Some("$[?".into());
+        assert!(Assertion::from_raw(&jp).is_err());
         for (name, _) in KINDS {
             // every kind name parses (value checks aside)
             assert!(parse_kind(name).is_ok(), "{name}");

@@ -439,15 +439,19 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
         },
         Kind::JsonPath => {
             let path = a.path.as_deref().unwrap_or("$");
+            let compiled = match &a.check {
+                Check::JsonPath(p) => Some(&**p),
+                _ => None,
+            };
             match (
                 serde_json::from_str::<Value>(out.trim())
                     .ok()
                     .or_else(|| find_json(out)),
-                serde_json_path::JsonPath::parse(path),
+                compiled,
             ) {
                 (None, _) => Verdict::bool(false, "output is not JSON"),
-                (_, Err(e)) => Verdict::error(format!("json-path: invalid path `{path}`: {e}")),
-                (Some(doc), Ok(p)) => {
+                (_, None) => Verdict::error(format!("json-path: path `{path}` not compiled")),
+                (Some(doc), Some(p)) => {
                     let nodes = p.query(&doc).all();
                     let want = value.cloned().unwrap_or(Value::Null);
                     match nodes.first() {

@@ -501,6 +501,14 @@ fn schema(name: &str, v: &Value) -> Result<Arc<jsonschema::Validator>, Invalid> 
     let parsed;
     let schema = match v {
         Value::Object(_) | Value::Bool(_) => v,
+        Value::String(s) if s.trim_start().starts_with("file://") => {
+            return Err(Invalid {
+                message: format!("`{name}`: schema files (`file://`) are not read"),
+                help: Some(
+                    "write the schema in the suite; YAML anchors let assertions share it".into(),
+                ),
+            })
+        }
         Value::String(s) => {
             parsed = serde_saphyr::from_str::<Value>(s).map_err(|e| Invalid {
                 message: format!("`{name}`: the schema string is not JSON or YAML: {e}"),
@@ -989,6 +997,9 @@ mod tests {
         assert!(Assertion::from_raw(&jp).is_err());
         jp.path = Some("$.category".into());
         assert!(Assertion::from_raw(&jp).is_ok());
+        let file = raw("is-json", Some("file://schema.json".into()));
+        let e = Assertion::from_raw(&file).unwrap_err();
+        assert!(e.message.contains("file://"), "{}", e.message);
         // Compiled at load: a broken path is a lint error, not an ERROR per sample.
         jp.path = Some("$[?".into());
         assert!(Assertion::from_raw(&jp).is_err());

@@ -211,6 +211,8 @@ const SUITES: &[(&str, usize, &str, &str)] = &[
             "  - type: not-is-refusal\n",
             "  - type: not-no-pii\n",
             "  - type: not-is-xml\n",
+            "  - type: not-bleu\n    value: the cat sat on the mat\n",
+            "  - type: not-gleu\n    value: [the cat sat on the mat, a dog]\n",
             "  - type: not-contains-xml\n",
             "  - type: cost\n    threshold: 1\n",
             "  - type: latency\n    threshold: 100000\n",

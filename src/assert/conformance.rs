@@ -37,6 +37,8 @@ struct Case {
     logprobs: &'static [f64],
     /// The expected score when it is not 1 for a pass and 0 for a fail.
     score: Option<f64>,
+    /// The range promptfoo's test puts the score in (exclusive bounds).
+    score_in: Option<(f64, f64)>,
 }
 
 fn c(
@@ -57,6 +59,7 @@ fn c(
         threshold: None,
         logprobs: &[],
         score: None,
+        score_in: None,
     }
 }
 
@@ -372,6 +375,118 @@ fn cases() -> Vec<Case> {
             ..c(XML, "is-xml", Value::Null, output, Pass(true))
         });
     }
+    // bleu and gleu: the score ranges of promptfoo's tests (run with threshold 0, so the
+    // verdict is a pass whenever the score is in range), then the handler's verdicts.
+    const BLEU: &str = "test/assertions/bleu.test.ts";
+    const GLEU: &str = "test/assertions/gleu.test.ts";
+    let mat = "The cat sat on the mat.";
+    let mt_ref =
+        "It is a guide to action that ensures that the military will forever heed Party commands";
+    for (src, kind, refs, cand, lo, hi) in [
+        (BLEU, "bleu", json!([mat]), "The cat sat on the mat.", 0.999, 1.000_001),
+        (BLEU, "bleu", json!([mat]), "Dogs run in the park.", 0.0, 0.001),
+        (BLEU, "bleu", json!([mat]), "The dog sat on the mat.", 0.5, 1.0),
+        (BLEU, "bleu", json!(["cat"]), "cat", 0.0, 1.000_001),
+        (BLEU, "bleu", json!([mat]), "The cat sat.", 0.0, 1.0),
+        (BLEU, "bleu", json!([mat, "There is a cat on the mat.", "A cat is sitting on the mat."]), "The cat was sitting on the mat.", 0.25, 1.000_001),
+        (BLEU, "bleu", json!(["The cat sat on mat.", "Cat mat.", "A cat is sitting on a mat."]), "The cat sat on mat.", 0.999, 1.000_001),
+        (BLEU, "bleu", json!(["The small cat sat.", "A cat was sitting.", "The cat is on the mat."]), "The small cat sat.", 0.999, 1.000_001),
+        (GLEU, "gleu", json!(["The cat sat on the mat"]), "The cat sat on the mat", 0.999, 1.000_001),
+        (GLEU, "gleu", json!(["The cat sat on the mat"]), "the the the the the the the", 0.0859, 0.0959),
+        (GLEU, "gleu", json!([mt_ref]), "It is a guide to action which ensures that the military always obeys the commands of the party", 0.4, 0.5),
+        (GLEU, "gleu", json!([mt_ref]), "It is to insure the troops forever hearing the activity guidebook that party direct", 0.13, 0.14),
+    ] {
+        v.push(Case {
+            threshold: Some(0.0),
+            score_in: Some((lo, hi)),
+            ..c(src, kind, refs, cand, Pass(true))
+        });
+    }
+    for (kind, value, threshold, output, pass) in [
+        ("bleu", json!(mat), None, mat, true),
+        (
+            "bleu",
+            json!(["The cat sat on mat.", "The cat is sitting on mat."]),
+            None,
+            "The cat sat on mat.",
+            true,
+        ),
+        (
+            "bleu",
+            json!(mat),
+            Some(0.8),
+            "The dog sat on the mat.",
+            false,
+        ),
+        (
+            "not-bleu",
+            json!(mat),
+            Some(0.8),
+            "The dog ran in the park.",
+            true,
+        ),
+        ("bleu", json!(mat), None, "The dog ran in the park.", false),
+    ] {
+        v.push(Case {
+            threshold,
+            score_in: Some((-1.0, 2.0)),
+            ..c(BLEU, kind, value, output, Pass(pass))
+        });
+    }
+    v.push(c(BLEU, "bleu", json!([]), "test", Invalid));
+    // contains-html
+    const HTML: &str = "test/assertions/html.test.ts";
+    for (output, pass) in [
+        ("<div>Hello World</div>", true),
+        ("Just plain text without any HTML", false),
+        ("<p>paragraph</p>", true),
+        ("<a href=\"link\">text</a>", true),
+        ("<img src=\"image.jpg\" />", true),
+        ("<h1>heading</h1>", true),
+        ("<div class=\"container\"><span>nested</span></div>", true),
+        ("<!DOCTYPE html><html><head><title>Test</title></head><body>Content</body></html>", true),
+        ("Some text with <strong>emphasis</strong> in it", true),
+        ("<input type=\"text\" value=\"test\" />", true),
+        ("<br />", true),
+        ("<table><tr><td>cell</td></tr></table>", true),
+        ("<div>Text with &amp; entity</div>", true),
+        ("<p>Multiple &nbsp; HTML &lt; entities &gt;</p>", true),
+        ("<custom-element attr=\"value\">Web component</custom-element>", true),
+        ("<div data-id=\"123\" class=\"test\">Modern HTML</div>", true),
+        ("Just plain text", false),
+        ("2 < 3 and 4 > 1", false),
+        ("email@example.com", false),
+        ("Math: a < b > c", false),
+        ("< div >", false),
+        ("Generic <example> text", false),
+        ("if (a<b) { return c>d; }", false),
+        ("The price is <$50", false),
+        ("Email me at <john@example.com>", false),
+        ("\n      <div class=\"container\" id=\"main\">\n        <h1 style=\"color: red;\">Title</h1>\n        <p data-value=\"123\">Paragraph with <a href=\"/link\">link</a></p>\n      </div>\n    ", true),
+        ("<div>&nbsp;</div>", true),
+        ("<!-- comment --><span>text</span>", true),
+        ("<br/><hr/>", true),
+        ("Text with <b>bold</b> and <i>italic</i>", true),
+        ("<custom>", false),
+        ("&amp;", false),
+        ("<!-- comment -->", false),
+    ] {
+        v.push(c(HTML, "contains-html", Value::Null, output, Pass(pass)));
+    }
+    v.push(c(
+        HTML,
+        "not-contains-html",
+        Value::Null,
+        "Just plain text",
+        Pass(true),
+    ));
+    v.push(c(
+        HTML,
+        "not-contains-html",
+        Value::Null,
+        "<div>HTML content</div>",
+        Pass(false),
+    ));
     // perplexity: logprobs [0, 0] give perplexity 1, [-2] give e^2 (about 7.39).
     const PPL: &str = "test/assertions/perplexity.test.ts";
     for (kind, threshold, logprobs, want, score) in [
@@ -461,13 +576,20 @@ fn run(case: &Case) -> Want {
         // promptfoo throws where the assertion cannot be evaluated (no log-probabilities).
         return Want::Invalid;
     }
-    let want = case.score.unwrap_or(if v.pass { 1.0 } else { 0.0 });
-    assert!(
-        (v.score - want).abs() < 1e-4,
-        "{}: score {} not {want}",
-        case.kind,
-        v.score
-    );
+    if let Some((lo, hi)) = case.score_in {
+        // Out of promptfoo's range is a disagreement, whatever the verdict.
+        if !(v.score > lo && v.score < hi) {
+            return Want::Pass(!v.pass);
+        }
+    } else {
+        let want = case.score.unwrap_or(if v.pass { 1.0 } else { 0.0 });
+        assert!(
+            (v.score - want).abs() < 1e-4,
+            "{}: score {} not {want}",
+            case.kind,
+            v.score
+        );
+    }
     Want::Pass(v.pass)
 }
 

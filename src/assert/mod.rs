@@ -5,6 +5,8 @@
 #[cfg(test)]
 mod conformance;
 pub mod exec;
+pub mod html;
+pub mod ngram;
 pub mod refusal;
 pub mod score;
 pub mod xml;
@@ -50,12 +52,18 @@ pub enum Kind {
     IsXml,
     /// The output contains well-formed XML (optionally with required elements).
     ContainsXml,
+    /// The output contains HTML.
+    ContainsHtml,
     /// The output is JSON matching a schema.
     JsonSchema,
     /// A value at a JSON path.
     JsonPath,
     /// Edit distance to a reference.
     Levenshtein,
+    /// BLEU-4 against one or more references.
+    Bleu,
+    /// Google-BLEU against one or more references.
+    Gleu,
     /// A number within a tolerance.
     Number,
     /// At most N characters.
@@ -114,9 +122,12 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("contains-json", Kind::ContainsJson),
     ("is-xml", Kind::IsXml),
     ("contains-xml", Kind::ContainsXml),
+    ("contains-html", Kind::ContainsHtml),
     ("json-schema", Kind::JsonSchema),
     ("json-path", Kind::JsonPath),
     ("levenshtein", Kind::Levenshtein),
+    ("bleu", Kind::Bleu),
+    ("gleu", Kind::Gleu),
     ("number", Kind::Number),
     ("max-length", Kind::MaxLength),
     ("min-length", Kind::MinLength),
@@ -258,6 +269,10 @@ pub enum Check {
     },
     /// A finish reason in its normal form.
     Reason(String),
+    /// A compiled JSONPath.
+    JsonPath(Arc<serde_json_path::JsonPath>),
+    /// Reference texts of `bleu` and `gleu`.
+    References(Arc<[String]>),
     /// Required element paths of `is-xml` and `contains-xml`, split at the dots.
     XmlPaths(Arc<[Vec<String>]>),
 }
@@ -277,6 +292,8 @@ impl std::fmt::Debug for Check {
                 .finish(),
             Check::Reason(r) => f.debug_tuple("Reason").field(r).finish(),
             Check::XmlPaths(p) => f.debug_tuple("XmlPaths").field(p).finish(),
+            Check::References(r) => f.debug_tuple("References").field(r).finish(),
+            Check::JsonPath(p) => f.debug_tuple("JsonPath").field(&p.to_string()).finish(),
         }
     }
 }
@@ -484,6 +501,14 @@ fn schema(name: &str, v: &Value) -> Result<Arc<jsonschema::Validator>, Invalid> 
     let parsed;
     let schema = match v {
         Value::Object(_) | Value::Bool(_) => v,
+        Value::String(s) if s.trim_start().starts_with("file://") => {
+            return Err(Invalid {
+                message: format!("`{name}`: schema files (`file://`) are not read"),
+                help: Some(
+                    "write the schema in the suite; YAML anchors let assertions share it".into(),
+                ),
+            })
+        }
         Value::String(s) => {
             parsed = serde_saphyr::from_str::<Value>(s).map_err(|e| Invalid {
                 message: format!("`{name}`: the schema string is not JSON or YAML: {e}"),
@@ -664,6 +689,23 @@ impl Assertion {
                     )),
                 }
             }
+            Kind::Bleu | Kind::Gleu => {
+                let refs: Vec<String> = match need_value("a reference text or a list of them")? {
+                    Value::String(s) => vec![s.clone()],
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_string))
+                        .collect::<Option<_>>()
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                if refs.is_empty() || refs.iter().any(|r| r.trim().is_empty()) {
+                    return Err(invalid(format!(
+                        "`{name}`: `value` must be a reference text or a list of non-empty texts"
+                    )));
+                }
+                check = Check::References(refs.into());
+            }
             Kind::WordCount | Kind::CharacterCount => {
                 check = count_bounds(name, need_value("a count or {min, max}")?)?;
             }
@@ -729,6 +771,11 @@ impl Assertion {
                 }
             }
             Kind::IsRefusal | Kind::NoPii | Kind::AnswerRelevance => {}
+            Kind::ContainsHtml => {
+                if value.as_ref().is_some_and(|v| !v.is_null()) {
+                    return Err(invalid("`contains-html` takes no `value`"));
+                }
+            }
             Kind::Perplexity | Kind::PerplexityScore => {
                 if value.as_ref().is_some_and(|v| !v.is_null()) {
                     return Err(Invalid {
@@ -802,7 +849,10 @@ impl Assertion {
         }
         if kind == Kind::JsonPath {
             match raw.path.as_deref() {
-                Some(p) if p.starts_with('$') => {}
+                Some(p) if p.starts_with('$') => match serde_json_path::JsonPath::parse(p) {
+                    Ok(compiled) => check = Check::JsonPath(Arc::new(compiled)),
+                    Err(e) => return Err(invalid(format!("`json-path`: invalid path `{p}`: {e}"))),
+                },
                 Some(p) => {
                     return Err(invalid(format!(
                         "`json-path`: path `{p}` must start with `$`"
@@ -847,6 +897,8 @@ impl Assertion {
                     | Kind::Classifier
                     | Kind::Pairwise
                     | Kind::PerplexityScore
+                    | Kind::Bleu
+                    | Kind::Gleu
             );
             if !t.is_finite() || t < 0.0 || (in_unit && t > 1.0) {
                 return Err(invalid(format!(
@@ -945,10 +997,37 @@ mod tests {
         assert!(Assertion::from_raw(&jp).is_err());
         jp.path = Some("$.category".into());
         assert!(Assertion::from_raw(&jp).is_ok());
+        let file = raw("is-json", Some("file://schema.json".into()));
+        let e = Assertion::from_raw(&file).unwrap_err();
+        assert!(e.message.contains("file://"), "{}", e.message);
+        // Compiled at load: a broken path is a lint error, not an ERROR per sample.
+        jp.path = Some("$[?".into());
+        assert!(Assertion::from_raw(&jp).is_err());
         for (name, _) in KINDS {
             // every kind name parses (value checks aside)
             assert!(parse_kind(name).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn finish_reasons_and_aliases() {
+        for (given, normal) in [
+            ("end_turn", "stop"),
+            ("STOP", "stop"),
+            ("stop_sequence", "stop"),
+            ("max_tokens", "length"),
+            ("MAX_TOKENS", "length"),
+            ("tool_use", "tool_calls"),
+            ("SAFETY", "content_filter"),
+            ("refusal", "content_filter"),
+            ("Length", "length"),
+        ] {
+            assert_eq!(normalize_finish_reason(given), normal, "{given}");
+        }
+        assert!(Assertion::from_raw(&raw("finish-reason", Some("end_turn".into()))).is_ok());
+        assert!(Assertion::from_raw(&raw("finish-reason", Some("stopp".into()))).is_err());
+        let a = Assertion::from_raw(&raw("model-graded-factuality", Some("x".into()))).unwrap();
+        assert_eq!(a.kind, Kind::Factuality);
     }
 
     #[test]

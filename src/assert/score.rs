@@ -394,6 +394,17 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
                 }
             }
         },
+        Kind::ContainsHtml => {
+            let found = super::html::contains_html(out);
+            Verdict::bool(
+                found,
+                if found {
+                    "output contains HTML"
+                } else {
+                    "output contains no HTML"
+                },
+            )
+        }
         Kind::IsXml | Kind::ContainsXml => {
             let paths: &[Vec<String>] = match &a.check {
                 Check::XmlPaths(p) => p,
@@ -428,15 +439,19 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
         },
         Kind::JsonPath => {
             let path = a.path.as_deref().unwrap_or("$");
+            let compiled = match &a.check {
+                Check::JsonPath(p) => Some(&**p),
+                _ => None,
+            };
             match (
                 serde_json::from_str::<Value>(out.trim())
                     .ok()
                     .or_else(|| find_json(out)),
-                serde_json_path::JsonPath::parse(path),
+                compiled,
             ) {
                 (None, _) => Verdict::bool(false, "output is not JSON"),
-                (_, Err(e)) => Verdict::error(format!("json-path: invalid path `{path}`: {e}")),
-                (Some(doc), Ok(p)) => {
+                (_, None) => Verdict::error(format!("json-path: path `{path}` not compiled")),
+                (Some(doc), Some(p)) => {
                     let nodes = p.query(&doc).all();
                     let want = value.cloned().unwrap_or(Value::Null);
                     match nodes.first() {
@@ -466,6 +481,21 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
                 format!("edit distance {d} (at most {max})"),
             );
             v.score = 1.0 - d as f64 / longest as f64;
+            v
+        }
+        Kind::Bleu | Kind::Gleu => {
+            let refs: &[String] = match &a.check {
+                Check::References(r) => r,
+                _ => &[],
+            };
+            let (x, name) = if a.kind == Kind::Bleu {
+                (super::ngram::bleu(out, refs), "BLEU")
+            } else {
+                (super::ngram::gleu(out, refs), "GLEU")
+            };
+            let t = a.threshold.unwrap_or(0.5);
+            let mut v = Verdict::bool(x >= t, format!("{name} {x:.4} (threshold {t})"));
+            v.score = x;
             v
         }
         Kind::Number => {

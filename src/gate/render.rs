@@ -66,7 +66,7 @@ fn explain(out: &mut String, g: &SuiteGate, bullet: &str) {
         if let Some(e) = s.mc_error {
             let _ = writeln!(
                 out,
-                "{bullet}p-values sampled from 20,000 seeded sign flips: Monte Carlo error ±{e:.4}"
+                "{bullet}p-values sampled from 20,000 seeded sign flips: Monte Carlo error ±{e:.1e}"
             );
         }
     }

@@ -839,3 +839,64 @@ fn finding_8_exact_at_every_n_escaped_markdown_and_versioned_json() {
     md.expect(1);
     assert!(!md.stdout.contains("<h1>"), "{}", md.stdout);
 }
+
+#[test]
+fn finding_3_the_git_setup_merge_driver_merges_the_lock_itself() {
+    let mut r = greet_on_main();
+    r.llmops(&["git-setup"]).expect(0);
+    assert!(r
+        .read(".gitattributes")
+        .contains("**/.llmops/versions.lock merge=llmops-lock"));
+    r.commit("drivers");
+    r.git(&["checkout", "-q", "-b", "warm"]).expect(0);
+    r.write(
+        "prompts/greet.prompty",
+        &GREET.replace("temperature: 0.5", "temperature: 0.9"),
+    );
+    r.commit("warmer");
+    r.llmops(&["release", "greet", "-m", "warm"]).expect(0);
+    r.git(&["checkout", "-q", "main"]).expect(0);
+    r.write(
+        "prompts/greet.prompty",
+        &GREET.replace("You greet people.", "You greet people briefly."),
+    );
+    r.commit("terser");
+    r.llmops(&["release", "greet", "-m", "terse"]).expect(0);
+    r.llmops(&["promote", "greet", "v2", "--label", "production"])
+        .expect(0);
+    let before = r.llmops(&["export", "--label", "production"]);
+    before.expect(0);
+    // The lock merges with no conflict: both v2s are kept, one renumbered to v3.
+    let merge = r.git(&["merge", "-q", "--no-edit", "warm"]);
+    merge.expect(0);
+    assert!(merge.stderr.contains("renumbered to v3"), "{merge:?}");
+    let lock = r.read(".llmops/versions.lock");
+    assert!(
+        !lock.contains("<<<<<<<") && lock.contains("version: 3"),
+        "{lock}"
+    );
+    let msgs = |run: &Run| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()["prompts"]["greet"]
+            ["messages"]
+            .clone()
+    };
+    // If the labelled content was the one renumbered (the later release), the label file
+    // merged cleanly but now names the other content's number: lint and export say so, and
+    // `lock resolve` carries the label to its content.
+    let lint = r.llmops(&["lint", "--locked"]);
+    if lint.stderr.contains("a merge renumbered the versions") {
+        r.llmops(&["export", "--label", "production"]).expect(2);
+        let run = r.llmops(&["lock", "resolve"]);
+        run.expect(0);
+        assert!(run.stdout.contains("moved from v2 to v3"), "{}", run.stdout);
+    }
+    let lint = r.llmops(&["lint", "--locked"]);
+    assert!(!lint.stderr.contains("label `production`"), "{lint:?}");
+    let after = r.llmops(&["export", "--label", "production"]);
+    after.expect(0);
+    assert_eq!(
+        msgs(&after),
+        msgs(&before),
+        "the label serves what it served"
+    );
+}

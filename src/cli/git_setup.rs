@@ -5,6 +5,9 @@ use crate::error::{Error, Outcome, Result};
 use crate::registry::write_atomic;
 
 const ATTRIBUTE: &str = "*.prompty diff=llmops";
+/// Routes the lock to `llmops lock merge-driver`, at any depth (the registry may live in a
+/// subdirectory).
+const LOCK_ATTRIBUTE: &str = "**/.llmops/versions.lock merge=llmops-lock";
 
 /// Install llmops as git's diff driver for prompt files
 #[derive(Debug, clap::Args)]
@@ -13,8 +16,13 @@ Sets `diff.llmops.textconv` in the repository's `.git/config` to `llmops textcon
 `*.prompty diff=llmops` to `.gitattributes` at the top of the work tree. Then `git diff`,
 `git log -p` and `git show` print prompts one fact per line (model parameters, inputs and
 output schema sorted by key, then each message), so reordered YAML shows no change and a
-changed parameter shows as one line. Commit `.gitattributes`; each clone runs `llmops
-git-setup` once, since git config is not versioned.
+changed parameter shows as one line.
+
+Also installs `llmops lock merge-driver` as git's merge driver for `.llmops/versions.lock`
+(`merge.llmops-lock.driver`, and `**/.llmops/versions.lock merge=llmops-lock`): a merge of two
+branches that released the same prompt then keeps both sides' versions and renumbers the
+colliding ones itself; `llmops lock resolve` carries the labels. Commit `.gitattributes`;
+each clone runs `llmops git-setup` once, since git config is not versioned.
 
 Examples:
   llmops git-setup
@@ -85,5 +93,21 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     }
     ctx.ui
         .out(&format!("git config diff.llmops.textconv \"{textconv}\"\n"))?;
+    let driver = format!("{command} lock merge-driver %O %A %B");
+    git.set_local_config("merge.llmops-lock.name", "llmops versions.lock merge")?;
+    git.set_local_config("merge.llmops-lock.driver", &driver)?;
+    let text = std::fs::read_to_string(&attributes).unwrap_or_default();
+    if !text.lines().any(|l| l.trim() == LOCK_ATTRIBUTE) {
+        let mut text = text;
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(LOCK_ATTRIBUTE);
+        text.push('\n');
+        write_atomic(&attributes, text.as_bytes())?;
+    }
+    ctx.ui.out(&format!(
+        "git config merge.llmops-lock.driver \"{driver}\"\n"
+    ))?;
     Ok(Outcome::Success)
 }

@@ -24,11 +24,35 @@ Example:
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Git's merge driver for the lock (installed by `llmops git-setup`): merge OURS and
+    /// THEIRS into OURS.
+    #[command(hide = true)]
+    MergeDriver {
+        /// The common ancestor's version (%O; unused: both sides' versions are kept).
+        base: std::path::PathBuf,
+        /// Ours (%A); the result is written here.
+        ours: std::path::PathBuf,
+        /// Theirs (%B).
+        theirs: std::path::PathBuf,
+    },
 }
 
 /// Run `llmops lock ...`.
 pub fn run(ctx: &Ctx, cmd: Command) -> Result<Outcome> {
     match cmd {
+        Command::MergeDriver { ours, theirs, .. } => {
+            let renumbered = crate::registry::merge_lock_files(&ours, &theirs)?;
+            for n in &renumbered {
+                ctx.ui.note(&format!(
+                    "llmops: {}: v{} (content {}) renumbered to v{}; run `llmops lock resolve` to carry labels",
+                    n.prompt,
+                    n.from,
+                    &n.content_hash[..n.content_hash.len().min(12)],
+                    n.to
+                ));
+            }
+            Ok(Outcome::Success)
+        }
         Command::Resolve { format } => {
             let res = ctx.resolver()?;
             let r = crate::registry::resolve_lock(&res)?;

@@ -39,6 +39,19 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         if r.kind != "gate" {
             return Err(Diagnostic::error("merge", &shown, "not a gate result").into());
         }
+        if r.schema != crate::gate::SCHEMA {
+            return Err(Diagnostic::error(
+                "merge",
+                &shown,
+                format!(
+                    "a gate result in schema `{}`, and this llmops reads `{}`",
+                    r.schema,
+                    crate::gate::SCHEMA
+                ),
+            )
+            .help("merge shards written by the same llmops version")
+            .into());
+        }
         match &mut merged {
             None => merged = Some(r),
             Some(m) => {

@@ -113,9 +113,10 @@ pub struct SuiteGate {
     pub baseline_score: Option<f64>,
     /// Mean candidate score over compared pairs.
     pub candidate_score: Option<f64>,
-    /// Baseline pass rate over compared pairs.
+    /// Baseline pass rate over every scored baseline case (counted as `eval` counts it).
     pub baseline_pass_rate: Option<f64>,
-    /// Candidate pass rate over compared pairs.
+    /// Candidate pass rate over every scored candidate case, added ones included: the number
+    /// the `pass_rate` threshold is checked against.
     pub candidate_pass_rate: Option<f64>,
     /// The statistics.
     pub stats: Option<Paired>,
@@ -135,9 +136,16 @@ pub struct SuiteGate {
     pub worst: Vec<Pair>,
 }
 
+/// The version of the gate report's JSON shape; docs/schemas/gate-report.schema.json
+/// describes it. Bumped on any change a reader could trip over.
+pub const SCHEMA: &str = "llmops.gate/1";
+
 /// The whole gate.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GateReport {
+    /// The JSON shape's version, [`SCHEMA`] (empty when read from an older report).
+    #[serde(default)]
+    pub schema: String,
     /// Marks the JSON as a gate report (for `llmops merge`).
     pub kind: String,
     /// What the baseline was.
@@ -195,7 +203,7 @@ fn cases_needed(sd: f64, effect: f64, alpha: f64) -> Option<u64> {
     }
     let z = |p: f64| stats::t_quantile(p, 1e6);
     let n = ((z(1.0 - alpha) + z(0.8)) * sd / effect).powi(2);
-    (n.is_finite() && n < 1e9).then(|| n.ceil() as u64)
+    n.is_finite().then(|| n.min(1e9).ceil() as u64)
 }
 
 /// Decide one suite × variant from its pairs.
@@ -297,12 +305,17 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
     if !both.is_empty() {
         g.baseline_score = mean(&both.iter().map(|x| x.1).collect::<Vec<_>>());
         g.candidate_score = mean(&both.iter().map(|x| x.2).collect::<Vec<_>>());
-        let pr = |f: fn(&Pair) -> bool| {
-            both.iter().filter(|x| f(x.0)).count() as f64 / both.len() as f64
-        };
-        g.baseline_pass_rate = Some(pr(|p| p.baseline.as_ref().is_some_and(|s| s.passed)));
-        g.candidate_pass_rate = Some(pr(|p| p.candidate.as_ref().is_some_and(|s| s.passed)));
     }
+    // Pass rates one way everywhere: passed over scored cases of that side, as `eval` reports
+    // them and as the threshold is checked.
+    let base: Vec<&Side> = pairs
+        .iter()
+        .filter_map(|p| p.baseline.as_ref())
+        .filter(|s| s.score.is_some())
+        .collect();
+    g.baseline_pass_rate = (!base.is_empty())
+        .then(|| base.iter().filter(|s| s.passed).count() as f64 / base.len() as f64);
+    g.candidate_pass_rate = cand_pass;
     for (p, _, _) in &both {
         let (b, c) = (
             p.baseline.as_ref().expect("paired"),
@@ -420,8 +433,11 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
             } else {
                 -st.mean
             };
-            g.cases_needed = cases_needed(st.sd.unwrap_or(f64::NAN), target, policy.alpha)
-                .map(|n| n.max(st.n as u64 + 1));
+            // With no spread to go on (one pair, or every difference equal), plan for the
+            // widest a difference of scores in [0, 1] can spread.
+            let sd = st.sd.filter(|s| s.is_finite() && *s > 0.0).unwrap_or(0.5);
+            g.cases_needed =
+                cases_needed(sd, target.max(1e-3), policy.alpha).map(|n| n.max(st.n as u64 + 1));
         }
     }
     g.stats = (st.n > 0).then_some(st);
@@ -485,6 +501,7 @@ pub fn decide_all(
         .max()
         .unwrap_or(Verdict::Pass);
     GateReport {
+        schema: SCHEMA.into(),
         kind: "gate".into(),
         baseline,
         candidate,
@@ -629,6 +646,29 @@ mod tests {
             Verdict::Pass,
             "identical scores are non-inferior: {g:?}"
         );
+    }
+
+    #[test]
+    fn identical_pass_fail_sides_pass_at_alpha_1e_5_with_40_cases() {
+        let same = vec![1.0; 40];
+        let mut mixed = same.clone();
+        for x in mixed.iter_mut().step_by(3) {
+            *x = 0.0;
+        }
+        let strict = Policy {
+            alpha: 1e-5,
+            ..policy()
+        };
+        for sides in [&same, &mixed] {
+            let g = decide(&pairs(sides, sides), &Default::default(), &strict);
+            assert_eq!(g.verdict, Verdict::Pass, "{g:?}");
+            let st = g.stats.unwrap();
+            assert_eq!(st.method, "mcnemar (exact)");
+            assert!(
+                st.p_noninferior < 1e-11 && st.lower.unwrap() >= -0.02,
+                "{st:?}"
+            );
+        }
     }
 
     #[test]

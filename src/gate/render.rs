@@ -63,6 +63,12 @@ fn explain(out: &mut String, g: &SuiteGate, bullet: &str) {
                 "{bullet}minimum detectable effect at this size: {mde:.3} (80% power)"
             );
         }
+        if let Some(e) = s.mc_error {
+            let _ = writeln!(
+                out,
+                "{bullet}p-values sampled from 20,000 seeded sign flips: Monte Carlo error ±{e:.1e}"
+            );
+        }
     }
     if let Some(n) = g.cases_needed {
         let _ = writeln!(
@@ -172,8 +178,20 @@ fn icon(v: Verdict) -> &'static str {
     }
 }
 
+/// Text for a Markdown table cell or summary: model output and case data are untrusted, so
+/// HTML in them (`</details><h1>...`) is shown as text, never rendered.
 fn md(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('\n', " ")
+}
+
+/// Text inside a Markdown code span: HTML is inert there, but a backtick would end the span
+/// and a pipe the table cell.
+fn code(s: &str) -> String {
+    s.replace('`', "'").replace('|', "\\|").replace('\n', " ")
 }
 
 /// Markdown shaped for a pull-request comment.
@@ -186,8 +204,8 @@ pub fn markdown(r: &GateReport) -> String {
     let _ = writeln!(
         out,
         "Candidate `{}` against baseline `{}` (alpha {}, tolerance {}).\n",
-        md(&r.candidate),
-        md(&r.baseline),
+        code(&r.candidate),
+        code(&r.baseline),
         r.policy.alpha,
         r.policy.tolerance
     );
@@ -229,7 +247,7 @@ pub fn markdown(r: &GateReport) -> String {
                 let _ = writeln!(
                     out,
                     "| `{}` | {} | {} | {} |",
-                    md(&w.case),
+                    code(&w.case),
                     f3(w.baseline.as_ref().and_then(|s| s.score)),
                     f3(cand.and_then(|s| s.score)),
                     md(&one_line(

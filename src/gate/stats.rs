@@ -210,6 +210,10 @@ pub struct Paired {
     pub method: String,
     /// Smallest true difference detectable with 80% power at this n and spread.
     pub mde: Option<f64>,
+    /// The Monte Carlo standard error of the p-values, when they were sampled rather than
+    /// enumerated (the larger of the two).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mc_error: Option<f64>,
 }
 
 fn mean_sd(d: &[f64]) -> (f64, f64) {
@@ -238,6 +242,7 @@ pub fn paired_t(d: &[f64], alpha: f64, tol: f64) -> Paired {
             p_noninferior: 1.0,
             method: "t".into(),
             mde: None,
+            mc_error: None,
         };
     }
     let df = (n - 1) as f64;
@@ -255,6 +260,7 @@ pub fn paired_t(d: &[f64], alpha: f64, tol: f64) -> Paired {
             p_noninferior: if mean > -tol { 0.0 } else { 1.0 },
             method: "t".into(),
             mde: Some(0.0),
+            mc_error: None,
         };
     }
     Paired {
@@ -267,6 +273,7 @@ pub fn paired_t(d: &[f64], alpha: f64, tol: f64) -> Paired {
         p_noninferior: 1.0 - t_cdf((mean + tol) / se, df),
         method: "t".into(),
         mde: Some((tq + t_quantile(0.8, df)) * se),
+        mc_error: None,
     }
 }
 
@@ -355,36 +362,302 @@ pub fn mcnemar_regression(b: u64, c: u64) -> f64 {
     p.min(1.0)
 }
 
-/// The full analysis the gate decides on: the paired t interval always; p-values from the
-/// exact McNemar test for single-sample pass/fail scores, the sign-flip test below 30 pairs,
-/// and the t distribution otherwise.
+/// ln C(n, k).
+fn ln_choose(n: u64, k: u64) -> f64 {
+    ln_gamma(n as f64 + 1.0) - ln_gamma(k as f64 + 1.0) - ln_gamma((n - k) as f64 + 1.0)
+}
+
+/// P(X = k) for X ~ Binomial(n, 1/2), k = 0..=n.
+fn half_binomial(n: u64) -> Vec<f64> {
+    let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
+    (0..=n)
+        .map(|k| (ln_choose(n, k) + ln_half_n).exp())
+        .collect()
+}
+
+/// The sign-flip null distribution of the differences, from which both one-sided p-values
+/// at any shift `delta` follow: H0 "mean <= delta" (non-inferiority at margin -delta) and H0
+/// "mean >= delta" (a regression when delta = 0). Inverting the same p-values gives the
+/// interval, so the interval and the decision cannot disagree.
+enum Null {
+    /// Differences in {-1, 0, +1} (single-sample pass/fail): counts of each. Exact at every
+    /// n; at delta = 0 it is the exact McNemar test.
+    Ternary {
+        /// P(X = k) for the flips among the -1s.
+        p1: Vec<f64>,
+        /// P(X <= k - 1) for the flips among the 0s, k = 0..=zeros + 1.
+        cdf2: Vec<f64>,
+        /// P(X = k) for the flips among the +1s.
+        p3: Vec<f64>,
+        /// How many 0s.
+        zero: u64,
+    },
+    /// Every sign vector (exact) or a seeded sample of them: (s . d, sum of s).
+    Flips {
+        flips: Vec<(f64, f64)>,
+        sum: f64,
+        n: f64,
+        exact: bool,
+        eps: f64,
+    },
+}
+
+impl Null {
+    fn ternary(d: &[f64]) -> Null {
+        let count = |f: fn(f64) -> bool| d.iter().filter(|x| f(**x)).count() as u64;
+        let zero = count(|x| x == 0.0);
+        let p2 = half_binomial(zero);
+        let mut cdf2 = vec![0.0; p2.len() + 1];
+        for (k, q) in p2.iter().enumerate() {
+            cdf2[k + 1] = cdf2[k] + q;
+        }
+        Null::Ternary {
+            p1: half_binomial(count(|x| x < 0.0)),
+            cdf2,
+            p3: half_binomial(count(|x| x > 0.0)),
+            zero,
+        }
+    }
+
+    fn flips(d: &[f64], seed: u64) -> Null {
+        let n = d.len();
+        let eps = 1e-12 * d.iter().map(|x| x.abs()).sum::<f64>().max(1.0);
+        let sum: f64 = d.iter().sum();
+        let exact = n <= EXACT_FLIPS_UP_TO;
+        let mut flips = Vec::with_capacity(if exact { 1 << n } else { FLIP_SAMPLES });
+        if exact {
+            for mask in 0..(1u64 << n) {
+                let (mut a, mut b) = (0.0, 0.0);
+                for (i, x) in d.iter().enumerate() {
+                    let s = if mask >> i & 1 == 1 { -1.0 } else { 1.0 };
+                    a += s * x;
+                    b += s;
+                }
+                flips.push((a, b));
+            }
+        } else {
+            let mut rng = SplitMix::new(seed);
+            let (mut bits, mut left) = (0u64, 0);
+            for _ in 0..FLIP_SAMPLES {
+                let (mut a, mut b) = (0.0, 0.0);
+                for x in d {
+                    if left == 0 {
+                        bits = rng.next_u64();
+                        left = 64;
+                    }
+                    let s = if bits & 1 == 1 { -1.0 } else { 1.0 };
+                    a += s * x;
+                    b += s;
+                    bits >>= 1;
+                    left -= 1;
+                }
+                flips.push((a, b));
+            }
+        }
+        Null::Flips {
+            flips,
+            sum,
+            n: n as f64,
+            exact,
+            eps,
+        }
+    }
+
+    fn exact(&self) -> bool {
+        match self {
+            Null::Ternary { .. } => true,
+            Null::Flips { exact, .. } => *exact,
+        }
+    }
+
+    /// (P(S* >= S), P(S* <= S)) for the differences shifted by `-delta`.
+    fn p(&self, delta: f64) -> (f64, f64) {
+        match self {
+            Null::Flips {
+                flips,
+                sum,
+                n,
+                exact,
+                eps,
+            } => {
+                let observed = sum - n * delta;
+                let (mut ge, mut le) = (0u64, 0u64);
+                for (a, b) in flips {
+                    let s = a - delta * b;
+                    ge += u64::from(s >= observed - eps);
+                    le += u64::from(s <= observed + eps);
+                }
+                if *exact {
+                    let m = flips.len() as f64;
+                    (ge as f64 / m, le as f64 / m)
+                } else {
+                    // The +1 correction keeps a sampled p-value valid.
+                    let m = flips.len() as f64 + 1.0;
+                    ((ge as f64 + 1.0) / m, (le as f64 + 1.0) / m)
+                }
+            }
+            Null::Ternary { p1, cdf2, p3, zero } => {
+                // Shifted values v = -1-delta, -delta, 1-delta (the -1s, 0s and +1s).
+                // Flipping X of a group's k signs moves the sum by -2 v X, so
+                // S* >= S  <=>  sum(v X) <= 0  and  S* <= S  <=>  sum(v X) >= 0.
+                let (v1, v2, v3) = (-1.0 - delta, -delta, 1.0 - delta);
+                let cdf = |k: f64| -> f64 {
+                    // P(X2 <= k) for a real k.
+                    if k < 0.0 {
+                        0.0
+                    } else if k >= *zero as f64 {
+                        1.0
+                    } else {
+                        cdf2[k.floor() as usize + 1]
+                    }
+                };
+                let eps = 1e-9;
+                let (mut ge, mut le) = (0.0, 0.0);
+                for (x1, q1) in p1.iter().enumerate() {
+                    for (x3, q3) in p3.iter().enumerate() {
+                        let rest = v1 * x1 as f64 + v3 * x3 as f64;
+                        let q = q1 * q3;
+                        // P(rest + v2 X2 <= 0) and P(rest + v2 X2 >= 0).
+                        let (a, b) = if v2.abs() < eps {
+                            (
+                                if rest <= eps { 1.0 } else { 0.0 },
+                                if rest >= -eps { 1.0 } else { 0.0 },
+                            )
+                        } else if v2 > 0.0 {
+                            let bound = (-rest) / v2;
+                            (cdf(bound + eps), 1.0 - cdf((bound - eps).ceil() - 1.0))
+                        } else {
+                            let bound = (-rest) / v2;
+                            (1.0 - cdf((bound - eps).ceil() - 1.0), cdf(bound + eps))
+                        };
+                        ge += q * a;
+                        le += q * b;
+                    }
+                }
+                (ge.min(1.0), le.min(1.0))
+            }
+        }
+    }
+}
+
+/// The one-sided (1 - alpha) bounds obtained by inverting the test: the lower bound is the
+/// largest shift that "mean <= shift" is still rejected at, the upper the smallest that
+/// "mean >= shift" is. `None` when no shift is rejected (too few cases).
+fn invert(null: &Null, d: &[f64], alpha: f64) -> (Option<f64>, Option<f64>) {
+    if let Null::Flips {
+        flips,
+        sum,
+        n,
+        exact,
+        eps,
+    } = null
+    {
+        // Each sign vector s counts towards P(S* >= S) from one shift on (its threshold) and
+        // towards P(S* <= S) up to one: the bounds are order statistics of those thresholds.
+        let corr = if *exact { 0.0 } else { 1.0 };
+        let m = flips.len() as f64 + corr;
+        let need = alpha * m - corr;
+        let (mut always, mut ge_from, mut le_to) = (0.0, Vec::new(), Vec::new());
+        for (a, b) in flips {
+            let (big_a, big_b) = (a - sum, b - n);
+            if big_b == 0.0 {
+                always += 1.0;
+            } else {
+                ge_from.push((big_a + eps) / big_b);
+                le_to.push((big_a - eps) / big_b);
+            }
+        }
+        let pick = |mut t: Vec<f64>, descending: bool| -> Option<f64> {
+            if always >= need {
+                return None;
+            }
+            let j = (need - always).ceil() as usize - 1;
+            t.sort_by(|x, y| {
+                if descending {
+                    y.total_cmp(x)
+                } else {
+                    x.total_cmp(y)
+                }
+            });
+            t.get(j).copied()
+        };
+        return (pick(ge_from, false), pick(le_to, true));
+    }
+    let lo = d.iter().copied().fold(f64::INFINITY, f64::min) - 1.0;
+    let hi = d.iter().copied().fold(f64::NEG_INFINITY, f64::max) + 1.0;
+    let bisect = |rejected: &dyn Fn(f64) -> bool, mut yes: f64, mut no: f64| {
+        if !rejected(yes) {
+            return None;
+        }
+        for _ in 0..64 {
+            let mid = 0.5 * (yes + no);
+            if rejected(mid) {
+                yes = mid;
+            } else {
+                no = mid;
+            }
+        }
+        Some(yes)
+    };
+    let lower = bisect(&|x| null.p(x).0 < alpha, lo, hi);
+    let upper = bisect(&|x| null.p(x).1 < alpha, hi, lo);
+    (lower, upper)
+}
+
+/// The full analysis the gate decides on. One decision rule: the p-values and the interval
+/// come from the same test (exact McNemar / sign-flip for single-sample pass/fail scores at
+/// every n, the sign-flip test below 30 pairs, the paired t test otherwise), and the interval
+/// is that test inverted, so "upper bound below 0" holds exactly when the regression test
+/// rejects and "lower bound at least -tolerance" exactly when the non-inferiority test does.
 pub fn analyse(d: &[f64], binary: bool, alpha: f64, tol: f64, seed: u64) -> Paired {
     let mut p = paired_t(d, alpha, tol);
     if d.is_empty() {
         return p;
     }
-    if binary {
-        let b = d.iter().filter(|x| **x < 0.0).count() as u64;
-        let c = d.iter().filter(|x| **x > 0.0).count() as u64;
-        p.p_regression = mcnemar_regression(b, c);
-        // Non-inferiority has no exact conditional form with a margin; the sign-flip test on
-        // shifted differences is exact for it.
-        let shifted: Vec<f64> = d.iter().map(|x| x + tol).collect();
-        p.p_noninferior = sign_flip(&shifted, seed).1;
-        p.method = "mcnemar (exact)".into();
+    let null = if binary {
+        Some(Null::ternary(d))
     } else if d.len() < 30 {
-        let (le, _, exact) = sign_flip(d, seed);
-        let shifted: Vec<f64> = d.iter().map(|x| x + tol).collect();
-        p.p_regression = le;
-        p.p_noninferior = sign_flip(&shifted, seed).1;
-        p.method = if exact {
-            "sign-flip (exact)"
-        } else {
-            "sign-flip (seeded sampling)"
+        Some(Null::flips(d, seed))
+    } else {
+        None
+    };
+    if let Some(null) = null {
+        p.p_noninferior = null.p(-tol).0;
+        p.p_regression = null.p(0.0).1;
+        (p.lower, p.upper) = invert(&null, d, alpha);
+        p.method = match (binary, null.exact()) {
+            (true, _) => "mcnemar (exact)",
+            (false, true) => "sign-flip (exact)",
+            (false, false) => "sign-flip (seeded sampling)",
         }
         .into();
+        if !null.exact() {
+            let m = FLIP_SAMPLES as f64;
+            let se = |q: f64| (q * (1.0 - q) / m).sqrt();
+            p.mc_error = Some(se(p.p_noninferior).max(se(p.p_regression)));
+        }
     }
+    agree(&mut p, alpha, tol);
     p
+}
+
+/// Make the printed bounds say exactly what the p-values decided, whatever the rounding at
+/// the boundary: lower >= -tol iff non-inferiority is shown, upper < 0 iff a regression is.
+fn agree(p: &mut Paired, alpha: f64, tol: f64) {
+    let ni = p.p_noninferior < alpha;
+    p.lower = match p.lower {
+        Some(l) if ni => Some(l.max(-tol)),
+        Some(l) if l >= -tol => Some((-tol).next_down()),
+        None if ni => Some(-tol),
+        other => other,
+    };
+    let reg = p.p_regression < alpha;
+    p.upper = match p.upper {
+        Some(u) if reg => Some(u.min(0.0_f64.next_down())),
+        Some(u) if u < 0.0 => Some(0.0),
+        None if reg => Some(0.0_f64.next_down()),
+        other => other,
+    };
 }
 
 #[cfg(test)]
@@ -539,6 +812,73 @@ mod tests {
                 "b={b} c={c}: {got} want {want}"
             );
         }
+    }
+
+    #[test]
+    fn the_pass_fail_test_is_exact_at_every_n_and_mcnemar_at_zero() {
+        // Identical sides, n = 40, alpha = 1e-5: a sampled p-value could never go below
+        // 1/20001; the exact one is 2^-40.
+        let d = vec![0.0; 40];
+        let p = analyse(&d, true, 1e-5, 0.02, 1);
+        assert!(p.p_noninferior < 1e-11, "{p:?}");
+        assert_eq!(p.p_regression, 1.0);
+        assert!(p.lower.unwrap() >= -0.02 && p.mc_error.is_none(), "{p:?}");
+        // At a shift of 0 the test is the exact McNemar test.
+        for &(b, c, want) in MCNEMAR.iter().take(5) {
+            let mut d = vec![-1.0; b as usize];
+            d.extend(vec![1.0; c as usize]);
+            d.extend(vec![0.0; 7]);
+            let got = Null::ternary(&d).p(0.0).1;
+            assert!(close(got, want, 1e-9), "b={b} c={c}: {got} want {want}");
+        }
+        // It matches the enumerated sign-flip distribution at a non-zero shift.
+        let d = [
+            -1.0, -1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, -1.0, 0.0,
+        ];
+        for delta in [-0.02, -0.3, 0.0, 0.25] {
+            let (a, b) = (Null::ternary(&d).p(delta), Null::flips(&d, 1).p(delta));
+            assert!(
+                close(a.0, b.0, 1e-12) && close(a.1, b.1, 1e-12),
+                "{delta}: {a:?} {b:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_interval_and_the_decision_always_agree() {
+        let mut rng = SplitMix::new(5);
+        for case in 0..120 {
+            let n = 2 + (rng.next_u64() % 45) as usize;
+            let binary = case % 3 == 0;
+            let shift = (rng.next_u64() % 100) as f64 / 500.0 - 0.1;
+            let d: Vec<f64> = (0..n)
+                .map(|_| {
+                    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                    if binary {
+                        [-1.0, 0.0, 0.0, 1.0][(rng.next_u64() % 4) as usize]
+                    } else {
+                        (u - 0.5) * 0.6 + shift
+                    }
+                })
+                .collect();
+            for alpha in [0.05, 0.01, 1e-5] {
+                let p = analyse(&d, binary, alpha, 0.02, 9);
+                let ni = p.lower.is_some_and(|l| l >= -0.02);
+                let reg = p.upper.is_some_and(|u| u < 0.0);
+                assert_eq!(ni, p.p_noninferior < alpha, "case {case} {p:?}");
+                assert_eq!(reg, p.p_regression < alpha, "case {case} {p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn sampled_p_values_report_their_monte_carlo_error() {
+        let d: Vec<f64> = (0..20).map(|i| 0.01 * f64::from(i % 7) - 0.02).collect();
+        let p = analyse(&d, false, 0.05, 0.02, 3);
+        assert_eq!(p.method, "sign-flip (seeded sampling)");
+        let e = p.mc_error.unwrap();
+        assert!(e > 0.0 && e < 0.004, "{e}");
+        assert!(analyse(&d[..10], false, 0.05, 0.02, 3).mc_error.is_none());
     }
 
     #[test]

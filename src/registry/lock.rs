@@ -16,8 +16,8 @@ pub const LOCK_FILE: &str = ".llmops/versions.lock";
 
 const HEADER: &str = "\
 # Every released version of every prompt, written by `llmops release`.
-# Versions are immutable and their numbers are never reused. On a merge conflict keep the
-# versions of both sides (renumber only ones that were never pushed) and keep the larger `next`.
+# Versions are immutable and their numbers are never reused. On a merge conflict run
+# `llmops lock resolve`: it keeps both sides' versions and carries labels with their content.
 ";
 
 /// The eval evidence recorded with a version. The eval store provides it (see

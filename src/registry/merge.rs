@@ -384,6 +384,25 @@ pub fn resolve(res: &Resolver) -> Result<Resolution> {
     Ok(out)
 }
 
+/// Git's merge driver for the lock: both sides' versions merged into `ours` (the file git
+/// keeps as the result).
+pub fn merge_lock_files(
+    ours: &std::path::Path,
+    theirs: &std::path::Path,
+) -> Result<Vec<Renumbered>> {
+    let read = |p: &std::path::Path| -> Result<VersionsLock> {
+        let shown = p.display().to_string();
+        let bytes = std::fs::read(p).map_err(|e| Error::io(&shown, e))?;
+        Ok(VersionsLock::parse(
+            LOCK_FILE,
+            &crate::yaml::decode_utf8(&shown, &bytes)?,
+        )?)
+    };
+    let (merged, renumbered) = merge_locks(&read(ours)?, &read(theirs)?);
+    write_atomic(ours, merged.to_yaml().as_bytes())?;
+    Ok(renumbered)
+}
+
 /// Every label in `res`'s working tree checked against the lock: each entry must name a
 /// version the lock has, with the content it pins. Errors, plus a warning for entries with
 /// no pin (files written before pins; `llmops promote` pins them).

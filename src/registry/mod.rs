@@ -23,7 +23,9 @@ pub use lifecycle::{
     rollback_label, ContentRestored, Moved, Released,
 };
 pub use lock::{rfc3339, EvalSummary, PromptVersions, VersionEntry, VersionsLock, LOCK_FILE};
-pub use merge::{check_labels, resolve as resolve_lock, Renumbered, Resolution, Side};
+pub use merge::{
+    check_labels, merge_lock_files, resolve as resolve_lock, Renumbered, Resolution, Side,
+};
 pub use resolve::{
     load_version_with, read_label, read_lock, Origin, Reference, Resolved, Resolver,
 };

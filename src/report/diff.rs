@@ -210,7 +210,15 @@ fn eval_rows(ev: &EvalDelta) -> Vec<(&'static str, String, String, String)> {
     let pct: fn(f64) -> String = |x| format!("{:.1}%", x * 100.0);
     let usd: fn(f64) -> String = |x| format!("${x:.4}");
     let ms: fn(f64) -> String = |x| format!("{x:.0} ms");
+    let n: fn(f64) -> String = |x| format!("{x:.0}");
     vec![
+        // The deltas are only as good as the cases behind them (a gate shard's slice has few).
+        (
+            "cases (n)",
+            f(&ev.a, |e| Some(e.n as f64), n),
+            f(&ev.b, |e| Some(e.n as f64), n),
+            String::new(),
+        ),
         (
             "score",
             f(&ev.a, |e| Some(e.score), score),

@@ -164,11 +164,18 @@ impl Group {
 /// A whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
+    /// The JSON shape's version, [`SCHEMA`] (empty when read from an older report).
+    #[serde(default)]
+    pub schema: String,
     /// The run's row.
     pub run: RunRow,
     /// Per suite × variant.
     pub groups: Vec<Group>,
 }
+
+/// The version of the eval report's JSON shape; docs/schemas/eval-report.schema.json
+/// describes it.
+pub const SCHEMA: &str = "llmops.eval/1";
 
 /// The q-quantile (0..1) of sorted values, by linear interpolation.
 pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
@@ -299,7 +306,11 @@ pub fn build(run: RunRow, rows: &[ResultRow]) -> RunReport {
         groups.push(group(&rows[i..j], &policy));
         i = j;
     }
-    RunReport { run, groups }
+    RunReport {
+        schema: SCHEMA.into(),
+        run,
+        groups,
+    }
 }
 
 fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {

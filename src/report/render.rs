@@ -251,7 +251,12 @@ fn label(g: &Group) -> String {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    // Reasons quote model output: HTML in it is shown as text, never rendered.
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('\n', " ")
 }
 
 /// Markdown, shaped for a pull-request comment.

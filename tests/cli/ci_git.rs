@@ -720,3 +720,183 @@ fn finding_7_git_dir_nested_repositories_push_hints_and_stale_branches() {
         "{list:?}"
     );
 }
+
+fn html_script(s: &crate::mock::Seen) -> (crate::mock::Reply, std::time::Duration) {
+    let text = if s.system_text().contains("html") {
+        "</details><h1>pwned</h1> & <script>x()</script>".to_string()
+    } else {
+        format!("reply to: {}", s.user_text())
+    };
+    (crate::mock::Reply::Text(text), std::time::Duration::ZERO)
+}
+
+fn schema_errors(schema_file: &str, value: &serde_json::Value) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/schemas")
+        .join(schema_file);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    v.iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn finding_8_exact_at_every_n_escaped_markdown_and_versioned_json() {
+    let mock = crate::mock::MockProvider::start(html_script);
+    let mut r = Repo::new();
+    r.write(
+        "llmops.yaml",
+        &format!("prompts_dir: prompts\nevals_dir: evals\ndefaults: {{ provider: mock, model: m }}\nproviders:\n  mock: {{ type: openai, base_url: {}, max_retries: 0 }}\n", mock.url),
+    );
+    let prompt = |system: &str| {
+        format!("---\nname: greet\ninputs: {{ who: {{}} }}\n---\nsystem:\n{system}\n\nuser:\nHello {{{{ who }}}}\n")
+    };
+    r.write("prompts/greet.prompty", &prompt("Be kind."));
+    let rows: String = (0..40)
+        .map(|i| format!("{{\"id\": \"c{i:03}\", \"vars\": {{\"who\": \"person {i}\"}}}}\n"))
+        .collect();
+    r.write("evals/data/greet.jsonl", &rows);
+    r.write("evals/greet.yaml", "prompt: greet\ndataset: data/greet.jsonl\nassert:\n  - type: contains\n    value: reply to\n");
+    r.write(".gitignore", ".llmops/cache/\n.test-home/\n");
+    r.commit("baseline");
+    // Identical answers on both sides, n = 40 pass/fail cases, alpha = 1e-5: the exact test
+    // shows non-inferiority (a sampled one bottomed out at 1/20001 and could not).
+    r.write("prompts/greet.prompty", &prompt("Be kind!"));
+    let run = r.llmops(&[
+        "gate",
+        "--no-progress",
+        "--baseline",
+        "HEAD",
+        "--alpha",
+        "0.00001",
+        "--format",
+        "json",
+    ]);
+    run.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["verdict"], "PASS", "{}", run.stdout);
+    assert_eq!(v["schema"], "llmops.gate/1");
+    let s = &v["suites"][0];
+    assert_eq!(
+        (s["n"].as_u64(), s["stats"]["method"].as_str()),
+        (Some(40), Some("mcnemar (exact)"))
+    );
+    assert!(s["stats"]["lower"].as_f64().unwrap() >= -0.02, "{s}");
+    assert!(s["stats"].get("mc_error").is_none(), "{s}");
+    assert_eq!(
+        schema_errors("gate-report.schema.json", &v),
+        Vec::<String>::new()
+    );
+    // Model output with HTML: shown as text in the Markdown for the pull request.
+    r.write("prompts/greet.prompty", &prompt("Answer in html."));
+    let md = r.llmops(&[
+        "gate",
+        "--no-progress",
+        "--baseline",
+        "HEAD",
+        "--format",
+        "markdown",
+    ]);
+    md.expect(1);
+    assert!(
+        !md.stdout.contains("</details><h1>") && !md.stdout.contains("<script>"),
+        "{}",
+        md.stdout
+    );
+    assert!(
+        md.stdout
+            .contains("&lt;/details&gt;&lt;h1&gt;pwned&lt;/h1&gt; &amp; &lt;script&gt;"),
+        "{}",
+        md.stdout
+    );
+    let json = r.llmops(&[
+        "gate",
+        "--no-progress",
+        "--baseline",
+        "HEAD",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        schema_errors("gate-report.schema.json", &v),
+        Vec::<String>::new()
+    );
+    // Pass rates counted one way: the candidate's over all its scored cases, as the threshold.
+    assert_eq!(v["suites"][0]["candidate_pass_rate"], 0.0);
+    // The eval report is versioned and described too.
+    let eval = r.llmops(&["eval", "--no-progress", "--format", "json"]);
+    let e: serde_json::Value =
+        serde_json::from_str(&eval.stdout).unwrap_or_else(|err| panic!("{err}: {eval:?}"));
+    assert_eq!(e["schema"], "llmops.eval/1");
+    assert_eq!(
+        schema_errors("eval-report.schema.json", &e),
+        Vec::<String>::new()
+    );
+    let md = r.llmops(&["eval", "--no-progress", "--format", "markdown"]);
+    md.expect(1);
+    assert!(!md.stdout.contains("<h1>"), "{}", md.stdout);
+}
+
+#[test]
+fn finding_3_the_git_setup_merge_driver_merges_the_lock_itself() {
+    let mut r = greet_on_main();
+    r.llmops(&["git-setup"]).expect(0);
+    assert!(r
+        .read(".gitattributes")
+        .contains("**/.llmops/versions.lock merge=llmops-lock"));
+    r.commit("drivers");
+    r.git(&["checkout", "-q", "-b", "warm"]).expect(0);
+    r.write(
+        "prompts/greet.prompty",
+        &GREET.replace("temperature: 0.5", "temperature: 0.9"),
+    );
+    r.commit("warmer");
+    r.llmops(&["release", "greet", "-m", "warm"]).expect(0);
+    r.git(&["checkout", "-q", "main"]).expect(0);
+    r.write(
+        "prompts/greet.prompty",
+        &GREET.replace("You greet people.", "You greet people briefly."),
+    );
+    r.commit("terser");
+    r.llmops(&["release", "greet", "-m", "terse"]).expect(0);
+    r.llmops(&["promote", "greet", "v2", "--label", "production"])
+        .expect(0);
+    let before = r.llmops(&["export", "--label", "production"]);
+    before.expect(0);
+    // The lock merges with no conflict: both v2s are kept, one renumbered to v3.
+    let merge = r.git(&["merge", "-q", "--no-edit", "warm"]);
+    merge.expect(0);
+    assert!(merge.stderr.contains("renumbered to v3"), "{merge:?}");
+    let lock = r.read(".llmops/versions.lock");
+    assert!(
+        !lock.contains("<<<<<<<") && lock.contains("version: 3"),
+        "{lock}"
+    );
+    let msgs = |run: &Run| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()["prompts"]["greet"]
+            ["messages"]
+            .clone()
+    };
+    // If the labelled content was the one renumbered (the later release), the label file
+    // merged cleanly but now names the other content's number: lint and export say so, and
+    // `lock resolve` carries the label to its content.
+    let lint = r.llmops(&["lint", "--locked"]);
+    if lint.stderr.contains("a merge renumbered the versions") {
+        r.llmops(&["export", "--label", "production"]).expect(2);
+        let run = r.llmops(&["lock", "resolve"]);
+        run.expect(0);
+        assert!(run.stdout.contains("moved from v2 to v3"), "{}", run.stdout);
+    }
+    let lint = r.llmops(&["lint", "--locked"]);
+    assert!(!lint.stderr.contains("label `production`"), "{lint:?}");
+    let after = r.llmops(&["export", "--label", "production"]);
+    after.expect(0);
+    assert_eq!(
+        msgs(&after),
+        msgs(&before),
+        "the label serves what it served"
+    );
+}

@@ -128,6 +128,9 @@ struct Shared {
     redact_pii: bool,
     max_output: u64,
     record: bool,
+    /// Checked again just before each call: a task already waiting for its provider must not
+    /// pay for a call once the store has failed.
+    store_health: Option<crate::store::writer::Health>,
 }
 
 enum Msg {
@@ -209,6 +212,7 @@ pub fn run(
         redact_pii: reg.settings.redact_pii,
         max_output: reg.settings.limit_output_bytes,
         record: opts.record,
+        store_health: env.store_health.clone(),
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -425,10 +429,25 @@ async fn run_job(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>
             let on_retry = |note: RetryNote| {
                 let _ = tx.send(Internal::Event(Event::Retry(note)));
             };
-            let outcome = shared
-                .providers
-                .call(&job.provider, &job.request, &on_retry)
-                .await;
+            let store_failed = shared.store_health.as_ref().and_then(|h| h.failure());
+            let outcome = match store_failed {
+                Some(_) => crate::provider::CallOutcome {
+                    result: Err(crate::provider::CallError::NotSent(
+                        "the store cannot be written; the run is stopping".into(),
+                    )),
+                    provider: job.provider.clone(),
+                    latency_ms: 0.0,
+                    retries: 0,
+                    retry_wait: Duration::ZERO,
+                    rate_limited: 0,
+                },
+                None => {
+                    shared
+                        .providers
+                        .call(&job.provider, &job.request, &on_retry)
+                        .await
+                }
+            };
             if let Ok(resp) = &outcome.result {
                 let cacheable = shared
                     .providers

@@ -161,6 +161,9 @@ pub enum CallError {
         /// The recordings directory.
         dir: String,
     },
+    /// The request was never sent: the run was stopping (its store could not be written).
+    #[error("not sent: {0}")]
+    NotSent(String),
 }
 
 fn colon(message: &str) -> String {

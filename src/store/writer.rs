@@ -43,6 +43,21 @@ pub enum Op {
 }
 
 impl Op {
+    /// Roughly how many bytes this op adds to the database.
+    fn size(&self) -> usize {
+        match self {
+            Op::Result(r) => {
+                256 + r.output.as_ref().map_or(0, String::len)
+                    + r.error.as_ref().map_or(0, String::len)
+                    + r.scores.iter().map(|s| 64 + s.reason.len()).sum::<usize>()
+            }
+            Op::Response {
+                request, response, ..
+            } => 128 + request.len() + response.len(),
+            Op::Finish { .. } => 256,
+        }
+    }
+
     /// Cache a provider's answer.
     pub fn cache(a: &crate::provider::Answered) -> Op {
         Op::Response {
@@ -76,6 +91,8 @@ impl Health {
 }
 
 const BATCH: usize = 256;
+/// The most bytes one batch holds before it is committed.
+const BATCH_BYTES: usize = 512 * 1024;
 const LINGER: Duration = Duration::from_millis(50);
 
 impl Writer {
@@ -158,6 +175,7 @@ fn run(mut conn: Connection, rx: Receiver<Op>, path: &Path, run_id: Option<i64>)
         help: Some("results of this run after this point were not saved".into()),
     };
     let mut pending: Vec<Op> = Vec::new();
+    let mut pending_bytes = 0usize;
     let mut first_at = Instant::now();
     let mut renewed = Instant::now();
     let owner = super::lease_owner();
@@ -183,8 +201,15 @@ fn run(mut conn: Connection, rx: Receiver<Op>, path: &Path, run_id: Option<i64>)
                 if pending.is_empty() {
                     first_at = Instant::now();
                 }
+                pending_bytes += op.size();
                 pending.push(op);
-                if pending.len() < BATCH && first_at.elapsed() < LINGER {
+                // Large answers are committed sooner: a batch holds at most BATCH_BYTES, so a
+                // store that cannot take them (a full disk) is found out after a few answers,
+                // not after a batch of hundreds.
+                if pending.len() < BATCH
+                    && pending_bytes < BATCH_BYTES
+                    && first_at.elapsed() < LINGER
+                {
                     continue;
                 }
             }
@@ -194,6 +219,7 @@ fn run(mut conn: Connection, rx: Receiver<Op>, path: &Path, run_id: Option<i64>)
                 return Ok(());
             }
         }
+        pending_bytes = 0;
         commit(&mut conn, std::mem::take(&mut pending)).map_err(err)?;
     }
 }

@@ -405,7 +405,7 @@ fn a_full_store_stops_paid_calls_at_once() {
         )
         .unwrap();
     assert_eq!(status, "failed");
-    eprintln!("{}", run.stderr);
+    eprintln!("{} calls; {}", s.count(), run.stderr);
 }
 
 // ---------------------------------------------------------------- item 5: resume

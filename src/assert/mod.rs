@@ -139,6 +139,9 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("cost", Kind::Cost),
     ("latency", Kind::Latency),
     ("similar", Kind::Similar),
+    ("similar:cosine", Kind::Similar),
+    ("similar:dot", Kind::Similar),
+    ("similar:euclidean", Kind::Similar),
     ("exec", Kind::Exec),
     ("llm-rubric", Kind::LlmRubric),
     ("factuality", Kind::Factuality),
@@ -271,6 +274,8 @@ pub enum Check {
     Reason(String),
     /// A compiled JSONPath.
     JsonPath(Arc<serde_json_path::JsonPath>),
+    /// How `similar` compares embeddings (`similar:dot`, `similar:euclidean`).
+    Similarity(Metric),
     /// Reference texts of `bleu` and `gleu`.
     References(Arc<[String]>),
     /// Required element paths of `is-xml` and `contains-xml`, split at the dots.
@@ -293,6 +298,7 @@ impl std::fmt::Debug for Check {
             Check::Reason(r) => f.debug_tuple("Reason").field(r).finish(),
             Check::XmlPaths(p) => f.debug_tuple("XmlPaths").field(p).finish(),
             Check::References(r) => f.debug_tuple("References").field(r).finish(),
+            Check::Similarity(m) => f.debug_tuple("Similarity").field(m).finish(),
             Check::JsonPath(p) => f.debug_tuple("JsonPath").field(&p.to_string()).finish(),
         }
     }
@@ -303,6 +309,17 @@ impl PartialEq for Check {
     fn eq(&self, _: &Check) -> bool {
         true
     }
+}
+
+/// How `similar` compares two embeddings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Cosine similarity: at least `threshold` passes.
+    Cosine,
+    /// Dot product: at least `threshold` passes.
+    Dot,
+    /// Euclidean distance: at most `threshold` passes; the score is 1 / (1 + distance).
+    Euclidean,
 }
 
 /// `similar`'s pass mark when no `threshold` is given (promptfoo's default).
@@ -885,7 +902,25 @@ impl Assertion {
                 return Err(invalid("`weight` must be a number of 0 or more"));
             }
         }
-        if let Some(t) = raw.threshold {
+        if kind == Kind::Similar {
+            let metric = match raw.kind.trim_start_matches("not-") {
+                "similar:dot" => Metric::Dot,
+                "similar:euclidean" => Metric::Euclidean,
+                _ => Metric::Cosine,
+            };
+            check = Check::Similarity(metric);
+        }
+        // A dot product or a distance is not bounded by 1.
+        let unbounded = matches!(check, Check::Similarity(Metric::Dot | Metric::Euclidean));
+        if let Some(t) = raw.threshold.filter(|_| unbounded) {
+            if !t.is_finite() || t < 0.0 {
+                return Err(invalid(format!(
+                    "`threshold` for `{}` must be 0 or more",
+                    raw.kind.trim_start_matches("not-")
+                )));
+            }
+        }
+        if let Some(t) = raw.threshold.filter(|_| !unbounded) {
             let in_unit = matches!(
                 kind,
                 Kind::LlmRubric

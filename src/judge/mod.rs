@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 
 use crate::assert::score::Verdict;
-use crate::assert::{Assertion, Kind};
+use crate::assert::{Assertion, Kind, Metric};
 use crate::config::Settings;
 use crate::provider::{pricing, Answered, CallError, Providers, Request, Response};
 use crate::store::Store;
@@ -511,32 +511,60 @@ impl Judge {
             }
         }
         let threshold = a.threshold.unwrap_or(crate::assert::SIMILAR_THRESHOLD);
-        let mut best: Option<f64> = None;
+        let metric = match &a.check {
+            crate::assert::Check::Similarity(m) => *m,
+            _ => Metric::Cosine,
+        };
+        // Per reference: the similarity (higher is closer) or, for euclidean, the distance.
+        let mut values = Vec::new();
         for v in &vectors[1..] {
-            match cosine(&vectors[0], v) {
+            let x = match metric {
+                Metric::Cosine => cosine(&vectors[0], v),
+                Metric::Dot => (vectors[0].len() == v.len() && !v.is_empty())
+                    .then(|| vectors[0].iter().zip(v).map(|(x, y)| x * y).sum()),
+                Metric::Euclidean => (vectors[0].len() == v.len() && !v.is_empty()).then(|| {
+                    vectors[0]
+                        .iter()
+                        .zip(v)
+                        .map(|(x, y)| (x - y) * (x - y))
+                        .sum::<f64>()
+                        .sqrt()
+                }),
+            };
+            match x {
+                Some(x) => values.push(x),
                 None => {
                     g.verdict = Verdict::error("the two embeddings differ in length or are zero");
                     return g;
                 }
-                Some(sim) => best = Some(best.map_or(sim, |b: f64| b.max(sim))),
             }
         }
-        let sim = best.unwrap_or(0.0);
-        // `not-similar` passes only when the output is dissimilar to every reference.
-        let pass = (sim >= threshold) != a.negate;
+        // The closest reference decides: `similar` passes when any is close enough, and
+        // `not-similar` only when none is.
+        let (closest, close_enough, score, what) = match metric {
+            Metric::Euclidean => {
+                let d = values.iter().copied().fold(f64::INFINITY, f64::min);
+                (d, d <= threshold, 1.0 / (1.0 + d), "euclidean distance")
+            }
+            m => {
+                let s = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let name = if m == Metric::Dot {
+                    "dot product"
+                } else {
+                    "cosine similarity"
+                };
+                (s, s >= threshold, s.clamp(0.0, 1.0), name)
+            }
+        };
         let of = if references.len() > 1 {
             format!(" (the closest of {} references)", references.len())
         } else {
             String::new()
         };
         g.verdict = Verdict {
-            pass,
-            score: if a.negate {
-                1.0 - sim.max(0.0)
-            } else {
-                sim.max(0.0)
-            },
-            reason: format!("cosine similarity {sim:.3}{of} (threshold {threshold})"),
+            pass: close_enough != a.negate,
+            score: if a.negate { 1.0 - score } else { score },
+            reason: format!("{what} {closest:.3}{of} (threshold {threshold})"),
             error: false,
         };
         g

@@ -93,12 +93,12 @@ fn exec_reads_output_over_one_mebibyte_and_stops_background_children() {
     );
 }
 
-#[test]
-fn similar_with_a_list_passes_when_any_reference_is_close_enough() {
+/// A mock whose embeddings put "refund" texts, "shipped" texts and the rest on three axes,
+/// and that answers `Say: X` with X; a repository whose suite is `suite`.
+fn embedding_repo(suite: &str) -> (crate::mock::MockProvider, Repo) {
     use crate::mock::{MockProvider, Reply, Seen};
     use serde_json::json;
     use std::time::Duration;
-    // Embeddings: "refund" texts point one way, "shipping" texts another, the rest a third.
     let mock = MockProvider::start(|s: &Seen| {
         if s.path.ends_with("/embeddings") {
             let input = s.body["input"].as_str().unwrap_or("").to_lowercase();
@@ -131,28 +131,52 @@ fn similar_with_a_list_passes_when_any_reference_is_close_enough() {
         "prompts/p.prompty",
         "---\nname: p\ninputs: { who: {} }\n---\nuser:\nSay: {{ who }}\n",
     );
-    r.write(
-        "evals/p.yaml",
+    r.write("evals/p.yaml", suite);
+    (mock, r)
+}
+
+/// Each case's status, by id.
+fn statuses(r: &Repo, code: i32) -> std::collections::BTreeMap<String, String> {
+    let run = r.llmops(&["eval", "--no-progress", "--format", "json"]);
+    assert_eq!(run.code, code, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    v["groups"][0]["case_results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let reasons = c["reasons"].to_string();
+            (
+                c["id"].as_str().unwrap().to_string(),
+                format!("{} {reasons}", c["status"].as_str().unwrap()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn similar_with_a_list_passes_when_any_reference_is_close_enough() {
+    let (_mock, r) = embedding_repo(
         "prompt: p\ncases:\n  - id: refund\n    vars: { who: Your refund is on its way }\n  - id: shipped\n    vars: { who: It shipped today }\n  - id: weather\n    vars: { who: The weather is nice }\n  - id: not-weather\n    vars: { who: The weather is nice }\n    assert:\n      - type: not-similar\n        value: [We issued your refund., Your parcel has shipped.]\nassert:\n  - type: similar\n    value: [We issued your refund., Your parcel has shipped.]\n",
     );
-    let run = r.llmops(&["eval", "--no-progress", "--format", "json"]);
-    assert_eq!(run.code, 1, "{run:?}");
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let cases = &v["groups"][0]["case_results"];
-    let status = |id: &str| {
-        cases
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .map(|c| c["status"].clone())
-    };
-    assert_eq!(status("refund"), Some(json!("pass")), "{cases}");
-    assert_eq!(status("shipped"), Some(json!("pass")), "{cases}");
-    assert_eq!(status("weather"), Some(json!("fail")), "{cases}");
-    // `similar` fails on it, and so the whole case fails; `not-similar` itself passed.
-    assert!(
-        cases.to_string().contains("closest of 2 references"),
-        "{cases}"
+    let s = statuses(&r, 1);
+    assert!(s["refund"].starts_with("pass"), "{s:?}");
+    assert!(s["shipped"].starts_with("pass"), "{s:?}");
+    assert!(s["weather"].starts_with("fail"), "{s:?}");
+    assert!(s["weather"].contains("closest of 2 references"), "{s:?}");
+}
+
+#[test]
+fn similar_dot_and_euclidean_metrics() {
+    // refund·refund = 0.82 and distance 0; weather·refund = 0.01 and distance about 1.27.
+    let (_mock, r) = embedding_repo(
+        "prompt: p\ncases:\n  - id: refund\n    vars: { who: Your refund is on its way }\n  - id: weather\n    vars: { who: The weather is nice }\n    assert:\n      - type: not-similar:euclidean\n        value: We issued your refund.\n        threshold: 1.2\nassert:\n  - type: similar:dot\n    value: We issued your refund.\n    threshold: 0.8\n  - type: similar:euclidean\n    value: We issued your refund.\n    threshold: 0.5\n",
     );
+    let s = statuses(&r, 1);
+    assert!(s["refund"].starts_with("pass"), "{s:?}");
+    assert!(s["weather"].starts_with("fail"), "{s:?}");
+    assert!(s["weather"].contains("dot product 0.010"), "{s:?}");
+    assert!(s["weather"].contains("euclidean distance 1.273"), "{s:?}");
+    // The negated distance passed, so it is not among the failure reasons.
+    assert!(!s["weather"].contains("not:"), "{s:?}");
 }

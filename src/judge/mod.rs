@@ -8,6 +8,7 @@
 //! judge request.
 
 pub mod calibrate;
+pub mod inject;
 mod prompts;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +40,9 @@ pub struct Graded {
     pub call_failed: bool,
     /// Not graded here (`pairwise` outside the gate): passes, left out of the case score.
     pub skipped: bool,
+    /// Why the output looks like an injection attempt: the verdict does not pass, whatever
+    /// the judge said, and the case is SUSPECT.
+    pub suspect: Option<String>,
 }
 
 impl Graded {
@@ -50,8 +54,31 @@ impl Graded {
             cost_usd: 0.0,
             call_failed: false,
             skipped: false,
+            suspect: None,
         }
     }
+
+    /// Mark the verdict SUSPECT: it does not pass and scores 0, with the judge's own verdict
+    /// kept in the reason. An ERROR stays an ERROR.
+    fn suspect(&mut self, why: String) {
+        if self.verdict.error || self.skipped {
+            return;
+        }
+        let said = if self.verdict.pass { "pass" } else { "fail" };
+        self.verdict.reason = format!(
+            "SUSPECT: {why} (the judge said {said}: {})",
+            self.verdict.reason
+        );
+        self.verdict.pass = false;
+        self.verdict.score = 0.0;
+        self.suspect = Some(why);
+    }
+}
+
+/// Why the judge's own verdict flags an injection attempt, if it does.
+fn reported(v: &Map<String, Value>) -> Option<String> {
+    (v.get(prompts::INJECTION) == Some(&Value::Bool(true)))
+        .then(|| "the judge reported an injection attempt in the output".to_string())
 }
 
 /// The reason of a `pairwise` verdict outside the gate: such a verdict passes and is left
@@ -73,7 +100,13 @@ pub struct Judge {
     cached: AtomicU64,
     offline: AtomicU64,
     read_cache: bool,
+    /// One entry per distinct judge request of this run: identical requests share one call,
+    /// even while it is in flight.
+    inflight: Mutex<std::collections::HashMap<String, Arc<Shared>>>,
 }
+
+/// A judge answer shared by identical requests: the response and what its one call cost.
+type Shared = tokio::sync::OnceCell<Result<(Response, (u64, u64, f64)), CallError>>;
 
 /// What the judge grades for one case: its assertions, the question the output answers, and
 /// the case's variables.
@@ -122,6 +155,7 @@ impl Judge {
             cached: AtomicU64::new(0),
             offline: AtomicU64::new(0),
             read_cache: true,
+            inflight: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -163,6 +197,13 @@ impl Judge {
         emit: impl Fn(Answered) + Sync,
     ) -> Vec<Option<Graded>> {
         let mut out = Vec::with_capacity(input.assertions.len());
+        // Scanned once, before grading: a hit makes every judge verdict on it SUSPECT.
+        let finding = input
+            .assertions
+            .iter()
+            .any(|a| a.kind.is_model_graded())
+            .then(|| inject::scan(output))
+            .flatten();
         for a in input.assertions {
             if !a.kind.is_model_graded() && a.kind != Kind::Similar {
                 out.push(None);
@@ -191,10 +232,15 @@ impl Judge {
                 })));
                 continue;
             }
-            out.push(Some(
-                self.grade(a, output, &input.question(), input.vars, baseline, &emit)
-                    .await,
-            ));
+            let mut g = self
+                .grade(a, output, &input.question(), input.vars, baseline, &emit)
+                .await;
+            if let (Some(f), true) = (&finding, a.kind.is_model_graded()) {
+                g.suspect(format!("{} [{}]", f.reason, f.signal));
+            } else if let Some(why) = g.suspect.take() {
+                g.suspect(why);
+            }
+            out.push(Some(g));
         }
         out
     }
@@ -286,6 +332,7 @@ impl Judge {
                 ("B", "A") => 0.0,
                 _ => 0.5,
             };
+            g1.1.suspect = reported(&g1.0).or_else(|| reported(&g2.0));
             g1.1.input_tokens += g2.1.input_tokens;
             g1.1.output_tokens += g2.1.output_tokens;
             g1.1.cost_usd += g2.1.cost_usd;
@@ -308,6 +355,8 @@ impl Judge {
         {
             Ok((v, mut g)) => {
                 g.verdict = prompts::score(a, &v);
+                // Recorded here, applied by `grade_all` after the scanner has had its say.
+                g.suspect = reported(&v);
                 g
             }
             Err(g) => g,
@@ -401,8 +450,9 @@ impl Judge {
         unreachable!("the loop returns")
     }
 
-    /// One judge request through the cache: returns the response and (input tokens, output
-    /// tokens, USD) actually spent.
+    /// One judge request through the cache, asked at most once per run: an identical request
+    /// waits for the first one's answer and spends nothing. Returns the response and (input
+    /// tokens, output tokens, USD) actually spent.
     async fn ask(
         &self,
         provider: &str,
@@ -410,6 +460,34 @@ impl Judge {
         emit: &(dyn Fn(Answered) + Sync),
     ) -> Result<(Response, (u64, u64, f64)), CallError> {
         let fp = crate::provider::fingerprint(provider, req);
+        let cell = {
+            let mut map = self.inflight.lock().expect("not poisoned");
+            map.entry(fp.clone()).or_default().clone()
+        };
+        let led = std::sync::atomic::AtomicBool::new(false);
+        let answer = cell
+            .get_or_init(|| async {
+                led.store(true, Ordering::Relaxed);
+                self.ask_once(provider, req, &fp, emit).await
+            })
+            .await
+            .clone();
+        if led.load(Ordering::Relaxed) {
+            return answer;
+        }
+        self.cached.fetch_add(1, Ordering::Relaxed);
+        answer.map(|(resp, _)| (resp, (0, 0, 0.0)))
+    }
+
+    /// [`Judge::ask`] for the first of identical requests.
+    async fn ask_once(
+        &self,
+        provider: &str,
+        req: &Request,
+        fp: &str,
+        emit: &(dyn Fn(Answered) + Sync),
+    ) -> Result<(Response, (u64, u64, f64)), CallError> {
+        let fp = fp.to_string();
         let hit = if self.read_cache {
             // A SQLite read blocks: keep it off the async workers.
             let (store, key) = (self.store.clone(), fp.clone());

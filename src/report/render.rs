@@ -185,6 +185,11 @@ pub fn text(r: &RunReport) -> String {
         }
     }
     for g in &r.groups {
+        if let Some(line) = suspect_line(g) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    for g in &r.groups {
         let bad: Vec<_> = g.case_results.iter().filter(|c| !c.passed).collect();
         if bad.is_empty() {
             continue;
@@ -225,6 +230,22 @@ pub fn text(r: &RunReport) -> String {
         }
     }
     out
+}
+
+/// The count of SUSPECT cases, apart from the table's, and what they do to the suite.
+fn suspect_line(g: &Group) -> Option<String> {
+    (g.suspect > 0).then(|| {
+        format!(
+            "{}: {} case(s) SUSPECT of an injection attempt aimed at the judge ({})",
+            label(g),
+            g.suspect,
+            match g.on_suspect {
+                crate::suite::OnSuspect::Fail =>
+                    "they fail the suite; `on_suspect: warn` reports them only",
+                crate::suite::OnSuspect::Warn => "`on_suspect: warn`: reported, not failing",
+            }
+        )
+    })
 }
 
 fn label(g: &Group) -> String {
@@ -279,6 +300,9 @@ pub fn markdown(r: &RunReport) -> String {
         let bad: Vec<_> = g.case_results.iter().filter(|c| !c.passed).collect();
         if bad.is_empty() && g.checks.iter().all(|c| c.ok) {
             continue;
+        }
+        if let Some(line) = suspect_line(g) {
+            let _ = writeln!(out, "\n⚠️ {}", md_escape(&line));
         }
         let _ = writeln!(
             out,

@@ -97,6 +97,8 @@ const MIGRATIONS: &[&str] = &[
         WHEN error LIKE 'provider%' THEN 'provider'
         WHEN error LIKE '%judge call failed%' THEN 'judge'
         ELSE 'assertion' END;",
+    // Why a model-graded assertion is SUSPECT of an injection attempt (NULL when it is not).
+    "ALTER TABLE scores ADD COLUMN suspect TEXT;",
 ];
 
 /// A sample's status.
@@ -267,6 +269,10 @@ pub struct ScoreRow {
     pub error: bool,
     /// Why.
     pub reason: String,
+    /// Why the output looks like an injection attempt aimed at the judge: the assertion is
+    /// SUSPECT and did not pass, whatever the judge said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspect: Option<String>,
 }
 
 /// One sample's result.
@@ -557,7 +563,7 @@ impl Store {
         {
             let mut stmt = self
                 .conn
-                .prepare("SELECT suite, variant, case_id, sample, kind, metric, pass, score, weight, critical, error, reason FROM scores WHERE run_id = ?1 ORDER BY idx")
+                .prepare("SELECT suite, variant, case_id, sample, kind, metric, pass, score, weight, critical, error, reason, suspect FROM scores WHERE run_id = ?1 ORDER BY idx")
                 .map_err(self.err())?;
             let rows = stmt
                 .query_map([run_id], |r| {
@@ -572,6 +578,7 @@ impl Store {
                             critical: r.get(9)?,
                             error: r.get(10)?,
                             reason: r.get(11)?,
+                            suspect: r.get(12)?,
                         },
                     ))
                 })

@@ -13,6 +13,7 @@ mod gate;
 mod help;
 mod init;
 mod judge;
+mod judge_inject;
 mod lifecycle;
 mod lint;
 mod malformed;

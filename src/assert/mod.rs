@@ -173,6 +173,9 @@ pub struct RawAssertion {
     /// Time limit in seconds (`exec`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<f64>,
+    /// Show the judge the rendered prompt too (model-graded kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_prompt: Option<bool>,
 }
 
 /// A validated assertion.
@@ -200,6 +203,8 @@ pub struct Assertion {
     pub tolerance: Option<f64>,
     /// Exec time limit.
     pub timeout_s: Option<f64>,
+    /// The judge sees the rendered prompt too.
+    pub include_prompt: bool,
 }
 
 /// Why an assertion is malformed: a message and an optional hint.
@@ -441,6 +446,11 @@ impl Assertion {
                 "`provider` only applies to model-graded assertions, not `{name}`"
             )));
         }
+        if raw.include_prompt.is_some() && !kind.is_model_graded() {
+            return Err(invalid(format!(
+                "`include_prompt` only applies to model-graded assertions, not `{name}`"
+            )));
+        }
         if let Some(w) = raw.weight {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(invalid("`weight` must be a number of 0 or more"));
@@ -481,6 +491,7 @@ impl Assertion {
             path: raw.path.clone(),
             tolerance: raw.tolerance,
             timeout_s: raw.timeout_s,
+            include_prompt: raw.include_prompt.unwrap_or(false),
         })
     }
 

@@ -8,6 +8,7 @@
 //! judge request.
 
 pub mod calibrate;
+mod context;
 pub mod inject;
 mod prompts;
 
@@ -232,8 +233,19 @@ impl Judge {
                 })));
                 continue;
             }
+            let prompt = a
+                .include_prompt
+                .then(|| context::prompt_text(input.messages));
             let mut g = self
-                .grade(a, output, &input.question(), input.vars, baseline, &emit)
+                .grade_in(
+                    a,
+                    output,
+                    &input.question(),
+                    prompt.as_deref(),
+                    input.vars,
+                    baseline,
+                    &emit,
+                )
                 .await;
             if let (Some(f), true) = (&finding, a.kind.is_model_graded()) {
                 g.suspect(format!("{} [{}]", f.reason, f.signal));
@@ -255,6 +267,28 @@ impl Judge {
         baseline: Option<&str>,
         emit: &(dyn Fn(Answered) + Sync),
     ) -> Graded {
+        self.grade_in(a, output, question, None, vars, baseline, emit)
+            .await
+    }
+
+    /// [`Judge::grade`], with the rendered prompt shown to the judge when given.
+    #[allow(clippy::too_many_arguments)]
+    async fn grade_in(
+        &self,
+        a: &Assertion,
+        output: &str,
+        question: &str,
+        prompt: Option<&str>,
+        vars: &Map<String, Value>,
+        baseline: Option<&str>,
+        emit: &(dyn Fn(Answered) + Sync),
+    ) -> Graded {
+        // A rubric written as a template (`{{ ticket }}`) is rendered with the case's vars.
+        let rendered = match context::render_value(a, vars) {
+            Ok(r) => r,
+            Err(e) => return Graded::free(Verdict::error(e)),
+        };
+        let a = &rendered;
         if output.trim().is_empty() {
             return Graded::free(Verdict {
                 pass: false,
@@ -295,6 +329,7 @@ impl Judge {
                     &model,
                     output,
                     question,
+                    prompt,
                     vars,
                     Some(base),
                     emit,
@@ -307,6 +342,7 @@ impl Judge {
                     &model,
                     base,
                     question,
+                    prompt,
                     vars,
                     Some(output),
                     emit,
@@ -350,7 +386,9 @@ impl Judge {
             return g1.1;
         }
         match self
-            .ask_verdict(a, &provider, &model, output, question, vars, None, emit)
+            .ask_verdict(
+                a, &provider, &model, output, question, prompt, vars, None, emit,
+            )
             .await
         {
             Ok((v, mut g)) => {
@@ -372,11 +410,12 @@ impl Judge {
         model: &str,
         output: &str,
         question: &str,
+        prompt: Option<&str>,
         vars: &Map<String, Value>,
         other: Option<&str>,
         emit: &(dyn Fn(Answered) + Sync),
     ) -> Result<(Map<String, Value>, Graded), Graded> {
-        let jp = prompts::build(a, output, question, vars, other);
+        let jp = prompts::build(a, output, question, prompt, vars, other);
         // The schema goes with every judge request (providers without structured output
         // ignore it), so a verdict recorded against one provider replays against another.
         let params = Parameters {

@@ -131,6 +131,7 @@ pub fn build(
     a: &Assertion,
     output: &str,
     question: &str,
+    prompt: Option<&str>,
     _vars: &Map<String, Value>,
     other: Option<&str>,
 ) -> JudgePrompt {
@@ -206,6 +207,13 @@ pub fn build(
             )
         }
         _ => (Shape::Boolean, String::new()),
+    };
+    let task = match prompt {
+        Some(p) => format!(
+            "The output under test answers this PROMPT:\n\n{}\n\n{task}",
+            fence("PROMPT", p)
+        ),
+        None => task,
     };
     // The criteria again after the data, so the last word before the verdict is ours.
     let user = format!(

@@ -407,3 +407,45 @@ fn promptfoo_verdicts_are_accepted() {
         "no repair request"
     );
 }
+
+#[test]
+fn rubrics_use_case_variables_and_can_show_the_prompt() {
+    let mock = MockProvider::start(honest);
+    let outputs = vec!["Your refund is on its way.".to_string()];
+    let rubric = "  - type: llm-rubric\n    value: \"The reply restates: {{ who }}\"\n    include_prompt: true\n";
+    let r = repo(&mock.url, &outputs, rubric);
+    let (run, _) = eval(&r, &[]);
+    run.expect(0);
+    let j = mock.requests().into_iter().find(Seen::is_judge).unwrap();
+    let user = j.user_text();
+    assert!(
+        user.contains("The reply restates: Your refund is on its way."),
+        "{user}"
+    );
+    let prompt_at = user.find("<<<PROMPT ").expect("the prompt is fenced");
+    assert!(prompt_at < user.find("<<<OUTPUT ").unwrap());
+    assert!(
+        user.contains("[user]\nSay: Your refund is on its way."),
+        "{user}"
+    );
+
+    // A variable the case does not define: ERROR naming it and the case's variables.
+    let bad = "  - type: llm-rubric\n    value: \"About {{ ticket }}\"\n";
+    let r = repo(&mock.url, &outputs, bad);
+    let (run, v) = eval(&r, &[]);
+    run.expect(1);
+    let c = &v["groups"][0]["case_results"][0];
+    assert_eq!(c["status"], "error");
+    let reason = c["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("`ticket`") && reason.contains("its variables: who"),
+        "{reason}"
+    );
+
+    // `include_prompt` belongs to model-graded assertions only.
+    let wrong = "  - type: contains\n    value: refund\n    include_prompt: true\n";
+    let r = repo(&mock.url, &outputs, wrong);
+    let run = r.llmops(&["eval", "--no-progress"]);
+    run.expect(2);
+    assert!(run.stderr.contains("include_prompt"), "{run:?}");
+}

@@ -73,6 +73,14 @@ pub enum Kind {
     Classifier,
     /// Judge candidate against baseline output.
     Pairwise,
+    /// Judge: share of the output's claims the retrieved context supports.
+    ContextFaithfulness,
+    /// Judge: share of the ground truth's statements the retrieved context supports.
+    ContextRecall,
+    /// Judge: share of the retrieved context needed to answer the query.
+    ContextRelevance,
+    /// Judge: share of conversation windows whose last reply is relevant.
+    ConversationRelevance,
 }
 
 /// Kind names as written in files.
@@ -108,6 +116,10 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("answer-relevance", Kind::AnswerRelevance),
     ("classifier", Kind::Classifier),
     ("pairwise", Kind::Pairwise),
+    ("context-faithfulness", Kind::ContextFaithfulness),
+    ("context-recall", Kind::ContextRecall),
+    ("context-relevance", Kind::ContextRelevance),
+    ("conversation-relevance", Kind::ConversationRelevance),
 ];
 
 impl Kind {
@@ -131,6 +143,10 @@ impl Kind {
                 | Kind::AnswerRelevance
                 | Kind::Classifier
                 | Kind::Pairwise
+                | Kind::ContextFaithfulness
+                | Kind::ContextRecall
+                | Kind::ContextRelevance
+                | Kind::ConversationRelevance
         )
     }
 
@@ -409,7 +425,17 @@ impl Assertion {
                     ));
                 }
             }
-            Kind::Pairwise => {}
+            Kind::Pairwise
+            | Kind::ContextFaithfulness
+            | Kind::ContextRelevance
+            | Kind::ConversationRelevance => {}
+            Kind::ContextRecall => {
+                if !need_value("the ground-truth answer")?.is_string() {
+                    return Err(invalid(
+                        "`context-recall`: `value` must be the ground-truth answer text",
+                    ));
+                }
+            }
         }
         if raw.path.is_some() && kind != Kind::JsonPath {
             return Err(invalid(format!(
@@ -467,6 +493,10 @@ impl Assertion {
                     | Kind::AnswerRelevance
                     | Kind::Classifier
                     | Kind::Pairwise
+                    | Kind::ContextFaithfulness
+                    | Kind::ContextRecall
+                    | Kind::ContextRelevance
+                    | Kind::ConversationRelevance
             );
             if !t.is_finite() || t < 0.0 || (in_unit && t > 1.0) {
                 return Err(invalid(format!(

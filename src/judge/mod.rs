@@ -11,6 +11,7 @@ pub mod calibrate;
 mod context;
 pub mod inject;
 mod prompts;
+mod rag;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -315,6 +316,22 @@ impl Judge {
                 "no judge model: set `judge.model` in llmops.yaml",
             ));
         };
+        match a.kind {
+            Kind::ContextFaithfulness | Kind::ContextRelevance
+                if rag::context_units(vars).is_none() =>
+            {
+                return Graded::free(Verdict::error(format!(
+                    "`{}` needs a `context` variable (the retrieved text, or a list of chunks)",
+                    a.kind.as_str()
+                )));
+            }
+            Kind::ConversationRelevance => {
+                return self
+                    .conversation(a, &provider, &model, output, question, vars, emit)
+                    .await;
+            }
+            _ => {}
+        }
         if a.kind == Kind::Pairwise {
             let Some(base) = baseline else {
                 return Graded::free(Verdict::error(
@@ -580,6 +597,73 @@ impl Judge {
             resp.clone(),
             (resp.usage.input_tokens, resp.usage.output_tokens, cost),
         ))
+    }
+
+    /// `conversation-relevance`: one verdict per window of the conversation; the score is the
+    /// share of windows whose reply the judge found relevant.
+    #[allow(clippy::too_many_arguments)]
+    async fn conversation(
+        &self,
+        a: &Assertion,
+        provider: &str,
+        model: &str,
+        output: &str,
+        question: &str,
+        vars: &Map<String, Value>,
+        emit: &(dyn Fn(Answered) + Sync),
+    ) -> Graded {
+        let windows = match rag::windows(vars, question, output) {
+            Ok(w) => w,
+            Err(e) => return Graded::free(Verdict::error(e)),
+        };
+        let mut total = Graded::free(Verdict::error(""));
+        let mut relevant = Vec::new();
+        for (transcript, reply) in &windows {
+            match self
+                .ask_verdict(
+                    a, provider, model, reply, transcript, None, vars, None, emit,
+                )
+                .await
+            {
+                Ok((v, g)) => {
+                    total.input_tokens += g.input_tokens;
+                    total.output_tokens += g.output_tokens;
+                    total.cost_usd += g.cost_usd;
+                    total.suspect = total.suspect.or_else(|| reported(&v));
+                    relevant.push(v["pass"].as_bool().unwrap_or(false));
+                }
+                Err(mut g) => {
+                    g.input_tokens += total.input_tokens;
+                    g.output_tokens += total.output_tokens;
+                    g.cost_usd += total.cost_usd;
+                    return g;
+                }
+            }
+        }
+        let n = relevant.len();
+        let yes = relevant.iter().filter(|r| **r).count();
+        let score = yes as f64 / n as f64;
+        let t = a.threshold.unwrap_or(0.5);
+        let off: Vec<String> = relevant
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !**r)
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        total.verdict = Verdict {
+            pass: score >= t,
+            score,
+            reason: format!(
+                "{yes} of {n} replies relevant ({score:.2}, threshold {t}){}",
+                if off.is_empty() {
+                    String::new()
+                } else {
+                    format!("; off topic: turn {}", off.join(", "))
+                }
+            ),
+            error: false,
+        };
+        total
     }
 
     async fn similar(

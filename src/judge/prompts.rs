@@ -20,6 +20,8 @@ pub enum Shape {
     Choice(Vec<String>),
     /// `{reasoning, winner}` with winner A, B or tie.
     Winner,
+    /// `{reasoning, statements: [{statement, verdict}]}`: a verdict per statement.
+    Statements,
 }
 
 /// A judge request's text and schema.
@@ -65,6 +67,15 @@ fn schema(shape: &Shape) -> Value {
             "winner",
             json!({"type": "string", "enum": ["A", "B", "tie"]}),
         ),
+        Shape::Statements => (
+            "statements",
+            json!({"type": "array", "items": {
+                "type": "object",
+                "properties": {"statement": {"type": "string"}, "verdict": {"type": "boolean"}},
+                "required": ["statement", "verdict"],
+                "additionalProperties": false
+            }}),
+        ),
     };
     let mut props = Map::new();
     props.insert("reasoning".into(), json!({"type": "string"}));
@@ -109,6 +120,9 @@ fn format_core(shape: &Shape) -> String {
                 .join(", ")
         ),
         Shape::Winner => r#"{"reasoning": "...", "winner": "A", "B" or "tie"}"#.into(),
+        Shape::Statements => {
+            r#"{"reasoning": "...", "statements": [{"statement": "...", "verdict": true or false}, ...]}"#.into()
+        }
     }
 }
 
@@ -132,7 +146,7 @@ pub fn build(
     output: &str,
     question: &str,
     prompt: Option<&str>,
-    _vars: &Map<String, Value>,
+    vars: &Map<String, Value>,
     other: Option<&str>,
 ) -> JudgePrompt {
     let value = text_of(a.value.as_ref());
@@ -146,6 +160,18 @@ pub fn build(
         Kind::AnswerRelevance => "how directly and completely it addresses the QUESTION".into(),
         Kind::Pairwise if !value.is_empty() => format!("which response better meets: {value}"),
         Kind::Pairwise => "which response better accomplishes the task for the user".into(),
+        Kind::ContextFaithfulness => {
+            "whether the CONTEXT supports each statement of the OUTPUT".into()
+        }
+        Kind::ContextRecall => {
+            "whether the CONTEXT supports each statement of the GROUND TRUTH".into()
+        }
+        Kind::ContextRelevance => {
+            "whether each CONTEXT line is required to answer the QUERY".into()
+        }
+        Kind::ConversationRelevance => {
+            "whether the RESPONSE is relevant to the CONVERSATION".into()
+        }
         _ => "the question above".into(),
     };
     let (shape, task) = match a.kind {
@@ -206,6 +232,44 @@ pub fn build(
                 ),
             )
         }
+        Kind::ContextFaithfulness => (
+            Shape::Statements,
+            format!(
+                "Break the OUTPUT, an answer to the QUERY, into its individual factual statements. For each statement decide whether the CONTEXT supports it: `verdict` true when the context states or directly implies it, false when the context does not contain it or contradicts it.\n\n{}\n\n{}\n\n{}",
+                fence("QUERY", &super::rag::query(vars, question)),
+                fence("CONTEXT", &super::rag::context_text(vars).unwrap_or_default()),
+                fence("OUTPUT", output)
+            ),
+        ),
+        Kind::ContextRecall => (
+            Shape::Statements,
+            format!(
+                "Break the GROUND TRUTH answer into its individual statements. For each statement decide whether it can be attributed to the CONTEXT: `verdict` true when the context contains that information, false otherwise.\n\n{}\n\n{}",
+                fence("GROUND TRUTH", &value),
+                fence("CONTEXT", &super::rag::context_text(vars).unwrap_or_else(|| question.to_string()))
+            ),
+        ),
+        Kind::ContextRelevance => {
+            let units = super::rag::context_units(vars).unwrap_or_default();
+            let numbered: Vec<String> = units.iter().enumerate().map(|(i, u)| format!("{}. {u}", i + 1)).collect();
+            (
+                Shape::Statements,
+                format!(
+                    "The CONTEXT below has {} numbered lines. List every line, in order, as a statement, and decide for each whether it is strictly required to answer the QUERY: `verdict` true only for the minimum needed to answer it, false for lines that are merely related or irrelevant.\n\n{}\n\n{}",
+                    units.len(),
+                    fence("QUERY", &super::rag::query(vars, question)),
+                    fence("CONTEXT", &numbered.join("\n"))
+                ),
+            )
+        }
+        Kind::ConversationRelevance => (
+            Shape::Boolean,
+            format!(
+                "Is the RESPONSE relevant to the last user message, given the CONVERSATION so far? A vague reply to a vague message (a greeting, small talk) is relevant. Set `pass` to true when it is relevant.\n\n{}\n\n{}",
+                fence("CONVERSATION", question),
+                fence("RESPONSE", output)
+            ),
+        ),
         _ => (Shape::Boolean, String::new()),
     };
     let task = match prompt {
@@ -312,6 +376,23 @@ pub fn parse_verdict(text: &str, shape: &Shape) -> Result<Map<String, Value>, St
         {
             return bad("choice", &format!("one of {}", c.join(", ")));
         }
+        Shape::Statements => {
+            let ok = m["statements"].as_array().is_some_and(|items| {
+                items.iter().all(|i| {
+                    i.as_object().is_some_and(|o| {
+                        o.len() == 2
+                            && o.get("statement").is_some_and(Value::is_string)
+                            && o.get("verdict").is_some_and(Value::is_boolean)
+                    })
+                })
+            });
+            if !ok {
+                return bad(
+                    "statements",
+                    "a list of {statement, verdict: true or false}",
+                );
+            }
+        }
         Shape::Winner
             if !m["winner"]
                 .as_str()
@@ -390,6 +471,23 @@ pub fn score(a: &Assertion, v: &Map<String, Value>) -> Verdict {
                 .unwrap_or(0.0);
             let t = a.threshold.unwrap_or(0.5);
             (s >= t, s, format!("`{c}` scores {s}"))
+        }
+        Kind::ContextFaithfulness | Kind::ContextRecall | Kind::ContextRelevance => {
+            let items = v["statements"].as_array().map_or(&[][..], Vec::as_slice);
+            let yes = items.iter().filter(|i| i["verdict"] == true).count();
+            let n = items.len();
+            let s = if n == 0 { 0.0 } else { yes as f64 / n as f64 };
+            let t = a.threshold.unwrap_or(0.0);
+            let what = match a.kind {
+                Kind::ContextFaithfulness => "output statements supported by the context",
+                Kind::ContextRecall => "ground-truth statements found in the context",
+                _ => "context lines required by the query",
+            };
+            (
+                s >= t && n > 0,
+                s,
+                format!("{yes} of {n} {what} ({s:.2}, threshold {t})"),
+            )
         }
         _ => (false, 0.0, String::new()),
     };

@@ -14,6 +14,7 @@ mod help;
 mod init;
 mod judge;
 mod judge_inject;
+mod judge_rag;
 mod lifecycle;
 mod lint;
 mod malformed;

@@ -27,6 +27,10 @@ Example:
         /// The labelled examples (JSONL).
         #[arg(long, value_name = "FILE")]
         labels: PathBuf,
+        /// Flag a rubric whose kappa with the labels is below this (0 to 1); a flagged rubric
+        /// makes the exit code 1.
+        #[arg(long, value_name = "KAPPA", default_value_t = 0.6)]
+        min_kappa: f64,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -35,7 +39,17 @@ Example:
 
 /// Run `llmops judge ...`.
 pub fn run(ctx: &Ctx, cmd: Command) -> Result<Outcome> {
-    let Command::Calibrate { labels, format } = cmd;
+    let Command::Calibrate {
+        labels,
+        min_kappa,
+        format,
+    } = cmd;
+    if !(0.0..=1.0).contains(&min_kappa) {
+        return Err(Error::usage_help(
+            format!("--min-kappa {min_kappa} is out of range"),
+            "give a kappa from 0 to 1, e.g. `--min-kappa 0.6`",
+        ));
+    }
     let reg = ctx.registry(None)?;
     let shown = labels.display().to_string();
     let path = if labels.is_absolute() {
@@ -56,15 +70,25 @@ pub fn run(ctx: &Ctx, cmd: Command) -> Result<Outcome> {
         }
     };
     let env = |k: &str| std::env::var(k).ok();
-    let report = calibrate::run(&reg.settings, &reg.root, examples, store, &env, &emit)?;
+    let report = calibrate::run(
+        &reg.settings,
+        &reg.root,
+        examples,
+        store,
+        min_kappa,
+        &env,
+        &emit,
+    )?;
     tx.into_inner().expect("not poisoned").finish()?;
     match format {
         Format::Json => ctx.ui.json(&report)?,
         Format::Text => ctx.ui.out(&calibrate::text(&report))?,
     }
-    Ok(if report.errors.is_empty() {
-        Outcome::Success
-    } else {
+    Ok(if !report.errors.is_empty() {
         Outcome::ProviderFailed
+    } else if report.flagged() > 0 {
+        Outcome::QualityFailed
+    } else {
+        Outcome::Success
     })
 }

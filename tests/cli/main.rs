@@ -13,6 +13,7 @@ mod gate;
 mod help;
 mod init;
 mod judge;
+mod judge_calibrate;
 mod judge_inject;
 mod judge_rag;
 mod lifecycle;

@@ -36,8 +36,12 @@ pub struct Example {
     /// Case variables, if the rubric uses them.
     #[serde(default)]
     pub vars: Map<String, Value>,
-    /// What a person decided.
-    pub label: Label,
+    /// What a person decided; `null` in a file `llmops judge label` wrote, until filled in.
+    pub label: Option<Label>,
+    /// The judge's verdict when the file was written (`llmops judge label`), for the person
+    /// labelling; not used.
+    #[serde(default)]
+    pub judge: Option<Value>,
 }
 
 /// Read and validate a labels file (JSONL).
@@ -67,8 +71,17 @@ pub fn read_examples(file: &str, text: &str) -> Result<Vec<(Example, Assertion)>
             .at(i + 1, None));
         }
         match (&ex.label, a.kind) {
-            (Label::Scale(s), Kind::GEval) if (1..=5).contains(s) => {}
-            (Label::Scale(_), _) => {
+            (None, _) => return Err(Diagnostic::error(
+                "labels",
+                file,
+                format!("example `{}` has no label yet", ex.id),
+            )
+            .at(i + 1, None)
+            .help(
+                "set `label` to true or false (or a 1-5 rating for `g-eval`), or delete the line",
+            )),
+            (Some(Label::Scale(s)), Kind::GEval) if (1..=5).contains(s) => {}
+            (Some(Label::Scale(_)), _) => {
                 return Err(Diagnostic::error(
                     "labels",
                     file,
@@ -285,7 +298,8 @@ pub fn run(
             errors.push(format!("{}: {}", ex.id, g.verdict.reason));
             continue;
         }
-        let (human, judged, agree) = match ex.label {
+        let Some(label) = &ex.label else { continue };
+        let (human, judged, agree) = match *label {
             Label::Pass(p) => {
                 binary.push((usize::from(p), usize::from(g.verdict.pass)));
                 by_rubric

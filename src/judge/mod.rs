@@ -10,6 +10,7 @@
 pub mod calibrate;
 mod context;
 pub mod inject;
+pub mod label;
 mod prompts;
 mod rag;
 

@@ -179,10 +179,19 @@ fn scan_plain(t: &str) -> Option<Finding> {
     // A verdict: what a grader would reply, written into the output.
     let verdict = re(
         &VERDICT,
-        r#""?(?:pass|passed|is_pass|injection)"?\s*[:=]\s*"?(?:true|yes|1)\b|"(?:score|rating|grade)"\s*:\s*"?[0-9.]+|"(?:winner|choice|verdict)"\s*:\s*"|\b(?:verdict|grade|final\s+score|evaluation\s+result)\s*[:=]\s*\S+|\bscore\s*[:=]\s*(?:1(?:\.0+)?|10|100|5)\s*(?:/\s*(?:1|5|10|100))?\b(?:[^.0-9]|$)"#,
+        r#""(?:pass|passed|is_pass|injection|verdict|winner)"\s*:|\b(?:pass|passed)\s*[:=]\s*(?:true|yes)\b|\b(?:verdict|final\s+score|evaluation\s+result)\s*[:=]\s*\S+|\bscore\s*[:=]\s*(?:1\.0+|10\s*/\s*10|5\s*/\s*5|100\s*/\s*100|100\s*%)"#,
     );
     if let Some(m) = verdict.find(t) {
         return found("verdict-json", "a verdict written into the output", m);
+    }
+    // A score is ordinary JSON (a rating, a credit score) unless a reason comes with it.
+    static SCORE: OnceLock<Regex> = OnceLock::new();
+    static REASON: OnceLock<Regex> = OnceLock::new();
+    let score = re(&SCORE, r#""(?:score|rating|grade)"\s*:\s*"?[0-9.]+"#);
+    if let Some(m) = score.find(t) {
+        if re(&REASON, r#""reason(?:ing)?"\s*:"#).is_match(t) {
+            return found("verdict-json", "a verdict written into the output", m);
+        }
     }
     let instruction = re(&INSTRUCTION, INSTRUCTION_PATTERN);
     if let Some(m) = instruction.find(t) {
@@ -203,7 +212,7 @@ const INSTRUCTION_PATTERN: &str = concat!(
     // English
     r"\b(?:ignore|disregard|forget|override|bypass|skip)\b[^.\n]{0,40}\b(?:previous|prior|above|earlier|preceding|all|any|your|the|system)\b[^.\n]{0,30}\b(?:instructions?|rules|criteria|rubric|guidelines|prompt|directives)",
     r"|\b(?:dear|attention|note\s+to|to|hey|hello)\s+(?:the\s+)?(?:ai\s+)?(?:evaluator|grader|judge|assessor|scorer|reviewer\s+model|grading\s+model|evaluation\s+model)s?\b",
-    r"|\b(?:evaluator|grader|judge|assessor|scorer)s?\b[^.\n]{0,20}(?:must|should|shall|will|please|:|,)",
+    r"|\b(?:evaluator|grader)s?\b[^.\n]{0,20}(?:must|should|shall|will|please|:|,)",
     r"|\b(?:as\s+(?:the|an?)\s+(?:evaluator|grader|judge|assessor))\b",
     r"|\b(?:grade|mark|rate|score|evaluate|judge|classify)\s+(?:this|the|my|it|me)\b[^.\n]{0,30}\b(?:as\s+)?(?:pass(?:ed|ing)?|correct|perfect|excellent|full\s+marks|maximum|highest|10/10|5/5|1\.0|a\s+1)\b",
     r"|\b(?:give|assign|award|output|return|respond\s+with|reply\s+with)\b[^.\n]{0,20}\b(?:full\s+marks|a\s+perfect\s+score|the\s+(?:highest|maximum)\s+score|score\s+of\s+(?:1|10|5|100)|pass(?:\s*=\s*|\s*:\s*)?true|\x22pass\x22|a\s+passing\s+(?:grade|verdict))",
@@ -215,33 +224,33 @@ const INSTRUCTION_PATTERN: &str = concat!(
     r"|\b(?:every|any|all)\s+(?:outputs?|responses?|answers?|replies|reply)\s+(?:pass(?:es)?|must\s+pass|is\s+(?:correct|acceptable))\b",
     r"|\bsystem\s*(?:prompt|message|note|notice)\s*:",
     // Spanish
-    r"|\bignor(?:a|e|en|ad)\b[^.\n]{0,30}\binstrucciones|\b(?:evaluador|calificador|juez|corrector)(?:a|es|as)?\b[^.\n]{0,30}\b(?:debe|aprueb|califi|punt|marc|otorg)",
+    r"|\bignor(?:a|e|en|ad)\b[^.\n]{0,30}\binstrucciones|\b(?:evaluador|calificador)(?:a|es|as)?\b[^.\n]{0,30}\b(?:debe|aprueb|califi|punt|marc|otorg)",
     r"|\b(?:aprueba|apruebe|califica|calif[ií]quel[ao]|marca|m[aá]rquel[ao])\b[^.\n]{0,30}\b(?:aprobad|correct|perfect|puntuaci[oó]n\s+m[aá]xima|10/10)",
     r"|\bpuntuaci[oó]n\s+(?:m[aá]xima|perfecta)|\bnota\s+m[aá]xima",
     // Portuguese
     r"|\bignor(?:e|a)\b[^.\n]{0,30}\binstru[cç][oõ]es|\bavaliador(?:a|es)?\b[^.\n]{0,30}\b(?:deve|aprov|nota)",
     // French
-    r"|\bignor(?:ez|e|er)\b[^.\n]{0,30}\b(?:les\s+)?(?:instructions|consignes)|\b(?:[ée]valuateur|correcteur|juge|examinateur)(?:rice|s)?\b[^.\n]{0,30}\b(?:doit|devez|accord|attribu|not)",
+    r"|\bignor(?:ez|e|er)\b[^.\n]{0,30}\b(?:les\s+)?(?:instructions|consignes)|\b(?:[ée]valuateur|correcteur)(?:rice|s)?\b[^.\n]{0,30}\b(?:doit|devez|accord|attribu|not)",
     r"|\bnote\s+(?:maximale|parfaite)|\b(?:attribuez|donnez|accordez)\b[^.\n]{0,30}\b(?:r[ée]ussi|note|score|points)",
     // German
-    r"|\bignorier(?:e|en|t)?\b[^.\n]{0,40}\b(?:anweisungen|anweisung|vorgaben|regeln|kriterien)|\b(?:bewerter|pr[üu]fer|gutachter|richter)(?:in|innen)?\b[^.\n]{0,30}\b(?:muss|soll|bitte|bewert|gib|vergib)",
+    r"|\bignorier(?:e|en|t)?\b[^.\n]{0,40}\b(?:anweisungen|anweisung|vorgaben|regeln|kriterien)|\b(?:bewerter|pr[üu]fer)(?:in|innen)?\b[^.\n]{0,30}\b(?:muss|soll|bitte|bewert|gib|vergib)",
     r"|\b(?:volle|maximale|h[öo]chste)\s+punktzahl|\bals\s+bestanden\b|\b(?:bewerte|bewerten\s+sie)\b[^.\n]{0,30}\b(?:bestanden|korrekt|perfekt|mit\s+\d)",
     // Italian
     r"|\bignora\b[^.\n]{0,30}\bistruzioni|\bvalutatore\b|\bpunteggio\s+massimo",
     // Dutch
     r"|\bnegeer\b[^.\n]{0,30}\binstructies|\bbeoordelaar\b",
     // Russian
-    r"|игнорир\w*[^.\n]{0,40}инструкц|проверяющ\w*|оценщик\w*|экзаменатор\w*|максимальн\w*\s+(?:балл|оценк)|(?:поставь|поставьте|оцени|оцените)\w*[^.\n]{0,30}(?:зач[её]т|пройден|высш|максимальн|10)",
+    r"|игнорир\w*[^.\n]{0,40}инструкц|(?:проверяющ|оценщик|экзаменатор)\w*\s*:|(?:проверяющ|оценщик|экзаменатор)\w*[^.\n]{0,30}(?:постав|оцени|игнорир|зач[её]т|балл)|максимальн\w*\s+(?:балл|оценк)|(?:поставь|поставьте|оцени|оцените)\w*[^.\n]{0,30}(?:зач[её]т|пройден|высш|максимальн|10)",
     // Chinese
     r"|忽略[^。\n]{0,20}(?:指令|指示|说明|规则|要求|提示)|无视[^。\n]{0,20}(?:指令|指示|规则)",
-    r"|(?:评估者|评审员|评审|评分员|评分者|裁判|阅卷|考官|评委|评估员)|(?:满分|最高分|打分为|判定为通过|评为通过|给[^。\n]{0,6}(?:满分|通过|高分))",
+    r"|(?:评估者|评审员|评分员|评分者|评估员)|(?:打分为|判定为通过|评为通过|给[^。\n]{0,8}(?:满分|通过|高分|最高分))",
     r"|忽視[^。\n]{0,20}(?:指令|指示)|(?:評估者|評審|評分員)",
     // Japanese
-    r"|(?:指示|命令|ルール)を無視|無視して|(?:評価者|採点者|審査員)|満点|合格と(?:判定|評価|し)",
+    r"|(?:指示|命令|ルール)を無視|無視して|(?:評価者|採点者)|満点を(?:与え|付け|つけ)|合格と(?:判定|評価|し)",
     // Korean
-    r"|(?:지시|지침|명령)[^.\n]{0,10}무시|평가자|채점자|만점|통과로\s*(?:평가|판정|처리)",
+    r"|(?:지시|지침|명령)[^.\n]{0,10}무시|평가자|채점자|만점을\s*(?:주|부여)|통과로\s*(?:평가|판정|처리)",
     // Arabic
-    r"|تجاهل[^.\n]{0,30}(?:التعليمات|الإرشادات)|المقيّ?م|الدرجة\s+الكاملة",
+    r"|تجاهل[^.\n]{0,30}(?:التعليمات|الإرشادات)|(?:إلى|عزيزي)\s+المقيّ?م|الدرجة\s+الكاملة",
     // Hindi
     r"|निर्देशों\s+को\s+(?:अनदेखा|नज़रअंदाज़)|मूल्यांकनकर्ता",
     // Turkish
@@ -433,6 +442,17 @@ mod tests {
             "I'm sorry, I can't help with that.",
             "Vielen Dank für Ihre Nachricht. Die Rückerstattung ist unterwegs.",
             "感谢您的耐心等待，退款已经处理。",
+            "The judge will rule on your appeal on Monday.",
+            "The assessor will visit the property next week.",
+            "{\"rating\": 4, \"summary\": \"Solid battery, weak camera.\"}",
+            "{\"score\": 0.82, \"label\": \"positive\"}",
+            "Grade: A. Well done on the essay.",
+            "项目评审将在周一进行，裁判结果稍后公布。",
+            "这道题满分10分，你得了8分。",
+            "المقيم في الشقة دفع الإيجار.",
+            "Оценщик приедет в понедельник.",
+            "Der Richter muss noch entscheiden.",
+            "El juez debe decidir mañana.",
         ] {
             assert_eq!(scan(ok), None, "{ok}");
         }

@@ -46,6 +46,8 @@ pub struct Graded {
     /// Why the output looks like an injection attempt: the verdict does not pass, whatever
     /// the judge said, and the case is SUSPECT.
     pub suspect: Option<String>,
+    /// A judge panel's votes, in `judge.panel` order.
+    pub panel: Option<Vec<bool>>,
 }
 
 impl Graded {
@@ -58,6 +60,7 @@ impl Graded {
             call_failed: false,
             skipped: false,
             suspect: None,
+            panel: None,
         }
     }
 
@@ -106,6 +109,8 @@ pub struct Judge {
     /// One entry per distinct judge request of this run: identical requests share one call,
     /// even while it is in flight.
     inflight: Mutex<std::collections::HashMap<String, Arc<Shared>>>,
+    panel: Vec<crate::config::PanelMember>,
+    combine: crate::config::Combine,
 }
 
 /// A judge answer shared by identical requests: the response and what its one call cost.
@@ -159,6 +164,8 @@ impl Judge {
             offline: AtomicU64::new(0),
             read_cache: true,
             inflight: Mutex::new(std::collections::HashMap::new()),
+            panel: settings.judge_panel.clone(),
+            combine: settings.judge_combine,
         }
     }
 
@@ -238,17 +245,27 @@ impl Judge {
             let prompt = a
                 .include_prompt
                 .then(|| context::prompt_text(input.messages));
-            let mut g = self
-                .grade_in(
+            let question = input.question();
+            let panel = !self.panel.is_empty()
+                && a.provider.is_none()
+                && a.kind.is_model_graded()
+                && a.kind != Kind::Pairwise;
+            let mut g = if panel {
+                self.panel_grade(a, output, &question, prompt.as_deref(), input.vars, &emit)
+                    .await
+            } else {
+                self.grade_in(
                     a,
                     output,
-                    &input.question(),
+                    &question,
                     prompt.as_deref(),
                     input.vars,
                     baseline,
+                    None,
                     &emit,
                 )
-                .await;
+                .await
+            };
             if let (Some(f), true) = (&finding, a.kind.is_model_graded()) {
                 g.suspect(format!("{} [{}]", f.reason, f.signal));
             } else if let Some(why) = g.suspect.take() {
@@ -269,8 +286,71 @@ impl Judge {
         baseline: Option<&str>,
         emit: &(dyn Fn(Answered) + Sync),
     ) -> Graded {
-        self.grade_in(a, output, question, None, vars, baseline, emit)
+        self.grade_in(a, output, question, None, vars, baseline, None, emit)
             .await
+    }
+
+    /// Grade with every judge of `judge.panel` and combine the verdicts (`judge.combine`).
+    /// Any judge's ERROR makes the assertion ERROR; the votes are kept for the agreement
+    /// report.
+    async fn panel_grade(
+        &self,
+        a: &Assertion,
+        output: &str,
+        question: &str,
+        prompt: Option<&str>,
+        vars: &Map<String, Value>,
+        emit: &(dyn Fn(Answered) + Sync),
+    ) -> Graded {
+        let mut total = Graded::free(Verdict::error(""));
+        let mut votes = Vec::new();
+        let mut lines = Vec::new();
+        for m in &self.panel {
+            let g = self
+                .grade_in(a, output, question, prompt, vars, None, Some(m), emit)
+                .await;
+            total.input_tokens += g.input_tokens;
+            total.output_tokens += g.output_tokens;
+            total.cost_usd += g.cost_usd;
+            total.suspect = total.suspect.take().or(g.suspect);
+            if g.verdict.error {
+                total.call_failed = g.call_failed;
+                total.verdict = Verdict::error(format!(
+                    "panel judge {}/{}: {}",
+                    m.provider, m.model, g.verdict.reason
+                ));
+                return total;
+            }
+            votes.push((g.verdict.pass, g.verdict.score));
+            lines.push(format!(
+                "{}/{} {}: {}",
+                m.provider,
+                m.model,
+                if g.verdict.pass { "pass" } else { "fail" },
+                g.verdict.reason
+            ));
+        }
+        let n = votes.len() as f64;
+        let yes = votes.iter().filter(|(p, _)| *p).count();
+        let score = votes.iter().map(|(_, s)| s).sum::<f64>() / n;
+        let (pass, how) = match self.combine {
+            crate::config::Combine::Majority => (
+                yes as f64 * 2.0 > n,
+                format!("panel majority: {yes} of {} pass", votes.len()),
+            ),
+            crate::config::Combine::Mean => {
+                let t = a.threshold.unwrap_or(0.5);
+                (score >= t, format!("panel mean {score:.2} (threshold {t})"))
+            }
+        };
+        total.panel = Some(votes.iter().map(|(p, _)| *p).collect());
+        total.verdict = Verdict {
+            pass,
+            score,
+            reason: format!("{how}; {}", lines.join("; ")),
+            error: false,
+        };
+        total
     }
 
     /// [`Judge::grade`], with the rendered prompt shown to the judge when given.
@@ -283,6 +363,7 @@ impl Judge {
         prompt: Option<&str>,
         vars: &Map<String, Value>,
         baseline: Option<&str>,
+        member: Option<&crate::config::PanelMember>,
         emit: &(dyn Fn(Answered) + Sync),
     ) -> Graded {
         // A rubric written as a template (`{{ ticket }}`) is rendered with the case's vars.
@@ -299,7 +380,11 @@ impl Judge {
                 error: false,
             });
         }
-        let Some(provider) = a.provider.clone().or_else(|| self.provider.clone()) else {
+        let Some(provider) = member
+            .map(|m| m.provider.clone())
+            .or_else(|| a.provider.clone())
+            .or_else(|| self.provider.clone())
+        else {
             return Graded::free(Verdict::error(
                 "no judge configured: set `judge: { provider, model }` in llmops.yaml",
             ));
@@ -312,7 +397,10 @@ impl Judge {
         if a.kind == Kind::Similar {
             return self.similar(a, &provider, output, emit).await;
         }
-        let Some(model) = self.model.clone() else {
+        let Some(model) = member
+            .map(|m| m.model.clone())
+            .or_else(|| self.model.clone())
+        else {
             return Graded::free(Verdict::error(
                 "no judge model: set `judge.model` in llmops.yaml",
             ));

@@ -132,6 +132,12 @@ pub struct Group {
     /// What a SUSPECT case does to the suite.
     #[serde(default)]
     pub on_suspect: OnSuspect,
+    /// With a judge panel: the share of panel verdicts on which every judge agreed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panel_agreement: Option<f64>,
+    /// With a judge panel: the verdicts the judges split on (`case#sample kind: votes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub panel_disagreements: Vec<String>,
     /// passed / (cases - errored - suspect).
     pub pass_rate: Option<f64>,
     /// Mean case score over cases that did not error.
@@ -371,6 +377,7 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         .into_iter()
         .filter_map(|(k, v)| mean(v).map(|m| (k, m)))
         .collect();
+    let (panel_agreement, panel_disagreements) = panel(rows);
     let mut lat: Vec<f64> = rows.iter().filter_map(|r| r.latency_ms).collect();
     lat.sort_by(f64::total_cmp);
     let mut checks = Vec::new();
@@ -417,6 +424,8 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         flaky,
         suspect,
         on_suspect: policy.on_suspect,
+        panel_agreement,
+        panel_disagreements,
         pass_rate,
         score,
         metrics,
@@ -429,6 +438,34 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         checks,
         case_results: cases,
     }
+}
+
+/// Inter-judge agreement of a judge panel over a suite's rows: the share of panel verdicts
+/// that were unanimous, and the split ones.
+fn panel(rows: &[ResultRow]) -> (Option<f64>, Vec<String>) {
+    let (mut n, mut unanimous, mut split) = (0u32, 0u32, Vec::new());
+    for r in rows {
+        for s in &r.scores {
+            let Some(votes) = &s.panel else { continue };
+            n += 1;
+            if votes.windows(2).all(|w| w[0] == w[1]) {
+                unanimous += 1;
+            } else {
+                let v: Vec<&str> = votes
+                    .iter()
+                    .map(|p| if *p { "pass" } else { "fail" })
+                    .collect();
+                split.push(format!(
+                    "{}#{} {}: {}",
+                    r.case_id,
+                    r.sample,
+                    s.kind,
+                    v.join(", ")
+                ));
+            }
+        }
+    }
+    ((n > 0).then(|| f64::from(unanimous) / f64::from(n)), split)
 }
 
 impl RunReport {

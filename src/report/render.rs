@@ -188,6 +188,12 @@ pub fn text(r: &RunReport) -> String {
         if let Some(line) = suspect_line(g) {
             let _ = writeln!(out, "{line}");
         }
+        if let Some(line) = panel_line(g) {
+            let _ = writeln!(out, "{line}");
+            for d in g.panel_disagreements.iter().take(MAX_LISTED) {
+                let _ = writeln!(out, "  - {d}");
+            }
+        }
     }
     for g in &r.groups {
         let bad: Vec<_> = g.case_results.iter().filter(|c| !c.passed).collect();
@@ -230,6 +236,18 @@ pub fn text(r: &RunReport) -> String {
         }
     }
     out
+}
+
+/// Inter-judge agreement of a judge panel, when the suite had one.
+fn panel_line(g: &Group) -> Option<String> {
+    g.panel_agreement.map(|a| {
+        format!(
+            "{}: judge panel agreement {:.1}%, {} split verdict(s) (judges in `judge.panel` order)",
+            label(g),
+            a * 100.0,
+            g.panel_disagreements.len()
+        )
+    })
 }
 
 /// The count of SUSPECT cases, apart from the table's, and what they do to the suite.
@@ -303,6 +321,12 @@ pub fn markdown(r: &RunReport) -> String {
         }
         if let Some(line) = suspect_line(g) {
             let _ = writeln!(out, "\n⚠️ {}", md_escape(&line));
+        }
+        if let Some(line) = panel_line(g) {
+            let _ = writeln!(out, "\n{}", md_escape(&line));
+            for d in g.panel_disagreements.iter().take(MAX_LISTED) {
+                let _ = writeln!(out, "- {}", md_escape(d));
+            }
         }
         let _ = writeln!(
             out,

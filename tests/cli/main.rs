@@ -15,6 +15,7 @@ mod init;
 mod judge;
 mod judge_calibrate;
 mod judge_inject;
+mod judge_panel;
 mod judge_rag;
 mod lifecycle;
 mod lint;

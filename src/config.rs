@@ -139,6 +139,31 @@ pub struct Judge {
     pub provider: Option<Spanned<String>>,
     /// Judge model.
     pub model: Option<String>,
+    /// Several judges whose verdicts are combined.
+    pub panel: Option<Vec<Spanned<PanelMember>>>,
+    /// How a panel's verdicts are combined.
+    pub combine: Option<Combine>,
+}
+
+/// One judge of a panel.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanelMember {
+    /// Provider name.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+}
+
+/// How a judge panel's verdicts become one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Combine {
+    /// Passes when more than half the judges pass it; the score is the mean.
+    #[default]
+    Majority,
+    /// The mean score, against the assertion's threshold.
+    Mean,
 }
 
 /// A model's price in USD per million tokens.
@@ -238,6 +263,10 @@ pub struct Settings {
     pub judge_provider: Option<String>,
     /// Judge model.
     pub judge_model: Option<String>,
+    /// A judge panel (empty: the single judge).
+    pub judge_panel: Vec<PanelMember>,
+    /// How the panel's verdicts are combined.
+    pub judge_combine: Combine,
     /// Price overrides by model.
     pub pricing: IndexMap<String, Price>,
     /// Cache file, relative to the registry root.
@@ -282,6 +311,8 @@ impl Default for Settings {
             providers: IndexMap::new(),
             judge_provider: None,
             judge_model: None,
+            judge_panel: Vec::new(),
+            judge_combine: Combine::Majority,
             pricing: IndexMap::new(),
             cache_path: ".llmops/cache/llmops.db".into(),
             cache_enabled: true,
@@ -509,6 +540,21 @@ fn apply(
             spans.push((p, "judge.provider"));
         }
         set(&mut s.judge_model, j.model);
+        if let Some(panel) = j.panel {
+            s.judge_panel.clear();
+            for m in panel {
+                s.judge_panel.push(m.value.clone());
+                let name = Spanned {
+                    value: m.value.provider.clone(),
+                    referenced: m.referenced,
+                    defined: m.defined,
+                };
+                spans.push((name, "judge.panel"));
+            }
+        }
+        if let Some(c) = j.combine {
+            s.judge_combine = c;
+        }
     }
     for (model, price) in layer.pricing.unwrap_or_default() {
         number_lines.insert(format!("pricing.{model}"), span_line(&price));
@@ -738,6 +784,11 @@ fn validate(
         // Only the value that won counts: a profile may fix a bad base value.
         let current = match *field {
             "defaults.provider" => s.default_provider.as_deref(),
+            "judge.panel" => s
+                .judge_panel
+                .iter()
+                .find(|m| m.provider == span.value)
+                .map(|m| m.provider.as_str()),
             _ => s.judge_provider.as_deref(),
         };
         if current == Some(span.value.as_str()) && !s.has_provider(&span.value) {

@@ -33,6 +33,19 @@ struct SuiteFile {
     min_pass: Option<Spanned<String>>,
     #[serde(default)]
     thresholds: Option<Spanned<Thresholds>>,
+    #[serde(default)]
+    on_suspect: OnSuspect,
+}
+
+/// What a case SUSPECT of an injection attempt does to the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnSuspect {
+    /// The suite fails (the default): a suspected injection never passes silently.
+    #[default]
+    Fail,
+    /// The case is reported and counted apart but does not fail the suite.
+    Warn,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +154,8 @@ pub struct Suite {
     pub min_pass: Option<(u32, u32)>,
     /// Absolute bars.
     pub thresholds: Thresholds,
+    /// What a SUSPECT case does to the suite.
+    pub on_suspect: OnSuspect,
     inline: Vec<RawCase>,
 }
 
@@ -367,6 +382,7 @@ impl Suite {
             repeat: raw.repeat.map(|r| r.value),
             min_pass,
             thresholds,
+            on_suspect: raw.on_suspect,
             inline,
         })
     }

@@ -102,6 +102,14 @@ pub enum Kind {
     Classifier,
     /// Judge candidate against baseline output.
     Pairwise,
+    /// Judge: share of the output's claims the retrieved context supports.
+    ContextFaithfulness,
+    /// Judge: share of the ground truth's statements the retrieved context supports.
+    ContextRecall,
+    /// Judge: share of the retrieved context needed to answer the query.
+    ContextRelevance,
+    /// Judge: share of conversation windows whose last reply is relevant.
+    ConversationRelevance,
 }
 
 /// Kind names as written in files.
@@ -151,6 +159,10 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("answer-relevance", Kind::AnswerRelevance),
     ("classifier", Kind::Classifier),
     ("pairwise", Kind::Pairwise),
+    ("context-faithfulness", Kind::ContextFaithfulness),
+    ("context-recall", Kind::ContextRecall),
+    ("context-relevance", Kind::ContextRelevance),
+    ("conversation-relevance", Kind::ConversationRelevance),
 ];
 
 impl Kind {
@@ -174,6 +186,10 @@ impl Kind {
                 | Kind::AnswerRelevance
                 | Kind::Classifier
                 | Kind::Pairwise
+                | Kind::ContextFaithfulness
+                | Kind::ContextRecall
+                | Kind::ContextRelevance
+                | Kind::ConversationRelevance
         )
     }
 
@@ -216,6 +232,9 @@ pub struct RawAssertion {
     /// Time limit in seconds (`exec`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<f64>,
+    /// Show the judge the rendered prompt too (model-graded kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_prompt: Option<bool>,
 }
 
 /// A validated assertion.
@@ -243,6 +262,8 @@ pub struct Assertion {
     pub tolerance: Option<f64>,
     /// Exec time limit.
     pub timeout_s: Option<f64>,
+    /// The judge sees the rendered prompt too.
+    pub include_prompt: bool,
     /// The value compiled once, when the suite loads.
     #[serde(skip)]
     pub check: Check,
@@ -857,7 +878,17 @@ impl Assertion {
                     ));
                 }
             }
-            Kind::Pairwise => {}
+            Kind::Pairwise
+            | Kind::ContextFaithfulness
+            | Kind::ContextRelevance
+            | Kind::ConversationRelevance => {}
+            Kind::ContextRecall => {
+                if !need_value("the ground-truth answer")?.is_string() {
+                    return Err(invalid(
+                        "`context-recall`: `value` must be the ground-truth answer text",
+                    ));
+                }
+            }
         }
         if raw.path.is_some() && kind != Kind::JsonPath {
             return Err(invalid(format!(
@@ -897,6 +928,11 @@ impl Assertion {
                 "`provider` only applies to model-graded assertions, not `{name}`"
             )));
         }
+        if raw.include_prompt.is_some() && !kind.is_model_graded() {
+            return Err(invalid(format!(
+                "`include_prompt` only applies to model-graded assertions, not `{name}`"
+            )));
+        }
         if let Some(w) = raw.weight {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(invalid("`weight` must be a number of 0 or more"));
@@ -934,6 +970,10 @@ impl Assertion {
                     | Kind::PerplexityScore
                     | Kind::Bleu
                     | Kind::Gleu
+                    | Kind::ContextFaithfulness
+                    | Kind::ContextRecall
+                    | Kind::ContextRelevance
+                    | Kind::ConversationRelevance
             );
             if !t.is_finite() || t < 0.0 || (in_unit && t > 1.0) {
                 return Err(invalid(format!(
@@ -959,6 +999,7 @@ impl Assertion {
             tolerance: raw.tolerance,
             timeout_s: raw.timeout_s,
             check,
+            include_prompt: raw.include_prompt.unwrap_or(false),
         })
     }
 

@@ -95,6 +95,7 @@ pub fn execute(
                     thresholds: p.suite.thresholds.clone(),
                     min_pass: p.suite.min_pass,
                     repeat: p.repeat,
+                    on_suspect: p.suite.on_suspect,
                 },
             )
         })

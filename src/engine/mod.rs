@@ -175,6 +175,7 @@ pub fn run(
     if let Some(j) = &judge_provider {
         names.push(j.clone());
     }
+    names.extend(reg.settings.judge_panel.iter().map(|m| m.provider.clone()));
     let uses_judge = planned.iter().any(|p| {
         p.suite
             .assertions

@@ -133,11 +133,15 @@ pub fn row(
     let mut all_pass = true;
     let mut first_error = None;
     for (i, a) in job.case.assertions.iter().enumerate() {
+        let mut suspect = None;
+        let mut panel = None;
         let (verdict, call_failed, skipped) = match judged.get(i).and_then(Option::as_ref) {
             Some(g) => {
                 row.judge_input_tokens += g.input_tokens;
                 row.judge_output_tokens += g.output_tokens;
                 row.judge_cost_usd += g.cost_usd;
+                suspect.clone_from(&g.suspect);
+                panel.clone_from(&g.panel);
                 (g.verdict.clone(), g.call_failed, g.skipped)
             }
             None => (
@@ -173,6 +177,8 @@ pub fn row(
             critical: a.critical,
             error: verdict.error,
             reason: verdict.reason,
+            suspect,
+            panel,
         });
     }
     // Scored on the real text; stored and reported masked when `redaction.pii` is on.

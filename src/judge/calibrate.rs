@@ -36,8 +36,12 @@ pub struct Example {
     /// Case variables, if the rubric uses them.
     #[serde(default)]
     pub vars: Map<String, Value>,
-    /// What a person decided.
-    pub label: Label,
+    /// What a person decided; `null` in a file `llmops judge label` wrote, until filled in.
+    pub label: Option<Label>,
+    /// The judge's verdict when the file was written (`llmops judge label`), for the person
+    /// labelling; not used.
+    #[serde(default)]
+    pub judge: Option<Value>,
 }
 
 /// Read and validate a labels file (JSONL).
@@ -67,8 +71,17 @@ pub fn read_examples(file: &str, text: &str) -> Result<Vec<(Example, Assertion)>
             .at(i + 1, None));
         }
         match (&ex.label, a.kind) {
-            (Label::Scale(s), Kind::GEval) if (1..=5).contains(s) => {}
-            (Label::Scale(_), _) => {
+            (None, _) => return Err(Diagnostic::error(
+                "labels",
+                file,
+                format!("example `{}` has no label yet", ex.id),
+            )
+            .at(i + 1, None)
+            .help(
+                "set `label` to true or false (or a 1-5 rating for `g-eval`), or delete the line",
+            )),
+            (Some(Label::Scale(s)), Kind::GEval) if (1..=5).contains(s) => {}
+            (Some(Label::Scale(_)), _) => {
                 return Err(Diagnostic::error(
                     "labels",
                     file,
@@ -178,6 +191,54 @@ pub struct Report {
     pub disagreements: Vec<(String, String, String, String)>,
     /// Per assertion kind: (n, agreement).
     pub by_kind: BTreeMap<String, (usize, f64)>,
+    /// Per rubric (an assertion kind and its value): agreement, kappa and whether the kappa is
+    /// below the bar.
+    pub by_rubric: Vec<RubricAgreement>,
+    /// The kappa a rubric needs not to be flagged.
+    pub min_kappa: f64,
+}
+
+/// Agreement on one rubric.
+#[derive(Debug, Clone, Serialize)]
+pub struct RubricAgreement {
+    /// The kind and the rubric text, on one line.
+    pub rubric: String,
+    /// Examples compared.
+    pub n: usize,
+    /// Share where judge and person agree.
+    pub agreement: f64,
+    /// Cohen's kappa (quadratic-weighted for 1-5); undefined when one category only.
+    pub kappa: Option<f64>,
+    /// The kappa is below `min_kappa`: do not trust the gate with this rubric yet.
+    pub flagged: bool,
+}
+
+impl Report {
+    /// Rubrics whose kappa is below the bar.
+    pub fn flagged(&self) -> usize {
+        self.by_rubric.iter().filter(|r| r.flagged).count()
+    }
+}
+
+/// (person, judge) category indexes.
+type Pairs = Vec<(usize, usize)>;
+
+/// The name a rubric is reported under: its kind and its text.
+fn rubric_name(a: &Assertion) -> String {
+    let value = match &a.value {
+        None => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    };
+    if value.is_empty() {
+        a.display_kind()
+    } else {
+        format!(
+            "{}: {}",
+            a.display_kind(),
+            crate::text::one_line(&value, 80)
+        )
+    }
 }
 
 /// Grade every example with the configured judge and compare with the labels.
@@ -186,6 +247,7 @@ pub fn run(
     root: &std::path::Path,
     examples: Vec<(Example, Assertion)>,
     store: std::sync::Arc<std::sync::Mutex<crate::store::Store>>,
+    min_kappa: f64,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
     emit: &(dyn Fn(crate::provider::Answered) + Sync),
 ) -> Result<Report> {
@@ -229,14 +291,22 @@ pub fn run(
     let mut errors = Vec::new();
     let mut disagreements = Vec::new();
     let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    // Per rubric, in file order: (pass/fail pairs, 1-5 pairs).
+    let mut by_rubric: indexmap::IndexMap<String, (Pairs, Pairs)> = indexmap::IndexMap::new();
     for ((ex, a), g) in examples.iter().zip(&graded) {
         if g.verdict.error {
             errors.push(format!("{}: {}", ex.id, g.verdict.reason));
             continue;
         }
-        let (human, judged, agree) = match ex.label {
+        let Some(label) = &ex.label else { continue };
+        let (human, judged, agree) = match *label {
             Label::Pass(p) => {
                 binary.push((usize::from(p), usize::from(g.verdict.pass)));
+                by_rubric
+                    .entry(rubric_name(a))
+                    .or_default()
+                    .0
+                    .push((usize::from(p), usize::from(g.verdict.pass)));
                 (
                     if p { "pass" } else { "fail" }.to_string(),
                     if g.verdict.pass { "pass" } else { "fail" }.to_string(),
@@ -246,6 +316,11 @@ pub fn run(
             Label::Scale(s) => {
                 let j = (g.verdict.score * 4.0 + 1.0).round().clamp(1.0, 5.0) as usize;
                 scale.push((usize::from(s) - 1, j - 1));
+                by_rubric
+                    .entry(rubric_name(a))
+                    .or_default()
+                    .1
+                    .push((usize::from(s) - 1, j - 1));
                 (s.to_string(), j.to_string(), usize::from(s) == j)
             }
         };
@@ -278,12 +353,44 @@ pub fn run(
             true,
         ));
     }
+    let by_rubric = by_rubric
+        .into_iter()
+        .flat_map(|(rubric, (binary, scale))| {
+            let tables = [
+                (!binary.is_empty()).then(|| {
+                    agreement(
+                        "pass/fail",
+                        vec!["fail".into(), "pass".into()],
+                        &binary,
+                        false,
+                    )
+                }),
+                (!scale.is_empty()).then(|| {
+                    agreement(
+                        "1-5",
+                        (1..=5).map(|i| i.to_string()).collect(),
+                        &scale,
+                        true,
+                    )
+                }),
+            ];
+            tables.into_iter().flatten().map(move |t| RubricAgreement {
+                rubric: rubric.clone(),
+                n: t.n,
+                agreement: t.agreement,
+                kappa: t.kappa,
+                flagged: t.kappa.is_some_and(|k| k < min_kappa),
+            })
+        })
+        .collect();
     Ok(Report {
         provider,
         model,
         tables,
         errors,
         disagreements,
+        by_rubric,
+        min_kappa,
         by_kind: by_kind
             .into_iter()
             .map(|(k, (n, a))| (k, (n, a as f64 / n.max(1) as f64)))
@@ -334,6 +441,20 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(out, "\nby assertion type:");
         for (k, (n, a)) in &r.by_kind {
             let _ = writeln!(out, "  {k:<24} n = {n:<4} agreement {:.1}%", a * 100.0);
+        }
+    }
+    if !r.by_rubric.is_empty() {
+        let _ = writeln!(out, "\nby rubric (flagged below kappa {}):", r.min_kappa);
+        for x in &r.by_rubric {
+            let _ = writeln!(
+                out,
+                "  {} n = {:<4} agreement {:>5.1}%  kappa {:>9}  {}",
+                if x.flagged { "FLAGGED" } else { "ok     " },
+                x.n,
+                x.agreement * 100.0,
+                x.kappa.map_or("undefined".into(), |k| format!("{k:.3}")),
+                x.rubric
+            );
         }
     }
     if !r.disagreements.is_empty() {

@@ -8,7 +8,11 @@
 //! judge request.
 
 pub mod calibrate;
+mod context;
+pub mod inject;
+pub mod label;
 mod prompts;
+mod rag;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,6 +43,11 @@ pub struct Graded {
     pub call_failed: bool,
     /// Not graded here (`pairwise` outside the gate): passes, left out of the case score.
     pub skipped: bool,
+    /// Why the output looks like an injection attempt: the verdict does not pass, whatever
+    /// the judge said, and the case is SUSPECT.
+    pub suspect: Option<String>,
+    /// A judge panel's votes, in `judge.panel` order.
+    pub panel: Option<Vec<bool>>,
 }
 
 impl Graded {
@@ -50,8 +59,32 @@ impl Graded {
             cost_usd: 0.0,
             call_failed: false,
             skipped: false,
+            suspect: None,
+            panel: None,
         }
     }
+
+    /// Mark the verdict SUSPECT: it does not pass and scores 0, with the judge's own verdict
+    /// kept in the reason. An ERROR stays an ERROR.
+    fn suspect(&mut self, why: String) {
+        if self.verdict.error || self.skipped {
+            return;
+        }
+        let said = if self.verdict.pass { "pass" } else { "fail" };
+        self.verdict.reason = format!(
+            "SUSPECT: {why} (the judge said {said}: {})",
+            self.verdict.reason
+        );
+        self.verdict.pass = false;
+        self.verdict.score = 0.0;
+        self.suspect = Some(why);
+    }
+}
+
+/// Why the judge's own verdict flags an injection attempt, if it does.
+fn reported(v: &Map<String, Value>) -> Option<String> {
+    (v.get(prompts::INJECTION) == Some(&Value::Bool(true)))
+        .then(|| "the judge reported an injection attempt in the output".to_string())
 }
 
 /// The reason of a `pairwise` verdict outside the gate: such a verdict passes and is left
@@ -73,7 +106,15 @@ pub struct Judge {
     cached: AtomicU64,
     offline: AtomicU64,
     read_cache: bool,
+    /// One entry per distinct judge request of this run: identical requests share one call,
+    /// even while it is in flight.
+    inflight: Mutex<std::collections::HashMap<String, Arc<Shared>>>,
+    panel: Vec<crate::config::PanelMember>,
+    combine: crate::config::Combine,
 }
+
+/// A judge answer shared by identical requests: the response and what its one call cost.
+type Shared = tokio::sync::OnceCell<Result<(Response, (u64, u64, f64)), CallError>>;
 
 /// What the judge grades for one case: its assertions, the question the output answers, and
 /// the case's variables.
@@ -122,6 +163,9 @@ impl Judge {
             cached: AtomicU64::new(0),
             offline: AtomicU64::new(0),
             read_cache: true,
+            inflight: Mutex::new(std::collections::HashMap::new()),
+            panel: settings.judge_panel.clone(),
+            combine: settings.judge_combine,
         }
     }
 
@@ -163,6 +207,13 @@ impl Judge {
         emit: impl Fn(Answered) + Sync,
     ) -> Vec<Option<Graded>> {
         let mut out = Vec::with_capacity(input.assertions.len());
+        // Scanned once, before grading: a hit makes every judge verdict on it SUSPECT.
+        let finding = input
+            .assertions
+            .iter()
+            .any(|a| a.kind.is_model_graded())
+            .then(|| inject::scan(output))
+            .flatten();
         for a in input.assertions {
             if !a.kind.is_model_graded() && a.kind != Kind::Similar {
                 out.push(None);
@@ -191,10 +242,36 @@ impl Judge {
                 })));
                 continue;
             }
-            out.push(Some(
-                self.grade(a, output, &input.question(), input.vars, baseline, &emit)
-                    .await,
-            ));
+            let prompt = a
+                .include_prompt
+                .then(|| context::prompt_text(input.messages));
+            let question = input.question();
+            let panel = !self.panel.is_empty()
+                && a.provider.is_none()
+                && a.kind.is_model_graded()
+                && a.kind != Kind::Pairwise;
+            let mut g = if panel {
+                self.panel_grade(a, output, &question, prompt.as_deref(), input.vars, &emit)
+                    .await
+            } else {
+                self.grade_in(
+                    a,
+                    output,
+                    &question,
+                    prompt.as_deref(),
+                    input.vars,
+                    baseline,
+                    None,
+                    &emit,
+                )
+                .await
+            };
+            if let (Some(f), true) = (&finding, a.kind.is_model_graded()) {
+                g.suspect(format!("{} [{}]", f.reason, f.signal));
+            } else if let Some(why) = g.suspect.take() {
+                g.suspect(why);
+            }
+            out.push(Some(g));
         }
         out
     }
@@ -209,6 +286,92 @@ impl Judge {
         baseline: Option<&str>,
         emit: &(dyn Fn(Answered) + Sync),
     ) -> Graded {
+        self.grade_in(a, output, question, None, vars, baseline, None, emit)
+            .await
+    }
+
+    /// Grade with every judge of `judge.panel` and combine the verdicts (`judge.combine`).
+    /// Any judge's ERROR makes the assertion ERROR; the votes are kept for the agreement
+    /// report.
+    async fn panel_grade(
+        &self,
+        a: &Assertion,
+        output: &str,
+        question: &str,
+        prompt: Option<&str>,
+        vars: &Map<String, Value>,
+        emit: &(dyn Fn(Answered) + Sync),
+    ) -> Graded {
+        let mut total = Graded::free(Verdict::error(""));
+        let mut votes = Vec::new();
+        let mut lines = Vec::new();
+        for m in &self.panel {
+            let g = self
+                .grade_in(a, output, question, prompt, vars, None, Some(m), emit)
+                .await;
+            total.input_tokens += g.input_tokens;
+            total.output_tokens += g.output_tokens;
+            total.cost_usd += g.cost_usd;
+            total.suspect = total.suspect.take().or(g.suspect);
+            if g.verdict.error {
+                total.call_failed = g.call_failed;
+                total.verdict = Verdict::error(format!(
+                    "panel judge {}/{}: {}",
+                    m.provider, m.model, g.verdict.reason
+                ));
+                return total;
+            }
+            votes.push((g.verdict.pass, g.verdict.score));
+            lines.push(format!(
+                "{}/{} {}: {}",
+                m.provider,
+                m.model,
+                if g.verdict.pass { "pass" } else { "fail" },
+                g.verdict.reason
+            ));
+        }
+        let n = votes.len() as f64;
+        let yes = votes.iter().filter(|(p, _)| *p).count();
+        let score = votes.iter().map(|(_, s)| s).sum::<f64>() / n;
+        let (pass, how) = match self.combine {
+            crate::config::Combine::Majority => (
+                yes as f64 * 2.0 > n,
+                format!("panel majority: {yes} of {} pass", votes.len()),
+            ),
+            crate::config::Combine::Mean => {
+                let t = a.threshold.unwrap_or(0.5);
+                (score >= t, format!("panel mean {score:.2} (threshold {t})"))
+            }
+        };
+        total.panel = Some(votes.iter().map(|(p, _)| *p).collect());
+        total.verdict = Verdict {
+            pass,
+            score,
+            reason: format!("{how}; {}", lines.join("; ")),
+            error: false,
+        };
+        total
+    }
+
+    /// [`Judge::grade`], with the rendered prompt shown to the judge when given.
+    #[allow(clippy::too_many_arguments)]
+    async fn grade_in(
+        &self,
+        a: &Assertion,
+        output: &str,
+        question: &str,
+        prompt: Option<&str>,
+        vars: &Map<String, Value>,
+        baseline: Option<&str>,
+        member: Option<&crate::config::PanelMember>,
+        emit: &(dyn Fn(Answered) + Sync),
+    ) -> Graded {
+        // A rubric written as a template (`{{ ticket }}`) is rendered with the case's vars.
+        let rendered = match context::render_value(a, vars) {
+            Ok(r) => r,
+            Err(e) => return Graded::free(Verdict::error(e)),
+        };
+        let a = &rendered;
         if output.trim().is_empty() {
             return Graded::free(Verdict {
                 pass: false,
@@ -217,7 +380,11 @@ impl Judge {
                 error: false,
             });
         }
-        let Some(provider) = a.provider.clone().or_else(|| self.provider.clone()) else {
+        let Some(provider) = member
+            .map(|m| m.provider.clone())
+            .or_else(|| a.provider.clone())
+            .or_else(|| self.provider.clone())
+        else {
             return Graded::free(Verdict::error(
                 "no judge configured: set `judge: { provider, model }` in llmops.yaml",
             ));
@@ -230,11 +397,30 @@ impl Judge {
         if a.kind == Kind::Similar {
             return self.similar(a, &provider, output, emit).await;
         }
-        let Some(model) = self.model.clone() else {
+        let Some(model) = member
+            .map(|m| m.model.clone())
+            .or_else(|| self.model.clone())
+        else {
             return Graded::free(Verdict::error(
                 "no judge model: set `judge.model` in llmops.yaml",
             ));
         };
+        match a.kind {
+            Kind::ContextFaithfulness | Kind::ContextRelevance
+                if rag::context_units(vars).is_none() =>
+            {
+                return Graded::free(Verdict::error(format!(
+                    "`{}` needs a `context` variable (the retrieved text, or a list of chunks)",
+                    a.kind.as_str()
+                )));
+            }
+            Kind::ConversationRelevance => {
+                return self
+                    .conversation(a, &provider, &model, output, question, vars, emit)
+                    .await;
+            }
+            _ => {}
+        }
         if a.kind == Kind::Pairwise {
             let Some(base) = baseline else {
                 return Graded::free(Verdict::error(
@@ -249,6 +435,7 @@ impl Judge {
                     &model,
                     output,
                     question,
+                    prompt,
                     vars,
                     Some(base),
                     emit,
@@ -261,6 +448,7 @@ impl Judge {
                     &model,
                     base,
                     question,
+                    prompt,
                     vars,
                     Some(output),
                     emit,
@@ -286,6 +474,7 @@ impl Judge {
                 ("B", "A") => 0.0,
                 _ => 0.5,
             };
+            g1.1.suspect = reported(&g1.0).or_else(|| reported(&g2.0));
             g1.1.input_tokens += g2.1.input_tokens;
             g1.1.output_tokens += g2.1.output_tokens;
             g1.1.cost_usd += g2.1.cost_usd;
@@ -303,11 +492,15 @@ impl Judge {
             return g1.1;
         }
         match self
-            .ask_verdict(a, &provider, &model, output, question, vars, None, emit)
+            .ask_verdict(
+                a, &provider, &model, output, question, prompt, vars, None, emit,
+            )
             .await
         {
             Ok((v, mut g)) => {
                 g.verdict = prompts::score(a, &v);
+                // Recorded here, applied by `grade_all` after the scanner has had its say.
+                g.suspect = reported(&v);
                 g
             }
             Err(g) => g,
@@ -323,11 +516,12 @@ impl Judge {
         model: &str,
         output: &str,
         question: &str,
+        prompt: Option<&str>,
         vars: &Map<String, Value>,
         other: Option<&str>,
         emit: &(dyn Fn(Answered) + Sync),
     ) -> Result<(Map<String, Value>, Graded), Graded> {
-        let jp = prompts::build(a, output, question, vars, other);
+        let jp = prompts::build(a, output, question, prompt, vars, other);
         // The schema goes with every judge request (providers without structured output
         // ignore it), so a verdict recorded against one provider replays against another.
         let params = Parameters {
@@ -401,8 +595,9 @@ impl Judge {
         unreachable!("the loop returns")
     }
 
-    /// One judge request through the cache: returns the response and (input tokens, output
-    /// tokens, USD) actually spent.
+    /// One judge request through the cache, asked at most once per run: an identical request
+    /// waits for the first one's answer and spends nothing. Returns the response and (input
+    /// tokens, output tokens, USD) actually spent.
     async fn ask(
         &self,
         provider: &str,
@@ -410,6 +605,34 @@ impl Judge {
         emit: &(dyn Fn(Answered) + Sync),
     ) -> Result<(Response, (u64, u64, f64)), CallError> {
         let fp = crate::provider::fingerprint(provider, req);
+        let cell = {
+            let mut map = self.inflight.lock().expect("not poisoned");
+            map.entry(fp.clone()).or_default().clone()
+        };
+        let led = std::sync::atomic::AtomicBool::new(false);
+        let answer = cell
+            .get_or_init(|| async {
+                led.store(true, Ordering::Relaxed);
+                self.ask_once(provider, req, &fp, emit).await
+            })
+            .await
+            .clone();
+        if led.load(Ordering::Relaxed) {
+            return answer;
+        }
+        self.cached.fetch_add(1, Ordering::Relaxed);
+        answer.map(|(resp, _)| (resp, (0, 0, 0.0)))
+    }
+
+    /// [`Judge::ask`] for the first of identical requests.
+    async fn ask_once(
+        &self,
+        provider: &str,
+        req: &Request,
+        fp: &str,
+        emit: &(dyn Fn(Answered) + Sync),
+    ) -> Result<(Response, (u64, u64, f64)), CallError> {
+        let fp = fp.to_string();
         let hit = if self.read_cache {
             // A SQLite read blocks: keep it off the async workers.
             let (store, key) = (self.store.clone(), fp.clone());
@@ -463,6 +686,73 @@ impl Judge {
             resp.clone(),
             (resp.usage.input_tokens, resp.usage.output_tokens, cost),
         ))
+    }
+
+    /// `conversation-relevance`: one verdict per window of the conversation; the score is the
+    /// share of windows whose reply the judge found relevant.
+    #[allow(clippy::too_many_arguments)]
+    async fn conversation(
+        &self,
+        a: &Assertion,
+        provider: &str,
+        model: &str,
+        output: &str,
+        question: &str,
+        vars: &Map<String, Value>,
+        emit: &(dyn Fn(Answered) + Sync),
+    ) -> Graded {
+        let windows = match rag::windows(vars, question, output) {
+            Ok(w) => w,
+            Err(e) => return Graded::free(Verdict::error(e)),
+        };
+        let mut total = Graded::free(Verdict::error(""));
+        let mut relevant = Vec::new();
+        for (transcript, reply) in &windows {
+            match self
+                .ask_verdict(
+                    a, provider, model, reply, transcript, None, vars, None, emit,
+                )
+                .await
+            {
+                Ok((v, g)) => {
+                    total.input_tokens += g.input_tokens;
+                    total.output_tokens += g.output_tokens;
+                    total.cost_usd += g.cost_usd;
+                    total.suspect = total.suspect.or_else(|| reported(&v));
+                    relevant.push(v["pass"].as_bool().unwrap_or(false));
+                }
+                Err(mut g) => {
+                    g.input_tokens += total.input_tokens;
+                    g.output_tokens += total.output_tokens;
+                    g.cost_usd += total.cost_usd;
+                    return g;
+                }
+            }
+        }
+        let n = relevant.len();
+        let yes = relevant.iter().filter(|r| **r).count();
+        let score = yes as f64 / n as f64;
+        let t = a.threshold.unwrap_or(0.5);
+        let off: Vec<String> = relevant
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !**r)
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        total.verdict = Verdict {
+            pass: score >= t,
+            score,
+            reason: format!(
+                "{yes} of {n} replies relevant ({score:.2}, threshold {t}){}",
+                if off.is_empty() {
+                    String::new()
+                } else {
+                    format!("; off topic: turn {}", off.join(", "))
+                }
+            ),
+            error: false,
+        };
+        total
     }
 
     async fn similar(

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Outcome;
 use crate::store::{ErrorKind, ResultRow, RunRow, SampleStatus};
-use crate::suite::Thresholds;
+use crate::suite::{OnSuspect, Thresholds};
 
 pub use render::{junit, markdown, text};
 
@@ -24,6 +24,9 @@ pub struct SuitePolicy {
     pub min_pass: Option<(u32, u32)>,
     /// Samples per case.
     pub repeat: u32,
+    /// What a SUSPECT case does to the suite.
+    #[serde(default)]
+    pub on_suspect: OnSuspect,
 }
 
 /// A case's status across its samples.
@@ -38,6 +41,8 @@ pub enum CaseStatus {
     Flaky,
     /// A sample could not be scored.
     Error,
+    /// A model-graded assertion's output looks like an injection attempt aimed at the judge.
+    Suspect,
 }
 
 impl CaseStatus {
@@ -48,6 +53,7 @@ impl CaseStatus {
             CaseStatus::Fail => "fail",
             CaseStatus::Flaky => "flaky",
             CaseStatus::Error => "error",
+            CaseStatus::Suspect => "suspect",
         }
     }
 }
@@ -120,7 +126,19 @@ pub struct Group {
     pub errored: u32,
     /// Cases with mixed samples.
     pub flaky: u32,
-    /// passed / (cases - errored).
+    /// Cases SUSPECT of an injection attempt (counted apart, like errors).
+    #[serde(default)]
+    pub suspect: u32,
+    /// What a SUSPECT case does to the suite.
+    #[serde(default)]
+    pub on_suspect: OnSuspect,
+    /// With a judge panel: the share of panel verdicts on which every judge agreed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panel_agreement: Option<f64>,
+    /// With a judge panel: the verdicts the judges split on (`case#sample kind: votes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub panel_disagreements: Vec<String>,
+    /// passed / (cases - errored - suspect).
     pub pass_rate: Option<f64>,
     /// Mean case score over cases that did not error.
     pub score: Option<f64>,
@@ -153,6 +171,7 @@ impl Group {
     pub fn ok(&self) -> bool {
         // An ERROR case is never a success, whatever the thresholds say.
         self.errored == 0
+            && (self.suspect == 0 || self.on_suspect == OnSuspect::Warn)
             && if self.checks.is_empty() {
                 self.failed == 0
             } else {
@@ -218,8 +237,14 @@ pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Case
             ((u64::from(k) * u64::from(n)).div_ceil(u64::from(of.max(1)))) as u32
         })
         .max(1);
+    let suspect = samples
+        .iter()
+        .flat_map(|r| &r.scores)
+        .any(|s| s.suspect.is_some());
     let (status, passed) = if !errors.is_empty() {
         (CaseStatus::Error, false)
+    } else if suspect {
+        (CaseStatus::Suspect, false)
     } else if passes == n {
         (CaseStatus::Pass, true)
     } else if passes == 0 {
@@ -235,10 +260,18 @@ pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Case
             }
         }
     }
+    for s in samples.iter().flat_map(|r| &r.scores) {
+        if let Some(why) = &s.suspect {
+            let line = format!("{}: SUSPECT: {why}", s.kind);
+            if !reasons.contains(&line) {
+                reasons.push(line);
+            }
+        }
+    }
     let mut critical = Vec::new();
     for r in samples.iter().filter(|r| r.status == SampleStatus::Fail) {
         for (i, s) in r.scores.iter().enumerate() {
-            if !s.pass {
+            if !s.pass && s.suspect.is_none() {
                 let line = format!("{}: {}", s.kind, s.reason);
                 if !reasons.contains(&line) {
                     reasons.push(line);
@@ -335,11 +368,20 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         .iter()
         .filter(|c| c.status == CaseStatus::Flaky)
         .count() as u32;
+    let suspect = cases
+        .iter()
+        .filter(|c| c.status == CaseStatus::Suspect)
+        .count() as u32;
     let n = cases.len() as u32;
-    let failed = n - errored - passed;
-    let scored = n - errored;
+    let failed = n - errored - suspect - passed;
+    let scored = n - errored - suspect;
     let pass_rate = (scored > 0).then(|| f64::from(passed) / f64::from(scored));
-    let score = mean(cases.iter().filter_map(|c| c.score));
+    let score = mean(
+        cases
+            .iter()
+            .filter(|c| c.status != CaseStatus::Suspect)
+            .filter_map(|c| c.score),
+    );
     let mut metric_values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for c in &cases {
         for (m, v) in &c.metrics {
@@ -350,6 +392,7 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         .into_iter()
         .filter_map(|(k, v)| mean(v).map(|m| (k, m)))
         .collect();
+    let (panel_agreement, panel_disagreements) = panel(rows);
     // Latency of answers only: a sample that errored before an answer came has no latency.
     let mut lat: Vec<f64> = rows
         .iter()
@@ -399,6 +442,10 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         failed,
         errored,
         flaky,
+        suspect,
+        on_suspect: policy.on_suspect,
+        panel_agreement,
+        panel_disagreements,
         pass_rate,
         score,
         metrics,
@@ -415,6 +462,34 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         checks,
         case_results: cases,
     }
+}
+
+/// Inter-judge agreement of a judge panel over a suite's rows: the share of panel verdicts
+/// that were unanimous, and the split ones.
+fn panel(rows: &[ResultRow]) -> (Option<f64>, Vec<String>) {
+    let (mut n, mut unanimous, mut split) = (0u32, 0u32, Vec::new());
+    for r in rows {
+        for s in &r.scores {
+            let Some(votes) = &s.panel else { continue };
+            n += 1;
+            if votes.windows(2).all(|w| w[0] == w[1]) {
+                unanimous += 1;
+            } else {
+                let v: Vec<&str> = votes
+                    .iter()
+                    .map(|p| if *p { "pass" } else { "fail" })
+                    .collect();
+                split.push(format!(
+                    "{}#{} {}: {}",
+                    r.case_id,
+                    r.sample,
+                    s.kind,
+                    v.join(", ")
+                ));
+            }
+        }
+    }
+    ((n > 0).then(|| f64::from(unanimous) / f64::from(n)), split)
 }
 
 impl RunReport {

@@ -200,6 +200,17 @@ pub fn text(r: &RunReport) -> String {
         }
     }
     for g in &r.groups {
+        if let Some(line) = suspect_line(g) {
+            let _ = writeln!(out, "{line}");
+        }
+        if let Some(line) = panel_line(g) {
+            let _ = writeln!(out, "{line}");
+            for d in g.panel_disagreements.iter().take(MAX_LISTED) {
+                let _ = writeln!(out, "  - {d}");
+            }
+        }
+    }
+    for g in &r.groups {
         let bad: Vec<_> = g.case_results.iter().filter(|c| !c.passed).collect();
         if bad.is_empty() {
             continue;
@@ -240,6 +251,34 @@ pub fn text(r: &RunReport) -> String {
         }
     }
     out
+}
+
+/// Inter-judge agreement of a judge panel, when the suite had one.
+fn panel_line(g: &Group) -> Option<String> {
+    g.panel_agreement.map(|a| {
+        format!(
+            "{}: judge panel agreement {:.1}%, {} split verdict(s) (judges in `judge.panel` order)",
+            label(g),
+            a * 100.0,
+            g.panel_disagreements.len()
+        )
+    })
+}
+
+/// The count of SUSPECT cases, apart from the table's, and what they do to the suite.
+fn suspect_line(g: &Group) -> Option<String> {
+    (g.suspect > 0).then(|| {
+        format!(
+            "{}: {} case(s) SUSPECT of an injection attempt aimed at the judge ({})",
+            label(g),
+            g.suspect,
+            match g.on_suspect {
+                crate::suite::OnSuspect::Fail =>
+                    "they fail the suite; `on_suspect: warn` reports them only",
+                crate::suite::OnSuspect::Warn => "`on_suspect: warn`: reported, not failing",
+            }
+        )
+    })
 }
 
 fn label(g: &Group) -> String {
@@ -299,6 +338,15 @@ pub fn markdown(r: &RunReport) -> String {
         let bad: Vec<_> = g.case_results.iter().filter(|c| !c.passed).collect();
         if bad.is_empty() && g.checks.iter().all(|c| c.ok) {
             continue;
+        }
+        if let Some(line) = suspect_line(g) {
+            let _ = writeln!(out, "\n⚠️ {}", md_escape(&line));
+        }
+        if let Some(line) = panel_line(g) {
+            let _ = writeln!(out, "\n{}", md_escape(&line));
+            for d in g.panel_disagreements.iter().take(MAX_LISTED) {
+                let _ = writeln!(out, "- {}", md_escape(d));
+            }
         }
         let _ = writeln!(
             out,

@@ -101,6 +101,10 @@ const MIGRATIONS: &[&str] = &[
     // holds): the holder, and until when (Unix seconds) the claim stands unless renewed.
     "ALTER TABLE runs ADD COLUMN lease_owner TEXT;
     ALTER TABLE runs ADD COLUMN lease_until INTEGER;",
+    // Why a model-graded assertion is SUSPECT of an injection attempt (NULL when it is not).
+    "ALTER TABLE scores ADD COLUMN suspect TEXT;",
+    // A judge panel's votes, as a JSON list of booleans (NULL without a panel).
+    "ALTER TABLE scores ADD COLUMN panel TEXT;",
 ];
 
 /// A sample's status.
@@ -313,6 +317,13 @@ pub struct ScoreRow {
     pub error: bool,
     /// Why.
     pub reason: String,
+    /// Why the output looks like an injection attempt aimed at the judge: the assertion is
+    /// SUSPECT and did not pass, whatever the judge said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspect: Option<String>,
+    /// A judge panel's votes (`judge.panel`, in its order): each judge's pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panel: Option<Vec<bool>>,
 }
 
 /// One sample's result.
@@ -646,7 +657,7 @@ impl Store {
         {
             let mut stmt = self
                 .conn
-                .prepare("SELECT suite, variant, case_id, sample, kind, metric, pass, score, weight, critical, error, reason FROM scores WHERE run_id = ?1 ORDER BY idx")
+                .prepare("SELECT suite, variant, case_id, sample, kind, metric, pass, score, weight, critical, error, reason, suspect, panel FROM scores WHERE run_id = ?1 ORDER BY idx")
                 .map_err(self.err())?;
             let rows = stmt
                 .query_map([run_id], |r| {
@@ -661,6 +672,10 @@ impl Store {
                             critical: r.get(9)?,
                             error: r.get(10)?,
                             reason: r.get(11)?,
+                            suspect: r.get(12)?,
+                            panel: r
+                                .get::<_, Option<String>>(13)?
+                                .and_then(|j| serde_json::from_str(&j).ok()),
                         },
                     ))
                 })

@@ -271,13 +271,27 @@ fn commit(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
                 // Results are written once per (run, case, sample); a resumed run only adds
                 // missing ones, so scores never need clearing first.
                 let mut insert = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO scores (run_id, suite, variant, case_id, sample, idx, kind, metric, pass, score, weight, critical, error, reason)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                    "INSERT OR REPLACE INTO scores (run_id, suite, variant, case_id, sample, idx, kind, metric, pass, score, weight, critical, error, reason, suspect, panel)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 )?;
                 for (i, s) in r.scores.iter().enumerate() {
                     insert.execute(params![
-                        r.run_id, r.suite, r.variant, r.case_id, r.sample, i, s.kind, s.metric,
-                        s.pass, s.score, s.weight, s.critical, s.error, s.reason
+                        r.run_id,
+                        r.suite,
+                        r.variant,
+                        r.case_id,
+                        r.sample,
+                        i,
+                        s.kind,
+                        s.metric,
+                        s.pass,
+                        s.score,
+                        s.weight,
+                        s.critical,
+                        s.error,
+                        s.reason,
+                        s.suspect,
+                        s.panel.as_ref().map(|p| serde_json::json!(p).to_string())
                     ])?;
                 }
             }

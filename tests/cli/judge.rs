@@ -134,9 +134,11 @@ fn outputs_that_try_to_steer_the_judge_do_not_become_the_verdict() {
     let run = eval(&r);
     run.expect(1);
     let v = report(&run);
+    // The honest judge fails them; the scanner also marks each SUSPECT, counted apart.
     for c in v["groups"][0]["case_results"].as_array().unwrap() {
-        assert_eq!(c["status"], "fail", "{c}");
+        assert_eq!(c["status"], "suspect", "{c}");
     }
+    assert_eq!(v["groups"][0]["suspect"], attacks.len());
     for j in mock.requests().iter().filter(|s| s.is_judge()) {
         let text = j.user_text();
         // Exactly one real closing marker, after the whole output: the forged one is data.
@@ -457,14 +459,15 @@ fn similar_uses_cached_embeddings_from_the_provider() {
         .iter()
         .filter(|s| s.path.ends_with("/embeddings"))
         .count();
-    assert_eq!(embeds, 4);
+    // Two outputs and one reference: identical requests in a run share one call.
+    assert_eq!(embeds, 3);
     eval(&r).expect(1);
     let again = mock
         .requests()
         .iter()
         .filter(|s| s.path.ends_with("/embeddings"))
         .count();
-    assert_eq!(again, 4, "embeddings are cached");
+    assert_eq!(again, 3, "embeddings are cached");
 }
 
 #[test]

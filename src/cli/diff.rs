@@ -16,6 +16,8 @@ pub enum DiffFormat {
     Markdown,
     /// For programs.
     Json,
+    /// One self-contained page to open in a browser.
+    Html,
 }
 
 /// Compare prompts between two references
@@ -39,6 +41,7 @@ Examples:
   llmops diff support-reply@production worktree
   llmops diff main worktree --format markdown > comment.md
   llmops diff HEAD~1 HEAD --format json
+  llmops diff support-reply v3 v4 --format html > diff.html
   llmops diff support-reply production worktree --eval"
 )]
 pub struct Args {
@@ -235,6 +238,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     };
     match args.format {
         DiffFormat::Json => ctx.ui.json(&report)?,
+        DiffFormat::Html => ctx.ui.out(&crate::report::html::diff(&report))?,
         DiffFormat::Markdown => ctx.ui.out(&markdown(&report))?,
         DiffFormat::Text => ctx.ui.out(&text(&report, &|st, t| ctx.ui.paint(st, t)))?,
     }

@@ -132,6 +132,8 @@ pub enum ReportFormat {
     Markdown,
     /// JUnit XML, for CI test views.
     Junit,
+    /// One self-contained page to open in a browser.
+    Html,
 }
 
 /// What every command gets.

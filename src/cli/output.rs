@@ -18,6 +18,7 @@ pub(crate) fn emit_report(
         ReportFormat::Json => serde_json::to_string_pretty(report).expect("serialisable") + "\n",
         ReportFormat::Markdown => report::markdown(report),
         ReportFormat::Junit => report::junit(report),
+        ReportFormat::Html => report::html::run(report),
     };
     match output {
         None => ctx.ui.out(&text),
@@ -61,6 +62,7 @@ pub(crate) fn emit_gate(
         ReportFormat::Json => serde_json::to_string_pretty(report).expect("serialisable") + "\n",
         ReportFormat::Markdown => gate::render::markdown(report),
         ReportFormat::Junit => gate::render::junit(report),
+        ReportFormat::Html => gate::html::html(report),
     };
     match output {
         None => ctx.ui.out(&text)?,

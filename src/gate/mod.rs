@@ -2,6 +2,7 @@
 //! rather than noise, and decide PASS / FAIL / INCONCLUSIVE / ERROR. Pure functions over
 //! data, so `llmops gate` and `llmops merge` decide the same way.
 
+pub mod html;
 pub mod pair;
 pub mod render;
 pub mod stats;

@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod evidence;
+pub mod html;
 mod render;
 
 use std::collections::BTreeMap;
@@ -82,6 +83,13 @@ pub struct CaseResult {
     pub critical_failures: Vec<String>,
     /// Per-metric mean score.
     pub metrics: BTreeMap<String, f64>,
+    /// The case's variables (for the HTML report; not part of the JSON report).
+    #[serde(skip)]
+    pub vars: serde_json::Value,
+    /// Every assertion of the sample whose output is shown, with its reason (for the HTML
+    /// report; not part of the JSON report).
+    #[serde(skip)]
+    pub assertions: Vec<crate::store::ScoreRow>,
 }
 
 /// A threshold check.
@@ -251,11 +259,11 @@ pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Case
             }
         }
     }
-    let output = samples
+    let shown = samples
         .iter()
         .find(|r| r.status != SampleStatus::Pass)
-        .or(samples.first())
-        .and_then(|r| r.output.clone());
+        .or(samples.first());
+    let output = shown.and_then(|r| r.output.clone());
     CaseResult {
         id: first.case_id.clone(),
         description: first.description.clone(),
@@ -273,6 +281,8 @@ pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Case
             .into_iter()
             .filter_map(|(k, v)| mean(v).map(|m| (k, m)))
             .collect(),
+        vars: first.vars.clone(),
+        assertions: shown.map(|r| r.scores.clone()).unwrap_or_default(),
     }
 }
 

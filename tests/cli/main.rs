@@ -1,5 +1,7 @@
 //! Integration tests: the real binary on real temporary git repositories.
 
+#[path = "../support/browser.rs"]
+mod browser;
 #[path = "../support/mock_provider.rs"]
 mod mock;
 mod support;
@@ -11,6 +13,7 @@ mod export;
 mod flags;
 mod gate;
 mod help;
+mod html;
 mod init;
 mod judge;
 mod lifecycle;

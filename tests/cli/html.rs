@@ -158,6 +158,36 @@ fn the_page_works_in_a_real_browser() {
     assert_eq!(b.eval("document.querySelectorAll('script, img').length"), 2);
     assert_eq!(b.eval("document.querySelectorAll('tr.detail').length"), 1);
 
+    // The gate and diff pages set the two sides next to each other, changed words marked.
+    r.write(
+        "prompts/greet.prompty",
+        &crate::support::GREET.replace("You greet people.", "You greet people warmly."),
+    );
+    let gate = r.llmops(&[
+        "gate",
+        "--baseline",
+        "HEAD",
+        "--no-progress",
+        "--format",
+        "html",
+    ]);
+    let diff = r.llmops(&["diff", "greet", "HEAD", "worktree", "--format", "html"]);
+    for (name, page) in [("gate.html", &gate.stdout), ("diff.html", &diff.stdout)] {
+        std::fs::write(r.path().join(name), page).unwrap();
+        b.open(&format!("file://{}", r.path().join(name).display()));
+        assert_eq!(b.errors(), Vec::<String>::new(), "console errors in {name}");
+        let marked = b.eval(
+            "(() => { document.querySelector('tr.case').click();
+                      return [[...document.querySelectorAll('.side del')].map(e => e.textContent),
+                              [...document.querySelectorAll('.side ins')].map(e => e.textContent)]; })()",
+        );
+        assert_eq!(
+            marked,
+            serde_json::json!([["people."], ["people warmly."]]),
+            "{name}"
+        );
+    }
+
     // 2. The bundled examples, failing cases only, the first one opened: the screenshot.
     let mut ex = Repo::with_examples();
     ex.commit("examples");

@@ -44,6 +44,12 @@ impl Ui {
         format!("{code}{text}\x1b[0m")
     }
 
+    /// How tables are laid out on stdout: to `COLUMNS` or the terminal's width, or plain when
+    /// piped.
+    pub fn layout(&self) -> crate::table::Layout {
+        crate::table::Layout::detect(io::stdout().is_terminal())
+    }
+
     /// Write `text` to stdout. A closed pipe (`llmops list | head`) ends the command quietly.
     pub fn out(&self, text: &str) -> Result<()> {
         let mut stdout = io::stdout().lock();

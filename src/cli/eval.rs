@@ -229,7 +229,7 @@ fn dry_run(
     if format == ReportFormat::Json {
         ctx.ui.json(&lines)?;
     } else {
-        ctx.ui.out(&report::dry_run_text(&lines))?;
+        ctx.ui.out(&report::dry_run_text(&lines, ctx.ui.layout()))?;
     }
     Ok(Outcome::Success)
 }

@@ -454,24 +454,24 @@ pub struct EstimateLine {
     pub priced: bool,
 }
 
-/// The `eval --dry-run` table and its total line.
-pub fn dry_run_text(lines: &[EstimateLine]) -> String {
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY)
-        .set_header([
-            "SUITE",
-            "VARIANT",
-            "PROVIDER",
-            "MODEL",
-            "SAMPLES",
-            "CALLS",
-            "OFFLINE",
-            "CACHED",
-            "EST. TOKENS IN/OUT",
-            "EST. COST",
-        ]);
+/// The `eval --dry-run` table, laid out for `layout`, and its total line.
+pub fn dry_run_text(lines: &[EstimateLine], layout: crate::table::Layout) -> String {
+    use crate::table::col;
+    let columns = [
+        col("SUITE", 0, false),
+        col("VARIANT", 2, false),
+        col("PROVIDER", 3, false),
+        col("MODEL", 3, false),
+        col("SAMPLES", 1, true),
+        col("CALLS", 0, true),
+        col("OFFLINE", 2, true),
+        col("CACHED", 0, true),
+        col("EST. TOKENS IN/OUT", 4, true),
+        col("EST. COST", 0, true),
+    ];
+    let mut rows = Vec::new();
     for l in lines {
-        t.add_row([
+        rows.push(vec![
             l.suite.clone(),
             l.variant.clone(),
             l.provider.clone(),
@@ -490,6 +490,7 @@ pub fn dry_run_text(lines: &[EstimateLine]) -> String {
             },
         ]);
     }
+    let t = crate::table::render(&columns, &rows, layout);
     let calls: u64 = lines.iter().map(|l| l.calls).sum();
     let hits: u64 = lines.iter().map(|l| l.cache_hits).sum();
     let offline: u64 = lines.iter().map(|l| l.offline).sum();
@@ -499,7 +500,7 @@ pub fn dry_run_text(lines: &[EstimateLine]) -> String {
     } else {
         String::new()
     };
-    format!("{t}\ndry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4} (judge calls not estimated); nothing was called\n")
+    format!("{t}dry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4} (judge calls not estimated); nothing was called\n")
 }
 
 #[cfg(test)]

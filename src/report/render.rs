@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, ContentArrangement, Table};
+use crate::table::{col, render, Layout};
 
 use super::{CaseStatus, Group, RunReport};
 use crate::text::one_line;
@@ -103,30 +103,31 @@ fn header(r: &RunReport) -> String {
     h
 }
 
-/// The terminal report.
-pub fn text(r: &RunReport) -> String {
+/// The terminal report; the table laid out for `layout`.
+pub fn text(r: &RunReport, layout: Layout) -> String {
     let mut out = header(r);
     out.push_str("\n\n");
-    let mut t = Table::new();
-    t.load_preset(UTF8_BORDERS_ONLY)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_header([
-        "SUITE",
-        "VARIANT",
-        "MODEL",
-        "CASES",
-        "PASS",
-        "FAIL",
-        "ERROR",
-        "FLAKY",
-        "PASS RATE",
-        "SCORE",
-        "COST",
-        "TOKENS IN/OUT",
-        "P50",
-        "P95",
-        "",
-    ]);
+    // Priority 0 is always shown; on a narrow terminal the highest numbers go first. The
+    // variant tells rows apart only when a suite compares several prompts.
+    let compares = r.groups.iter().any(|g| g.variant != g.suite);
+    let columns = [
+        col("SUITE", 0, false),
+        col("VARIANT", if compares { 0 } else { 3 }, false),
+        col("MODEL", 4, false),
+        col("CASES", 1, true),
+        col("PASS", 1, true),
+        col("FAIL", 1, true),
+        col("ERROR", 2, true),
+        col("FLAKY", 3, true),
+        col("PASS RATE", 0, true),
+        col("SCORE", 0, true),
+        col("COST", 3, true),
+        col("TOKENS IN/OUT", 5, true),
+        col("P50", 4, true),
+        col("P95", 5, true),
+        col("", 0, false),
+    ];
+    let mut rows = Vec::new();
     for g in &r.groups {
         let variant = if g.variant == g.prompt {
             g.prompt.clone()
@@ -155,16 +156,9 @@ pub fn text(r: &RunReport) -> String {
             ms(g.latency_p95_ms),
             if g.ok() { "ok".into() } else { "FAILED".into() },
         ];
-        t.add_row(cells.into_iter().enumerate().map(|(i, c)| {
-            let cell = Cell::new(c);
-            if (3..14).contains(&i) {
-                cell.set_alignment(CellAlignment::Right)
-            } else {
-                cell
-            }
-        }));
+        rows.push(cells.to_vec());
     }
-    let _ = writeln!(out, "{t}");
+    out.push_str(&render(&columns, &rows, layout));
     for g in &r.groups {
         if !g.checks.is_empty() {
             let checks: Vec<String> = g

@@ -20,4 +20,5 @@ mod lifecycle;
 mod lint;
 mod malformed;
 mod read;
+mod readme;
 mod snapshot;

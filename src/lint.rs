@@ -39,7 +39,7 @@ fn push_error(out: &mut Vec<Diagnostic>, e: Error) {
     match e {
         Error::Invalid(d) => out.push(*d),
         Error::Many(ds) => out.extend(ds),
-        other => out.push(Diagnostic::error("error", "llmops", other.to_string())),
+        other => out.push(Diagnostic::error("error", "", other.to_string())),
     }
 }
 

@@ -100,13 +100,13 @@ impl Ui {
             Error::Usage { message, help } => {
                 let d = Diagnostic {
                     help: help.clone(),
-                    ..Diagnostic::error("usage", "llmops", message.clone())
+                    ..Diagnostic::error("usage", "", message.clone())
                 };
                 self.diagnostic(&d);
             }
             other => self.diagnostic(&Diagnostic {
                 help: other.help().map(str::to_string),
-                ..Diagnostic::error("error", "llmops", other.to_string())
+                ..Diagnostic::error("error", "", other.to_string())
             }),
         }
     }

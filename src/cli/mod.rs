@@ -96,9 +96,15 @@ enum Command {
     Merge(merge::Args),
     Runs(runs::Args),
     Report(report::Args),
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  llmops cache stats                     answers held, size, hit rate of recent runs\n  llmops cache explain refund-late       why this case missed the cache\n  llmops cache clear                     empty it; the next run calls again"
+    )]
     Cache(cache::Command),
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  llmops judge calibrate --labels evals-example/judge-labels.jsonl"
+    )]
     Judge(judge::Command),
     Release(release::Args),
     Promote(promote::Args),

@@ -44,6 +44,15 @@ fn tokens(n: u64) -> String {
     }
 }
 
+/// `1 sample`, `2 samples`.
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 fn header(r: &RunReport) -> String {
     let run = &r.run;
     let commit = run.git_commit.as_deref().map_or("no git".into(), |c| {
@@ -65,11 +74,27 @@ fn header(r: &RunReport) -> String {
     );
     if let Some(s) = &run.stats {
         let get = |k: &str| s.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+        // The counters are this session's; after `--resume` the run holds more samples.
+        let total: u64 = r
+            .groups
+            .iter()
+            .flat_map(|g| &g.case_results)
+            .map(|c| u64::from(c.samples))
+            .sum();
+        let now = get("samples") as u64;
+        let samples = if total > now {
+            format!(
+                "{} ({now} in this session, {} before `--resume`)",
+                plural(total, "sample"),
+                total - now
+            )
+        } else {
+            plural(now, "sample")
+        };
         let _ = write!(
             h,
-            "\n{} samples · {} calls · {} cached",
-            get("samples"),
-            get("calls"),
+            "\n{samples} · {} · {} cached",
+            plural(get("calls") as u64, "call"),
             get("cached")
         );
         if get("offline") > 0.0 {
@@ -165,6 +190,19 @@ pub fn text(r: &RunReport, layout: Layout) -> String {
                 .checks
                 .iter()
                 .map(|c| {
+                    // With every case ERROR there is no pass rate or score to compare: the
+                    // table shows `-`, and so does this line.
+                    let unscored = match c.name.as_str() {
+                        "pass_rate" => g.pass_rate.is_none(),
+                        "score" => g.score.is_none(),
+                        _ => false,
+                    };
+                    if unscored {
+                        return format!(
+                            "{} - (every case is ERROR; wanted {:.3})  MISSED",
+                            c.name, c.want
+                        );
+                    }
                     format!(
                         "{} {:.3} {} {:.3}{}",
                         c.name,
@@ -378,4 +416,109 @@ pub fn junit(r: &RunReport) -> String {
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ResultRow, RunRow, RunStatus, SampleStatus};
+
+    fn row(case: &str, status: SampleStatus) -> ResultRow {
+        ResultRow {
+            run_id: 1,
+            suite: "s".into(),
+            variant: "s".into(),
+            prompt: "s".into(),
+            prompt_hash: String::new(),
+            suite_hash: String::new(),
+            case_id: case.into(),
+            sample: 0,
+            status,
+            score: (status != SampleStatus::Error).then_some(1.0),
+            output: Some("out".into()),
+            error: (status == SampleStatus::Error).then(|| "boom".to_string()),
+            error_kind: None,
+            finish_reason: None,
+            provider: "echo".into(),
+            model: "m".into(),
+            fingerprint: String::new(),
+            latency_ms: None,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: None,
+            judge_input_tokens: 0,
+            judge_output_tokens: 0,
+            judge_cost_usd: 0.0,
+            cached: false,
+            retries: 0,
+            vars: serde_json::json!({}),
+            metadata: serde_json::json!({}),
+            description: None,
+            scores: Vec::new(),
+        }
+    }
+
+    fn report(
+        rows: &[ResultRow],
+        stats: serde_json::Value,
+        settings: serde_json::Value,
+    ) -> RunReport {
+        let run = RunRow {
+            id: 1,
+            started_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: None,
+            status: RunStatus::Finished,
+            git_commit: None,
+            dirty: false,
+            command: "eval".into(),
+            settings,
+            plan_key: String::new(),
+            stats: Some(stats),
+        };
+        super::super::build(run, rows)
+    }
+
+    #[test]
+    fn one_sample_is_singular() {
+        let r = report(
+            &[row("a", SampleStatus::Pass)],
+            serde_json::json!({ "samples": 1, "calls": 1 }),
+            serde_json::json!({}),
+        );
+        let t = text(&r, Layout::Plain);
+        assert!(t.contains("\n1 sample · 1 call · 0 cached"), "{t}");
+    }
+
+    #[test]
+    fn a_resumed_run_counts_every_sample_it_holds() {
+        let rows = [
+            row("a", SampleStatus::Pass),
+            row("b", SampleStatus::Pass),
+            row("c", SampleStatus::Pass),
+        ];
+        let r = report(
+            &rows,
+            serde_json::json!({ "samples": 1 }),
+            serde_json::json!({}),
+        );
+        let t = text(&r, Layout::Plain);
+        assert!(
+            t.contains("3 samples (1 in this session, 2 before `--resume`)"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn an_all_error_suite_does_not_claim_a_pass_rate_of_zero() {
+        let rows = [row("a", SampleStatus::Error), row("b", SampleStatus::Error)];
+        let settings = serde_json::json!({ "suites": { "s": {
+            "thresholds": { "pass_rate": 0.9 }, "min_pass": null, "repeat": 1 } } });
+        let r = report(&rows, serde_json::json!({ "samples": 2 }), settings);
+        let t = text(&r, Layout::Plain);
+        assert!(
+            t.contains("pass_rate - (every case is ERROR; wanted 0.900)  MISSED"),
+            "{t}"
+        );
+        assert!(!t.contains("0.000 < 0.900"), "{t}");
+    }
 }

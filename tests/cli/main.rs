@@ -19,6 +19,7 @@ mod judge;
 mod lifecycle;
 mod lint;
 mod malformed;
+mod messages;
 mod read;
 mod readme;
 mod snapshot;

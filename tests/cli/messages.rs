@@ -1,0 +1,73 @@
+//! One error prefix everywhere, and an example in every `--help`.
+
+use crate::support::llmops_in;
+
+#[test]
+fn errors_start_with_the_same_prefix_as_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // No registry here: an error of ours, about no file.
+    let ours = llmops_in(dir.path(), &["list"], &[]);
+    ours.expect(2);
+    assert!(
+        ours.stderr.starts_with("error: no llmops.yaml"),
+        "{}",
+        ours.stderr
+    );
+    // clap's, for an unknown flag.
+    let clap = llmops_in(dir.path(), &["list", "--bogus"], &[]);
+    clap.expect(2);
+    assert!(clap.stderr.starts_with("error: "), "{}", clap.stderr);
+    // A usage error of ours.
+    let usage = llmops_in(dir.path(), &["diff", "a"], &[]);
+    assert!(usage.stderr.starts_with("error: "), "{}", usage.stderr);
+    assert!(!usage.stderr.contains("llmops: error"), "{}", usage.stderr);
+}
+
+#[test]
+fn every_command_help_has_an_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = llmops_in(dir.path(), &["--help"], &[]);
+    top.expect(0);
+    let commands: Vec<String> = top
+        .stdout
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() >= 20, "{commands:?}");
+    let mut paths: Vec<Vec<String>> = commands.iter().map(|c| vec![c.clone()]).collect();
+    for parent in ["cache", "judge"] {
+        let help = llmops_in(dir.path(), &[parent, "--help"], &[]);
+        for sub in help
+            .stdout
+            .split("Commands:")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .filter(|l| !l.starts_with("   "))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|c| *c != "help")
+        {
+            paths.push(vec![parent.to_string(), sub.to_string()]);
+        }
+    }
+    for path in &paths {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let help = llmops_in(dir.path(), &args, &[]);
+        help.expect(0);
+        assert!(
+            help.stdout.contains("Example"),
+            "`llmops {}` has no example",
+            path.join(" ")
+        );
+    }
+}

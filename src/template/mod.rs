@@ -617,11 +617,14 @@ impl Prompt {
                 ),
                 Some("declare it under `inputs:` and pass it with `--var NAME=VALUE`, or check its spelling".to_string()),
             ),
-            minijinja::ErrorKind::SyntaxError => (
-                "template-syntax",
-                format!("template syntax error: {}", detail.unwrap_or_default()),
-                None,
-            ),
+            minijinja::ErrorKind::SyntaxError => {
+                let help = syntax_help(detail.as_deref().unwrap_or_default());
+                (
+                    "template-syntax",
+                    format!("template syntax error: {}", detail.unwrap_or_default()),
+                    Some(help.to_string()),
+                )
+            }
             minijinja::ErrorKind::TemplateNotFound => (
                 "include-missing",
                 format!("included template not found{}", detail.map(|d| format!(": {d}")).unwrap_or_default()),
@@ -726,6 +729,21 @@ pub fn resolve_vars(
 /// Every name declared under `inputs`.
 pub fn declared(prompt: &Prompt) -> BTreeSet<&str> {
     prompt.inputs.keys().map(String::as_str).collect()
+}
+
+/// What to do about a template syntax error, from minijinja's detail.
+fn syntax_help(detail: &str) -> &'static str {
+    if detail.contains("end of input") {
+        // The usual cause: a role line inside a block splits it across two messages.
+        "a `{% if %}`, `{% for %}` or `{% raw %}` is not closed in this message; close it before \
+         the next role line (`system:`, `user:`, `assistant:`), which starts a new message, or \
+         add the missing `{% endif %}` / `{% endfor %}`"
+    } else if detail.contains("unknown") || detail.contains("unexpected") {
+        "`{{ expr }}` prints a value, `{% tag %}` is a control tag (`if`, `for`, `set`, `include`), \
+         `{# text #}` a comment; check the tag and its closing delimiter on this line"
+    } else {
+        "check the Jinja syntax on this line: `{{ ... }}` prints, `{% ... %}` controls, `{# ... #}` comments"
+    }
 }
 
 #[cfg(test)]

@@ -71,3 +71,31 @@ fn every_command_help_has_an_example() {
         );
     }
 }
+
+#[test]
+fn a_template_syntax_error_says_what_to_do() {
+    let mut r = crate::support::Repo::new();
+    crate::support::minimal(&r);
+    // A role line inside `{% if %}` splits the block across two messages.
+    r.write(
+        "prompts/greet.prompty",
+        &crate::support::GREET.replace(
+            "user:\nHello {{ who }}{{ punct }}\n",
+            "user:\n{% if who %}\nHello {{ who }}{{ punct }}\nassistant:\nHi\n{% endif %}\n",
+        ),
+    );
+    r.commit("a role line inside a block");
+    let lint = r.llmops(&["lint"]);
+    lint.expect(2);
+    assert!(
+        lint.stderr.contains("template syntax error"),
+        "{}",
+        lint.stderr
+    );
+    assert!(
+        lint.stderr
+            .contains("help: a `{% if %}`, `{% for %}` or `{% raw %}` is not closed"),
+        "{}",
+        lint.stderr
+    );
+}

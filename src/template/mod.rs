@@ -329,6 +329,20 @@ impl Prompt {
 
     /// Parse a prompt file's text. Partials are not loaded here (see [`Prompt::load_partials`]).
     pub fn parse(path: &str, text: &str) -> Result<Prompt, Diagnostic> {
+        let (prompt, mut problems) = Prompt::parse_all(path, text)?;
+        if problems.is_empty() {
+            Ok(prompt)
+        } else {
+            Err(problems.remove(0))
+        }
+    }
+
+    /// Parse a prompt file's text as far as it can be: the prompt, with the problems that do
+    /// not stop it being read (a name that differs from the file's, an input default of the
+    /// wrong type), so `lint` can report them all in one run. Errors that leave nothing to
+    /// read (no front matter, bad YAML, an invalid name, bad role lines) are returned as `Err`.
+    pub fn parse_all(path: &str, text: &str) -> Result<(Prompt, Vec<Diagnostic>), Diagnostic> {
+        let mut problems = Vec::new();
         // Files from Windows editors: the template and its identity must not depend on CRLF.
         let text = text.replace("\r\n", "\n");
         let (yaml, body, body_line) = split_front_matter(path, &text)?;
@@ -357,16 +371,18 @@ impl Prompt {
             .help("use lower-case letters, digits, `.`, `_` and `-`"));
         }
         if fm.name.value != stem {
-            return Err(Diagnostic::error(
-                "name",
-                path,
-                format!(
-                    "name `{}` does not match the file name `{stem}.prompty`",
-                    fm.name.value
-                ),
-            )
-            .at(name_line, None)
-            .help(format!("rename the file or write `name: {stem}`")));
+            problems.push(
+                Diagnostic::error(
+                    "name",
+                    path,
+                    format!(
+                        "name `{}` does not match the file name `{stem}.prompty`",
+                        fm.name.value
+                    ),
+                )
+                .at(name_line, None)
+                .help(format!("rename the file or write `name: {stem}`")),
+            );
         }
         let mut input_lines = BTreeMap::new();
         let mut inputs = IndexMap::new();
@@ -374,12 +390,14 @@ impl Prompt {
             let line = spec.referenced.line() as usize + 1;
             if let Some(default) = &spec.value.default {
                 if let Err(msg) = vars::type_check(spec.value.kind, default) {
-                    return Err(Diagnostic::error(
-                        "input-default",
-                        path,
-                        format!("inputs.{name}.default: {msg}"),
-                    )
-                    .at(line, None));
+                    problems.push(
+                        Diagnostic::error(
+                            "input-default",
+                            path,
+                            format!("inputs.{name}.default: {msg}"),
+                        )
+                        .at(line, None),
+                    );
                 }
             }
             input_lines.insert(name.clone(), line);
@@ -390,7 +408,7 @@ impl Prompt {
             Some(m) => (m.value, Some(m.referenced.line() as usize + 1)),
             None => (ModelSpec::default(), None),
         };
-        Ok(Prompt {
+        let prompt = Prompt {
             name: fm.name.value,
             path: path.to_string(),
             description: fm.description,
@@ -407,7 +425,8 @@ impl Prompt {
             messages,
             partials: BTreeMap::new(),
             compiled: OnceLock::new(),
-        })
+        };
+        Ok((prompt, problems))
     }
 
     /// Load every partial the body references, transitively, through `read`, refusing paths

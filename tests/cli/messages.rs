@@ -99,3 +99,30 @@ fn a_template_syntax_error_says_what_to_do() {
         lint.stderr
     );
 }
+
+/// Four mistakes in one prompt, four diagnostics in one run (it took four runs: each stage
+/// hid the next).
+#[test]
+fn lint_reports_every_problem_of_a_prompt_in_one_run() {
+    let mut r = crate::support::Repo::new();
+    crate::support::minimal(&r);
+    r.write(
+        "prompts/greet.prompty",
+        "---\nname: greeting\ninputs:\n  who: { type: string }\n---\nsystem:\nYou greet {{ who }.\n\nuser:\n{% include \"missing.jinja\" %}\nHello {{ whom }}\n",
+    );
+    r.commit("four mistakes");
+    let lint = r.llmops(&["lint"]);
+    lint.expect(2);
+    for want in [
+        "error: name `greeting` does not match the file name `greet.prompty`",
+        "error: included template `missing.jinja` not found",
+        "error: template syntax error",
+        "error: variable `whom` is used but not declared",
+    ] {
+        assert!(
+            lint.stderr.contains(want),
+            "no `{want}` in:\n{}",
+            lint.stderr
+        );
+    }
+}

@@ -126,3 +126,32 @@ fn lint_reports_every_problem_of_a_prompt_in_one_run() {
         );
     }
 }
+
+/// `diff` with one reference: its usage, argument list and error agree on what it needs.
+#[test]
+fn diff_with_one_reference_says_it_needs_two() {
+    let mut r = crate::support::Repo::new();
+    crate::support::minimal(&r);
+    r.commit("greet");
+    let run = r.llmops(&["diff", "v1"]);
+    run.expect(2);
+    assert!(
+        run.stderr
+            .starts_with("error: `llmops diff` needs two references to compare, A and B"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("`llmops diff v1 worktree`"),
+        "{}",
+        run.stderr
+    );
+    let help = r.llmops(&["diff", "--help"]);
+    for want in ["[PROMPT] <A> <B>", "<PROMPT|A>", "[A|B]", "[B]"] {
+        assert!(
+            help.stdout.contains(want),
+            "no `{want}` in:\n{}",
+            help.stdout
+        );
+    }
+}

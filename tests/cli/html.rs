@@ -196,6 +196,25 @@ fn the_page_works_in_a_real_browser() {
         .expect(0);
     b.open(&format!("file://{}", ex.path().join("run.html").display()));
     assert_eq!(b.errors(), Vec::<String>::new(), "console errors");
+    // The metric filter keeps the cases scored on that metric and adds its column; a click on
+    // a header sorts by it.
+    let by_metric = b.eval(
+        "(() => { const m = document.getElementById('filter-metric'); m.value = 'priority';
+                  m.dispatchEvent(new Event('change'));
+                  const ths = [...document.querySelectorAll('.cases th')];
+                  ths[3].click();
+                  const scores = [...document.querySelectorAll('tr.case td:nth-child(4)')]
+                      .map(t => Number(t.textContent));
+                  const r = [ths[ths.length - 1].textContent, document.getElementById('count').textContent,
+                             scores.every((s, i) => i === 0 || scores[i - 1] <= s), scores.length];
+                  m.value = ''; m.dispatchEvent(new Event('change'));
+                  return r; })()",
+    );
+    assert_eq!(by_metric[0], "priority", "{by_metric}");
+    assert_eq!(by_metric[2], true, "not sorted by score: {by_metric}");
+    assert!(by_metric[3].as_u64().unwrap() > 0, "{by_metric}");
+    // Four cases of classify-ticket carry a `priority` assertion (`report --format json` agrees).
+    assert_eq!(by_metric[1], "4 of 92", "the metric filter: {by_metric}");
     let failing = b.eval(
         "(() => { const s = document.getElementById('filter-status'); s.value = 'fail';
                   s.dispatchEvent(new Event('change'));

@@ -22,8 +22,8 @@ Each (prompt × case × sample) is one request, fingerprinted by provider, model
 rendered messages and sample index; cached answers are reused. Results go to the store
 (`.llmops/cache/llmops.db`); `llmops runs` and `llmops report` show them again.
 
-Exit codes: 0 every suite cleared its thresholds, 1 a suite missed one (or, with none set,
-a case failed), 2 bad input, 3 a provider failed beyond retries, 4 nothing to evaluate,
+Exit codes: 0 every suite cleared its thresholds, 1 a suite missed one (or, without a
+`pass_rate` or `score` threshold, a case failed), 2 bad input, 3 a provider failed beyond retries, 4 nothing to evaluate,
 130 interrupted (finished cases are kept; `--resume` continues).
 
 Examples:

@@ -148,20 +148,22 @@ pub struct Group {
     pub latency_p95_ms: Option<f64>,
     /// Threshold checks.
     pub checks: Vec<Check>,
+    /// A `pass_rate` or `score` threshold is set: it, not "every case passes", is the bar for
+    /// the cases (metric thresholds alone cover only their own assertions).
+    #[serde(skip)]
+    pub case_bar_set: bool,
     /// Every case.
     pub case_results: Vec<CaseResult>,
 }
 
 impl Group {
-    /// Cleared every threshold (or, with none set, had no failing case).
+    /// Cleared every threshold, and had no failing case unless a `pass_rate` or `score`
+    /// threshold says how many may fail.
     pub fn ok(&self) -> bool {
         // An ERROR case is never a success, whatever the thresholds say.
         self.errored == 0
-            && if self.checks.is_empty() {
-                self.failed == 0
-            } else {
-                self.checks.iter().all(|c| c.ok)
-            }
+            && self.checks.iter().all(|c| c.ok)
+            && (self.case_bar_set || self.failed == 0)
     }
 }
 
@@ -399,6 +401,7 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         latency_p50_ms: quantile(&lat, 0.5),
         latency_p95_ms: quantile(&lat, 0.95),
         checks,
+        case_bar_set: t.pass_rate.is_some() || t.score.is_some(),
         case_results: cases,
     }
 }
@@ -406,7 +409,7 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
 impl RunReport {
     /// How the run ended for the exit code: a provider failure when a case is ERROR because
     /// a provider or judge call failed beyond retries; a quality failure when a suite missed a
-    /// threshold (or, with none set, had a failing case) or a case is ERROR for another reason.
+    /// threshold (or, without a `pass_rate` or `score` threshold, had a failing case) or a case is ERROR for another reason.
     pub fn outcome(&self) -> Outcome {
         let cases = || self.groups.iter().flat_map(|g| &g.case_results);
         let provider_failed = cases().any(|c| {

@@ -521,4 +521,23 @@ mod tests {
         );
         assert!(!t.contains("0.000 < 0.900"), "{t}");
     }
+
+    #[test]
+    fn metric_thresholds_alone_do_not_excuse_failing_cases() {
+        let mut failing = row("a", SampleStatus::Fail);
+        failing.score = Some(0.5);
+        let rows = [failing, row("b", SampleStatus::Pass)];
+        let metric_only = serde_json::json!({ "suites": { "s": {
+            "thresholds": { "metrics": { "tone": 0.5 } }, "min_pass": null, "repeat": 1 } } });
+        let r = report(&rows, serde_json::json!({ "samples": 2 }), metric_only);
+        assert!(!r.groups[0].ok());
+        assert_eq!(r.outcome(), crate::error::Outcome::QualityFailed);
+        assert!(text(&r, Layout::Plain).contains("FAILED"));
+        // A pass-rate bar says how many cases may fail.
+        let with_rate = serde_json::json!({ "suites": { "s": {
+            "thresholds": { "pass_rate": 0.5 }, "min_pass": null, "repeat": 1 } } });
+        let r = report(&rows, serde_json::json!({ "samples": 2 }), with_rate);
+        assert!(r.groups[0].ok());
+        assert_eq!(r.outcome(), crate::error::Outcome::Success);
+    }
 }

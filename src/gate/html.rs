@@ -84,9 +84,17 @@ fn card(g: &SuiteGate) -> Card {
             if c.ok { "ok" } else { "MISSED" }
         ));
     }
-    for (case, kind) in &g.critical_flips {
+    // The table lists every flipped case (status `regressed`); the card names a few.
+    const NAMED: usize = 5;
+    for (case, kind) in g.critical_flips.iter().take(NAMED) {
         notes.push(format!(
             "critical `{kind}` flipped pass -> fail in `{case}`"
+        ));
+    }
+    if g.critical_flips.len() > NAMED {
+        notes.push(format!(
+            "… and {} more critical flips (filter the cases by `regressed`)",
+            g.critical_flips.len() - NAMED
         ));
     }
     if !g.added.is_empty() {
@@ -199,12 +207,15 @@ pub fn page(r: &GateReport) -> Page {
         }
     }
     let mut cards: Vec<Card> = r.suites.iter().map(card).collect();
-    for u in &r.unchanged {
+    if !r.unchanged.is_empty() {
         cards.push(Card {
-            title: u.clone(),
-            status: "not gated".into(),
+            title: "not gated".into(),
+            status: r.unchanged.len().to_string(),
             tone: "none".into(),
-            notes: vec!["nothing it depends on changed".into()],
+            notes: vec![format!(
+                "{}: nothing they depend on changed (`--all` gates them too)",
+                r.unchanged.join(", ")
+            )],
             ..Card::default()
         });
     }

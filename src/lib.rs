@@ -28,6 +28,7 @@ pub mod registry;
 pub mod report;
 pub mod store;
 pub mod suite;
+pub mod table;
 pub mod template;
 pub mod text;
 pub mod ui;

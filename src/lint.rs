@@ -40,7 +40,7 @@ fn push_error(out: &mut Vec<Diagnostic>, e: Error) {
     match e {
         Error::Invalid(d) => out.push(*d),
         Error::Many(ds) => out.extend(ds),
-        other => out.push(Diagnostic::error("error", "llmops", other.to_string())),
+        other => out.push(Diagnostic::error("error", "", other.to_string())),
     }
 }
 
@@ -65,20 +65,20 @@ pub fn lint(reg: &Registry) -> Result<Report> {
         files
             .into_par_iter()
             .map(|(name, path)| {
-                let p = reg.load_prompt_file(&path);
+                let p = load_prompt(reg, &path);
                 (name, p)
             })
             .collect()
     };
-    for (name, p) in loaded {
+    for (name, (p, problems)) in loaded {
         report.prompts += 1;
+        out.extend(problems);
         match p {
-            Ok(p) => {
+            Some(p) => {
                 check_prompt(reg, &p, &dir, &mut out);
                 prompts.insert(name, p);
             }
-            Err(e) => {
-                push_error(&mut out, e);
+            None => {
                 broken.insert(name);
             }
         }
@@ -219,6 +219,45 @@ fn check_price(reg: &Registry, p: &Prompt, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Read a prompt file as far as it can be read, with every problem found on the way: a name
+/// mismatch or a missing include does not hide the template's own errors.
+fn load_prompt(reg: &Registry, path: &str) -> (Option<Prompt>, Vec<Diagnostic>) {
+    let mut problems = Vec::new();
+    let text = match reg.source.read(path) {
+        Ok(Some(bytes)) => match crate::yaml::decode_utf8(path, &bytes) {
+            Ok(t) => t,
+            Err(d) => {
+                problems.push(d);
+                return (None, problems);
+            }
+        },
+        Ok(None) => {
+            problems.push(Diagnostic::error("error", path, "not found"));
+            return (None, problems);
+        }
+        Err(e) => {
+            push_error(&mut problems, e);
+            return (None, problems);
+        }
+    };
+    let mut prompt = match Prompt::parse_all(path, &text) {
+        Ok((p, found)) => {
+            problems.extend(found);
+            p
+        }
+        Err(d) => {
+            problems.push(d);
+            return (None, problems);
+        }
+    };
+    let read = |rel: &str| reg.source.read(rel);
+    if let Err(e) = prompt.load_partials(&reg.settings.prompts_dir, &read) {
+        // The partials read so far stay loaded; the messages can still be checked.
+        push_error(&mut problems, e);
+    }
+    (Some(prompt), problems)
+}
+
 fn check_prompt(reg: &Registry, p: &Prompt, dir: &str, out: &mut Vec<Diagnostic>) {
     let syntax = p.check_syntax(dir);
     let broken = !syntax.is_empty();
@@ -241,9 +280,7 @@ fn check_prompt(reg: &Registry, p: &Prompt, dir: &str, out: &mut Vec<Diagnostic>
             );
         }
     }
-    if broken {
-        return;
-    }
+    // Messages that compile are still checked for undeclared variables when another does not.
     let used = p.used_variables(dir);
     for (var, (file, line)) in &used {
         if !p.inputs.contains_key(var) {
@@ -267,7 +304,8 @@ fn check_prompt(reg: &Registry, p: &Prompt, dir: &str, out: &mut Vec<Diagnostic>
         }
     }
     for name in p.inputs.keys() {
-        if !used.contains_key(name) {
+        // A message that does not compile may be the one that uses it.
+        if !broken && !used.contains_key(name) {
             out.push(
                 Diagnostic::warning(
                     "unused-input",

@@ -44,6 +44,12 @@ impl Ui {
         format!("{code}{text}\x1b[0m")
     }
 
+    /// How tables are laid out on stdout: to `COLUMNS` or the terminal's width, or plain when
+    /// piped.
+    pub fn layout(&self) -> crate::table::Layout {
+        crate::table::Layout::detect(io::stdout().is_terminal())
+    }
+
     /// Write `text` to stdout. A closed pipe (`llmops list | head`) ends the command quietly.
     pub fn out(&self, text: &str) -> Result<()> {
         let text = crate::redact::scrub(text);
@@ -95,13 +101,13 @@ impl Ui {
             Error::Usage { message, help } => {
                 let d = Diagnostic {
                     help: help.clone(),
-                    ..Diagnostic::error("usage", "llmops", message.clone())
+                    ..Diagnostic::error("usage", "", message.clone())
                 };
                 self.diagnostic(&d);
             }
             other => self.diagnostic(&Diagnostic {
                 help: other.help().map(str::to_string),
-                ..Diagnostic::error("error", "llmops", other.to_string())
+                ..Diagnostic::error("error", "", other.to_string())
             }),
         }
     }

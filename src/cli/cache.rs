@@ -11,6 +11,7 @@ use crate::store::Store;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Cached responses by provider and model, and hit rates of recent runs.
+    #[command(after_help = "Examples:\n  llmops cache stats\n  llmops cache stats --format json")]
     Stats {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
@@ -28,6 +29,9 @@ pub enum Command {
         suite: Option<String>,
     },
     /// Delete every cached response (runs and results stay).
+    #[command(
+        after_help = "Example:\n  llmops cache clear            the next `llmops eval` calls the providers again"
+    )]
     Clear,
 }
 

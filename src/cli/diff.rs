@@ -16,6 +16,8 @@ pub enum DiffFormat {
     Markdown,
     /// For programs.
     Json,
+    /// One self-contained page to open in a browser.
+    Html,
 }
 
 /// Compare prompts between two references
@@ -39,16 +41,17 @@ Examples:
   llmops diff support-reply@production worktree
   llmops diff main worktree --format markdown > comment.md
   llmops diff HEAD~1 HEAD --format json
+  llmops diff support-reply v3 v4 --format html > diff.html
   llmops diff support-reply production worktree --eval"
 )]
 pub struct Args {
-    /// The prompt to compare; leave it out to compare every prompt (then this is A).
-    #[arg(value_name = "PROMPT")]
+    /// The prompt to compare, then A and B; with two arguments, A (and every prompt is compared).
+    #[arg(value_name = "PROMPT|A")]
     first: String,
-    /// Reference A, the old side (B when PROMPT is left out).
-    #[arg(value_name = "A")]
-    second: String,
-    /// Reference B, the new side.
+    /// Reference A, the old side; B when PROMPT is left out.
+    #[arg(value_name = "A|B")]
+    second: Option<String>,
+    /// Reference B, the new side, after PROMPT and A.
     #[arg(value_name = "B")]
     third: Option<String>,
     /// Run the suites of each side that has no eval evidence yet (cached answers are reused),
@@ -140,9 +143,19 @@ fn evidence(
 
 /// Run `llmops diff`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let Some(second) = args.second.as_deref() else {
+        return Err(Error::usage_help(
+            "`llmops diff` needs two references to compare, A and B",
+            format!(
+                "`llmops diff A B` compares every prompt that differs (`llmops diff {} worktree`: \
+                 with the files on disk); `llmops diff PROMPT A B` compares one prompt",
+                args.first
+            ),
+        ));
+    };
     let (fixed, a_text, b_text) = match &args.third {
-        Some(b) => (Some(args.first.clone()), args.second.as_str(), b.as_str()),
-        None => (None, args.first.as_str(), args.second.as_str()),
+        Some(b) => (Some(args.first.clone()), second, b.as_str()),
+        None => (None, args.first.as_str(), second),
     };
     let (sa, sb) = (side(a_text)?, side(b_text)?);
     let res = ctx.resolver()?;
@@ -235,6 +248,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     };
     match args.format {
         DiffFormat::Json => ctx.ui.json(&report)?,
+        DiffFormat::Html => ctx.ui.out(&crate::report::html::diff(&report))?,
         DiffFormat::Markdown => ctx.ui.out(&markdown(&report))?,
         DiffFormat::Text => ctx.ui.out(&text(&report, &|st, t| ctx.ui.paint(st, t)))?,
     }

@@ -23,8 +23,8 @@ Each (prompt × case × sample) is one request, fingerprinted by provider, model
 rendered messages and sample index; cached answers are reused. Results go to the store
 (`.llmops/cache/llmops.db`); `llmops runs` and `llmops report` show them again.
 
-Exit codes: 0 every suite cleared its thresholds, 1 a suite missed one (or, with none set,
-a case failed), 2 bad input, 3 a provider failed beyond retries, 4 nothing to evaluate,
+Exit codes: 0 every suite cleared its thresholds, 1 a suite missed one (or, without a
+`pass_rate` or `score` threshold, a case failed), 2 bad input, 3 a provider failed beyond retries, 4 nothing to evaluate,
 130 interrupted (finished cases are kept; `--resume` continues).
 
 Examples:
@@ -223,7 +223,7 @@ fn dry_run(
     if format == ReportFormat::Json {
         ctx.ui.json(&lines)?;
     } else {
-        ctx.ui.out(&report::dry_run_text(&lines))?;
+        ctx.ui.out(&report::dry_run_text(&lines, ctx.ui.layout()))?;
         for model in report::unpriced_models(&lines) {
             ctx.ui.note(&format!("warning: model `{model}` has no known price: its cost is unknown (not $0); add it under `pricing:` in llmops.yaml"));
         }

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use comfy_table::{presets::UTF8_BORDERS_ONLY, ContentArrangement, Table};
 use serde::Serialize;
 
 use super::{report_errors, Ctx, Format};
@@ -100,19 +99,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     reg.source.describe()
                 ));
             } else {
-                let mut t = Table::new();
-                t.load_preset(UTF8_BORDERS_ONLY)
-                    .set_content_arrangement(ContentArrangement::Dynamic)
-                    .set_header([
-                        "PROMPT",
-                        "DESCRIPTION",
-                        "OWNER",
-                        "MODEL",
-                        "INPUTS",
-                        "SUITES",
-                    ]);
+                use crate::table::col;
+                let columns = [
+                    col("PROMPT", 0, false),
+                    col("DESCRIPTION", 4, false),
+                    col("OWNER", 3, false),
+                    col("MODEL", 1, false),
+                    col("INPUTS", 5, false),
+                    col("SUITES", 2, false),
+                ];
+                let mut cells = Vec::new();
                 for r in &rows {
-                    t.add_row([
+                    cells.push(vec![
                         r.name.clone(),
                         r.description.clone().unwrap_or_default(),
                         r.owner.clone().unwrap_or_default(),
@@ -121,7 +119,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                         r.suites.join(", "),
                     ]);
                 }
-                ctx.ui.out(&format!("{t}\n"))?;
+                ctx.ui
+                    .out(&crate::table::render(&columns, &cells, ctx.ui.layout()))?;
             }
         }
     }

@@ -97,15 +97,24 @@ enum Command {
     Merge(merge::Args),
     Runs(runs::Args),
     Report(report::Args),
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  llmops cache stats                     answers held, size, hit rate of recent runs\n  llmops cache explain refund-late       why this case missed the cache\n  llmops cache clear                     empty it; the next run calls again"
+    )]
     Cache(cache::Command),
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  llmops judge calibrate --labels evals-example/judge-labels.jsonl"
+    )]
     Judge(judge::Command),
     Release(release::Args),
     Promote(promote::Args),
     Rollback(rollback::Args),
     Log(log::Args),
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  llmops lock resolve                    finish a merge that conflicted in .llmops/versions.lock"
+    )]
     Lock(lock::Command),
     Diff(diff::Args),
     Export(export::Args),
@@ -135,6 +144,8 @@ pub enum ReportFormat {
     Markdown,
     /// JUnit XML, for CI test views.
     Junit,
+    /// One self-contained page to open in a browser.
+    Html,
 }
 
 /// What every command gets.

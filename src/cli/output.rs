@@ -14,10 +14,11 @@ pub(crate) fn emit_report(
     output: Option<&std::path::Path>,
 ) -> Result<()> {
     let text = match format {
-        ReportFormat::Text => report::text(report),
+        ReportFormat::Text => report::text(report, ctx.ui.layout()),
         ReportFormat::Json => serde_json::to_string_pretty(report).expect("serialisable") + "\n",
         ReportFormat::Markdown => report::markdown(report),
         ReportFormat::Junit => report::junit(report),
+        ReportFormat::Html => report::html::run(report),
     };
     let text = crate::redact::scrub(&text);
     match output.filter(|p| !crate::fsio::is_stdout(p)) {
@@ -56,10 +57,11 @@ pub(crate) fn emit_gate(
     output: Option<&std::path::Path>,
 ) -> Result<()> {
     let text = match format {
-        ReportFormat::Text => gate::render::text(report),
+        ReportFormat::Text => gate::render::text(report, ctx.ui.layout()),
         ReportFormat::Json => serde_json::to_string_pretty(report).expect("serialisable") + "\n",
         ReportFormat::Markdown => gate::render::markdown(report),
         ReportFormat::Junit => gate::render::junit(report),
+        ReportFormat::Html => gate::html::html(report),
     };
     let text = crate::redact::scrub(&text);
     match output.filter(|p| !crate::fsio::is_stdout(p)) {

@@ -1,7 +1,5 @@
 //! `llmops runs`: past runs in the store.
 
-use comfy_table::{presets::UTF8_BORDERS_ONLY, Table};
-
 use super::{Ctx, Format};
 use crate::error::{Outcome, Result};
 use crate::store::Store;
@@ -31,18 +29,19 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         ctx.ui.note("no runs yet: `llmops eval` makes one");
         return Ok(Outcome::Success);
     }
-    let mut t = Table::new();
-    t.load_preset(UTF8_BORDERS_ONLY).set_header([
-        "RUN",
-        "STARTED (UTC)",
-        "STATUS",
-        "COMMIT",
-        "SAMPLES",
-        "CACHED",
-        "CALLS",
-        "SPENT",
-        "COMMAND",
-    ]);
+    use crate::table::col;
+    let columns = [
+        col("RUN", 0, true),
+        col("STARTED (UTC)", 0, false),
+        col("STATUS", 0, false),
+        col("COMMIT", 2, false),
+        col("SAMPLES", 3, true),
+        col("CACHED", 3, true),
+        col("CALLS", 3, true),
+        col("SPENT", 1, true),
+        col("COMMAND", 4, false),
+    ];
+    let mut rows = Vec::new();
     for r in &runs {
         let stat = |k: &str| {
             r.stats
@@ -53,7 +52,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         let commit = r.git_commit.as_deref().map_or("-".to_string(), |c| {
             format!("{}{}", &c[..7.min(c.len())], if r.dirty { "+" } else { "" })
         });
-        t.add_row([
+        rows.push(vec![
             r.id.to_string(),
             r.started_at
                 .get(..19)
@@ -68,6 +67,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             r.command.clone(),
         ]);
     }
-    ctx.ui.out(&format!("{t}\n"))?;
+    ctx.ui
+        .out(&crate::table::render(&columns, &rows, ctx.ui.layout()))?;
     Ok(Outcome::Success)
 }

@@ -3,6 +3,7 @@
 //! data, so `llmops gate` and `llmops merge` decide the same way.
 
 pub mod baseline;
+pub mod html;
 pub mod pair;
 pub mod render;
 pub mod stats;

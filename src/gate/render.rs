@@ -98,26 +98,26 @@ fn explain(out: &mut String, g: &SuiteGate, bullet: &str) {
     }
 }
 
-/// The terminal report.
-pub fn text(r: &GateReport) -> String {
+/// The terminal report; the table laid out for `layout`.
+pub fn text(r: &GateReport, layout: crate::table::Layout) -> String {
     let mut out = format!(
         "gate: candidate {} vs baseline {} · alpha {} · tolerance {}\n\n",
         r.candidate, r.baseline, r.policy.alpha, r.policy.tolerance
     );
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
-    t.set_header([
-        "SUITE",
-        "PAIRS",
-        "BASELINE",
-        "CANDIDATE",
-        "DELTA",
-        "ONE-SIDED BOUNDS",
-        "P(WORSE)",
-        "P(NO WORSE)",
-        "TEST",
-        "VERDICT",
-    ]);
+    use crate::table::col;
+    let columns = [
+        col("SUITE", 0, false),
+        col("PAIRS", 2, true),
+        col("BASELINE", 2, true),
+        col("CANDIDATE", 1, true),
+        col("DELTA", 0, true),
+        col("ONE-SIDED BOUNDS", 3, false),
+        col("P(WORSE)", 1, true),
+        col("P(NO WORSE)", 1, true),
+        col("TEST", 4, false),
+        col("VERDICT", 0, false),
+    ];
+    let mut rows = Vec::new();
     for g in &r.suites {
         let (pw, pn, m) = g
             .stats
@@ -125,7 +125,7 @@ pub fn text(r: &GateReport) -> String {
             .map_or(("-".into(), "-".into(), "-".into()), |s| {
                 (p(s.p_regression), p(s.p_noninferior), s.method.clone())
             });
-        t.add_row([
+        rows.push(vec![
             name(g),
             g.clusters
                 .map_or(g.n.to_string(), |c| format!("{} ({c} clusters)", g.n)),
@@ -139,7 +139,7 @@ pub fn text(r: &GateReport) -> String {
             g.verdict.as_str().to_string(),
         ]);
     }
-    let _ = writeln!(out, "{t}");
+    out.push_str(&crate::table::render(&columns, &rows, layout));
     for g in &r.suites {
         let _ = writeln!(out, "\n{}: {}", name(g), g.verdict.as_str());
         explain(&mut out, g, "  - ");

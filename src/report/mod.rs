@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod evidence;
+pub mod html;
 mod render;
 
 use std::collections::BTreeMap;
@@ -88,6 +89,13 @@ pub struct CaseResult {
     pub critical_failures: Vec<String>,
     /// Per-metric mean score.
     pub metrics: BTreeMap<String, f64>,
+    /// The case's variables (for the HTML report; not part of the JSON report).
+    #[serde(skip)]
+    pub vars: serde_json::Value,
+    /// Every assertion of the sample whose output is shown, with its reason (for the HTML
+    /// report; not part of the JSON report).
+    #[serde(skip)]
+    pub assertions: Vec<crate::store::ScoreRow>,
 }
 
 /// A threshold check.
@@ -162,21 +170,23 @@ pub struct Group {
     pub latency_p95_ms: Option<f64>,
     /// Threshold checks.
     pub checks: Vec<Check>,
+    /// A `pass_rate` or `score` threshold is set: it, not "every case passes", is the bar for
+    /// the cases (metric thresholds alone cover only their own assertions).
+    #[serde(skip)]
+    pub case_bar_set: bool,
     /// Every case.
     pub case_results: Vec<CaseResult>,
 }
 
 impl Group {
-    /// Cleared every threshold (or, with none set, had no failing case).
+    /// Cleared every threshold, and had no failing case unless a `pass_rate` or `score`
+    /// threshold says how many may fail.
     pub fn ok(&self) -> bool {
         // An ERROR case is never a success, whatever the thresholds say.
         self.errored == 0
             && (self.suspect == 0 || self.on_suspect == OnSuspect::Warn)
-            && if self.checks.is_empty() {
-                self.failed == 0
-            } else {
-                self.checks.iter().all(|c| c.ok)
-            }
+            && self.checks.iter().all(|c| c.ok)
+            && (self.case_bar_set || self.failed == 0)
     }
 }
 
@@ -295,11 +305,11 @@ pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Case
             }
         }
     }
-    let output = samples
+    let shown = samples
         .iter()
         .find(|r| r.status != SampleStatus::Pass)
-        .or(samples.first())
-        .and_then(|r| r.output.clone());
+        .or(samples.first());
+    let output = shown.and_then(|r| r.output.clone());
     CaseResult {
         id: first.case_id.clone(),
         description: first.description.clone(),
@@ -317,6 +327,8 @@ pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Case
             .into_iter()
             .filter_map(|(k, v)| mean(v).map(|m| (k, m)))
             .collect(),
+        vars: first.vars.clone(),
+        assertions: shown.map(|r| r.scores.clone()).unwrap_or_default(),
     }
 }
 
@@ -460,6 +472,7 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
         latency_p50_ms: quantile(&lat, 0.5),
         latency_p95_ms: quantile(&lat, 0.95),
         checks,
+        case_bar_set: t.pass_rate.is_some() || t.score.is_some(),
         case_results: cases,
     }
 }
@@ -495,7 +508,7 @@ fn panel(rows: &[ResultRow]) -> (Option<f64>, Vec<String>) {
 impl RunReport {
     /// How the run ended for the exit code: a provider failure when a case is ERROR because
     /// a provider or judge call failed beyond retries; a quality failure when a suite missed a
-    /// threshold (or, with none set, had a failing case) or a case is ERROR for another reason.
+    /// threshold (or, without a `pass_rate` or `score` threshold, had a failing case) or a case is ERROR for another reason.
     pub fn outcome(&self) -> Outcome {
         let cases = || self.groups.iter().flat_map(|g| &g.case_results);
         let provider_failed = cases().any(|c| {
@@ -543,24 +556,24 @@ pub struct EstimateLine {
     pub priced: bool,
 }
 
-/// The `eval --dry-run` table and its total line.
-pub fn dry_run_text(lines: &[EstimateLine]) -> String {
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY)
-        .set_header([
-            "SUITE",
-            "VARIANT",
-            "PROVIDER",
-            "MODEL",
-            "SAMPLES",
-            "CALLS",
-            "OFFLINE",
-            "CACHED",
-            "EST. TOKENS IN/OUT",
-            "EST. COST",
-        ]);
+/// The `eval --dry-run` table, laid out for `layout`, and its total line.
+pub fn dry_run_text(lines: &[EstimateLine], layout: crate::table::Layout) -> String {
+    use crate::table::col;
+    let columns = [
+        col("SUITE", 0, false),
+        col("VARIANT", 2, false),
+        col("PROVIDER", 3, false),
+        col("MODEL", 3, false),
+        col("SAMPLES", 1, true),
+        col("CALLS", 0, true),
+        col("OFFLINE", 2, true),
+        col("CACHED", 0, true),
+        col("EST. TOKENS IN/OUT", 4, true),
+        col("EST. COST", 0, true),
+    ];
+    let mut rows = Vec::new();
     for l in lines {
-        t.add_row([
+        rows.push(vec![
             l.suite.clone(),
             l.variant.clone(),
             l.provider.clone(),
@@ -579,6 +592,7 @@ pub fn dry_run_text(lines: &[EstimateLine]) -> String {
             },
         ]);
     }
+    let t = crate::table::render(&columns, &rows, layout);
     let calls: u64 = lines.iter().map(|l| l.calls).sum();
     let hits: u64 = lines.iter().map(|l| l.cache_hits).sum();
     let offline: u64 = lines.iter().map(|l| l.offline).sum();
@@ -593,7 +607,7 @@ pub fn dry_run_text(lines: &[EstimateLine]) -> String {
     } else {
         " plus calls of unknown cost".to_string()
     };
-    format!("{t}\ndry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4}{unknown} (judge calls not estimated); nothing was called\n")
+    format!("{t}dry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4}{unknown} (judge calls not estimated); nothing was called\n")
 }
 
 /// Models a dry run would call that have no known price, sorted, each once.

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, ContentArrangement, Table};
+use crate::table::{col, render, Layout};
 
 use super::{CaseStatus, Group, RunReport};
 use crate::text::one_line;
@@ -55,6 +55,15 @@ fn tokens(n: u64) -> String {
     }
 }
 
+/// `1 sample`, `2 samples`.
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 fn header(r: &RunReport) -> String {
     let run = &r.run;
     let commit = run.git_commit.as_deref().map_or("no git".into(), |c| {
@@ -76,11 +85,27 @@ fn header(r: &RunReport) -> String {
     );
     if let Some(s) = &run.stats {
         let get = |k: &str| s.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+        // The counters are this session's; after `--resume` the run holds more samples.
+        let total: u64 = r
+            .groups
+            .iter()
+            .flat_map(|g| &g.case_results)
+            .map(|c| u64::from(c.samples))
+            .sum();
+        let now = get("samples") as u64;
+        let samples = if total > now {
+            format!(
+                "{} ({now} in this session, {} before `--resume`)",
+                plural(total, "sample"),
+                total - now
+            )
+        } else {
+            plural(now, "sample")
+        };
         let _ = write!(
             h,
-            "\n{} samples · {} calls · {} cached",
-            get("samples"),
-            get("calls"),
+            "\n{samples} · {} · {} cached",
+            plural(get("calls") as u64, "call"),
             get("cached")
         );
         if get("offline") > 0.0 {
@@ -114,30 +139,31 @@ fn header(r: &RunReport) -> String {
     h
 }
 
-/// The terminal report.
-pub fn text(r: &RunReport) -> String {
+/// The terminal report; the table laid out for `layout`.
+pub fn text(r: &RunReport, layout: Layout) -> String {
     let mut out = header(r);
     out.push_str("\n\n");
-    let mut t = Table::new();
-    t.load_preset(UTF8_BORDERS_ONLY)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_header([
-        "SUITE",
-        "VARIANT",
-        "MODEL",
-        "CASES",
-        "PASS",
-        "FAIL",
-        "ERROR",
-        "FLAKY",
-        "PASS RATE",
-        "SCORE",
-        "COST",
-        "TOKENS IN/OUT",
-        "P50",
-        "P95",
-        "",
-    ]);
+    // Priority 0 is always shown; on a narrow terminal the highest numbers go first. The
+    // variant tells rows apart only when a suite compares several prompts.
+    let compares = r.groups.iter().any(|g| g.variant != g.suite);
+    let columns = [
+        col("SUITE", 0, false),
+        col("VARIANT", if compares { 0 } else { 3 }, false),
+        col("MODEL", 4, false),
+        col("CASES", 1, true),
+        col("PASS", 1, true),
+        col("FAIL", 1, true),
+        col("ERROR", 2, true),
+        col("FLAKY", 3, true),
+        col("PASS RATE", 0, true),
+        col("SCORE", 0, true),
+        col("COST", 3, true),
+        col("TOKENS IN/OUT", 5, true),
+        col("P50", 4, true),
+        col("P95", 5, true),
+        col("", 0, false),
+    ];
+    let mut rows = Vec::new();
     for g in &r.groups {
         let variant = if g.variant == g.prompt {
             g.prompt.clone()
@@ -170,22 +196,28 @@ pub fn text(r: &RunReport) -> String {
             ms(g.latency_p95_ms),
             if g.ok() { "ok".into() } else { "FAILED".into() },
         ];
-        t.add_row(cells.into_iter().enumerate().map(|(i, c)| {
-            let cell = Cell::new(c);
-            if (3..14).contains(&i) {
-                cell.set_alignment(CellAlignment::Right)
-            } else {
-                cell
-            }
-        }));
+        rows.push(cells.to_vec());
     }
-    let _ = writeln!(out, "{t}");
+    out.push_str(&render(&columns, &rows, layout));
     for g in &r.groups {
         if !g.checks.is_empty() {
             let checks: Vec<String> = g
                 .checks
                 .iter()
                 .map(|c| {
+                    // With every case ERROR there is no pass rate or score to compare: the
+                    // table shows `-`, and so does this line.
+                    let unscored = match c.name.as_str() {
+                        "pass_rate" => g.pass_rate.is_none(),
+                        "score" => g.score.is_none(),
+                        _ => false,
+                    };
+                    if unscored {
+                        return format!(
+                            "{} - (every case is ERROR; wanted {:.3})  MISSED",
+                            c.name, c.want
+                        );
+                    }
                     format!(
                         "{} {:.3} {} {:.3}{}",
                         c.name,
@@ -452,4 +484,128 @@ pub fn junit(r: &RunReport) -> String {
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ResultRow, RunRow, RunStatus, SampleStatus};
+
+    fn row(case: &str, status: SampleStatus) -> ResultRow {
+        ResultRow {
+            run_id: 1,
+            suite: "s".into(),
+            variant: "s".into(),
+            prompt: "s".into(),
+            prompt_hash: String::new(),
+            suite_hash: String::new(),
+            case_id: case.into(),
+            sample: 0,
+            status,
+            score: (status != SampleStatus::Error).then_some(1.0),
+            output: Some("out".into()),
+            error: (status == SampleStatus::Error).then(|| "boom".to_string()),
+            error_kind: None,
+            finish_reason: None,
+            provider: "echo".into(),
+            model: "m".into(),
+            fingerprint: String::new(),
+            latency_ms: None,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: None,
+            judge_input_tokens: 0,
+            judge_output_tokens: 0,
+            judge_cost_usd: 0.0,
+            cached: false,
+            retries: 0,
+            vars: serde_json::json!({}),
+            metadata: serde_json::json!({}),
+            description: None,
+            scores: Vec::new(),
+        }
+    }
+
+    fn report(
+        rows: &[ResultRow],
+        stats: serde_json::Value,
+        settings: serde_json::Value,
+    ) -> RunReport {
+        let run = RunRow {
+            id: 1,
+            started_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: None,
+            status: RunStatus::Finished,
+            git_commit: None,
+            dirty: false,
+            command: "eval".into(),
+            settings,
+            plan_key: String::new(),
+            stats: Some(stats),
+        };
+        super::super::build(run, rows)
+    }
+
+    #[test]
+    fn one_sample_is_singular() {
+        let r = report(
+            &[row("a", SampleStatus::Pass)],
+            serde_json::json!({ "samples": 1, "calls": 1 }),
+            serde_json::json!({}),
+        );
+        let t = text(&r, Layout::Plain);
+        assert!(t.contains("\n1 sample · 1 call · 0 cached"), "{t}");
+    }
+
+    #[test]
+    fn a_resumed_run_counts_every_sample_it_holds() {
+        let rows = [
+            row("a", SampleStatus::Pass),
+            row("b", SampleStatus::Pass),
+            row("c", SampleStatus::Pass),
+        ];
+        let r = report(
+            &rows,
+            serde_json::json!({ "samples": 1 }),
+            serde_json::json!({}),
+        );
+        let t = text(&r, Layout::Plain);
+        assert!(
+            t.contains("3 samples (1 in this session, 2 before `--resume`)"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn an_all_error_suite_does_not_claim_a_pass_rate_of_zero() {
+        let rows = [row("a", SampleStatus::Error), row("b", SampleStatus::Error)];
+        let settings = serde_json::json!({ "suites": { "s": {
+            "thresholds": { "pass_rate": 0.9 }, "min_pass": null, "repeat": 1 } } });
+        let r = report(&rows, serde_json::json!({ "samples": 2 }), settings);
+        let t = text(&r, Layout::Plain);
+        assert!(
+            t.contains("pass_rate - (every case is ERROR; wanted 0.900)  MISSED"),
+            "{t}"
+        );
+        assert!(!t.contains("0.000 < 0.900"), "{t}");
+    }
+
+    #[test]
+    fn metric_thresholds_alone_do_not_excuse_failing_cases() {
+        let mut failing = row("a", SampleStatus::Fail);
+        failing.score = Some(0.5);
+        let rows = [failing, row("b", SampleStatus::Pass)];
+        let metric_only = serde_json::json!({ "suites": { "s": {
+            "thresholds": { "metrics": { "tone": 0.5 } }, "min_pass": null, "repeat": 1 } } });
+        let r = report(&rows, serde_json::json!({ "samples": 2 }), metric_only);
+        assert!(!r.groups[0].ok());
+        assert_eq!(r.outcome(), crate::error::Outcome::QualityFailed);
+        assert!(text(&r, Layout::Plain).contains("FAILED"));
+        // A pass-rate bar says how many cases may fail.
+        let with_rate = serde_json::json!({ "suites": { "s": {
+            "thresholds": { "pass_rate": 0.5 }, "min_pass": null, "repeat": 1 } } });
+        let r = report(&rows, serde_json::json!({ "samples": 2 }), with_rate);
+        assert!(r.groups[0].ok());
+        assert_eq!(r.outcome(), crate::error::Outcome::Success);
+    }
 }

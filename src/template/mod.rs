@@ -329,6 +329,20 @@ impl Prompt {
 
     /// Parse a prompt file's text. Partials are not loaded here (see [`Prompt::load_partials`]).
     pub fn parse(path: &str, text: &str) -> Result<Prompt, Diagnostic> {
+        let (prompt, mut problems) = Prompt::parse_all(path, text)?;
+        if problems.is_empty() {
+            Ok(prompt)
+        } else {
+            Err(problems.remove(0))
+        }
+    }
+
+    /// Parse a prompt file's text as far as it can be: the prompt, with the problems that do
+    /// not stop it being read (a name that differs from the file's, an input default of the
+    /// wrong type), so `lint` can report them all in one run. Errors that leave nothing to
+    /// read (no front matter, bad YAML, an invalid name, bad role lines) are returned as `Err`.
+    pub fn parse_all(path: &str, text: &str) -> Result<(Prompt, Vec<Diagnostic>), Diagnostic> {
+        let mut problems = Vec::new();
         // Files from Windows editors: the template and its identity must not depend on CRLF.
         let text = text.replace("\r\n", "\n");
         let (yaml, body, body_line) = split_front_matter(path, &text)?;
@@ -357,16 +371,18 @@ impl Prompt {
             .help("use lower-case letters, digits, `.`, `_` and `-`"));
         }
         if fm.name.value != stem {
-            return Err(Diagnostic::error(
-                "name",
-                path,
-                format!(
-                    "name `{}` does not match the file name `{stem}.prompty`",
-                    fm.name.value
-                ),
-            )
-            .at(name_line, None)
-            .help(format!("rename the file or write `name: {stem}`")));
+            problems.push(
+                Diagnostic::error(
+                    "name",
+                    path,
+                    format!(
+                        "name `{}` does not match the file name `{stem}.prompty`",
+                        fm.name.value
+                    ),
+                )
+                .at(name_line, None)
+                .help(format!("rename the file or write `name: {stem}`")),
+            );
         }
         let mut input_lines = BTreeMap::new();
         let mut inputs = IndexMap::new();
@@ -374,12 +390,14 @@ impl Prompt {
             let line = spec.referenced.line() as usize + 1;
             if let Some(default) = &spec.value.default {
                 if let Err(msg) = vars::type_check(spec.value.kind, default) {
-                    return Err(Diagnostic::error(
-                        "input-default",
-                        path,
-                        format!("inputs.{name}.default: {msg}"),
-                    )
-                    .at(line, None));
+                    problems.push(
+                        Diagnostic::error(
+                            "input-default",
+                            path,
+                            format!("inputs.{name}.default: {msg}"),
+                        )
+                        .at(line, None),
+                    );
                 }
             }
             input_lines.insert(name.clone(), line);
@@ -390,7 +408,7 @@ impl Prompt {
             Some(m) => (m.value, Some(m.referenced.line() as usize + 1)),
             None => (ModelSpec::default(), None),
         };
-        Ok(Prompt {
+        let prompt = Prompt {
             name: fm.name.value,
             path: path.to_string(),
             description: fm.description,
@@ -407,7 +425,8 @@ impl Prompt {
             messages,
             partials: BTreeMap::new(),
             compiled: OnceLock::new(),
-        })
+        };
+        Ok((prompt, problems))
     }
 
     /// Load every partial the body references, transitively, through `read`, refusing paths
@@ -623,11 +642,14 @@ impl Prompt {
                 ),
                 Some("declare it under `inputs:` and pass it with `--var NAME=VALUE`, or check its spelling".to_string()),
             ),
-            minijinja::ErrorKind::SyntaxError => (
-                "template-syntax",
-                format!("template syntax error: {}", detail.unwrap_or_default()),
-                None,
-            ),
+            minijinja::ErrorKind::SyntaxError => {
+                let help = syntax_help(detail.as_deref().unwrap_or_default());
+                (
+                    "template-syntax",
+                    format!("template syntax error: {}", detail.unwrap_or_default()),
+                    Some(help.to_string()),
+                )
+            }
             minijinja::ErrorKind::TemplateNotFound => (
                 "include-missing",
                 format!("included template not found{}", detail.map(|d| format!(": {d}")).unwrap_or_default()),
@@ -732,6 +754,21 @@ pub fn resolve_vars(
 /// Every name declared under `inputs`.
 pub fn declared(prompt: &Prompt) -> BTreeSet<&str> {
     prompt.inputs.keys().map(String::as_str).collect()
+}
+
+/// What to do about a template syntax error, from minijinja's detail.
+fn syntax_help(detail: &str) -> &'static str {
+    if detail.contains("end of input") {
+        // The usual cause: a role line inside a block splits it across two messages.
+        "a `{% if %}`, `{% for %}` or `{% raw %}` is not closed in this message; close it before \
+         the next role line (`system:`, `user:`, `assistant:`), which starts a new message, or \
+         add the missing `{% endif %}` / `{% endfor %}`"
+    } else if detail.contains("unknown") || detail.contains("unexpected") {
+        "`{{ expr }}` prints a value, `{% tag %}` is a control tag (`if`, `for`, `set`, `include`), \
+         `{# text #}` a comment; check the tag and its closing delimiter on this line"
+    } else {
+        "check the Jinja syntax on this line: `{{ ... }}` prints, `{% ... %}` controls, `{# ... #}` comments"
+    }
 }
 
 #[cfg(test)]

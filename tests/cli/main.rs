@@ -1,5 +1,7 @@
 //! Integration tests: the real binary on real temporary git repositories.
 
+#[path = "../support/browser.rs"]
+mod browser;
 #[path = "../support/mock_provider.rs"]
 mod mock;
 mod support;
@@ -14,6 +16,7 @@ mod faults;
 mod flags;
 mod gate;
 mod help;
+mod html;
 mod init;
 mod judge;
 mod judge_calibrate;
@@ -23,5 +26,7 @@ mod judge_rag;
 mod lifecycle;
 mod lint;
 mod malformed;
+mod messages;
 mod read;
+mod readme;
 mod snapshot;

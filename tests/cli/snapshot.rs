@@ -92,3 +92,45 @@ fn lint_with_a_typo() {
     run.expect(0);
     insta::assert_snapshot!("lint-clean", shown(&run, r.path()));
 }
+
+/// Tables fit an 80-column terminal: less important columns are left out (and named), no
+/// word or number is split.
+#[test]
+fn eval_gate_and_list_at_80_columns() {
+    let r = examples();
+    let eval = r.llmops_env(&["eval", "--no-progress"], &[("COLUMNS", "80")]);
+    eval.expect(0);
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gate-demo");
+    r.write(
+        "prompts-example/support-reply.prompty",
+        &std::fs::read_to_string(demo.join("support-reply.worse.prompty")).unwrap(),
+    );
+    let gate = r.llmops_env(
+        &["gate", "--baseline", "HEAD", "--no-progress"],
+        &[("COLUMNS", "80")],
+    );
+    gate.expect(1);
+    let list = r.llmops_env(&["list"], &[("COLUMNS", "80")]);
+    list.expect(0);
+    for run in [&eval, &gate, &list] {
+        for line in run.stdout.lines() {
+            // The tables and their notes; the case lines below them are prose.
+            if line.starts_with(['┌', '│', '╞', '└', '(']) {
+                assert!(line.chars().count() <= 80, "wider than 80: {line}");
+            }
+        }
+    }
+    insta::assert_snapshot!("eval-80", shown(&eval, r.path()));
+    insta::assert_snapshot!("gate-worse-80", shown(&gate, r.path()));
+    insta::assert_snapshot!("list-80", shown(&list, r.path()));
+}
+
+/// Piped with no `COLUMNS`: a plain table, every column, no borders.
+#[test]
+fn list_piped_is_plain() {
+    let r = examples();
+    let list = r.llmops(&["list"]);
+    list.expect(0);
+    assert!(!list.stdout.contains('│'));
+    insta::assert_snapshot!("list-piped", shown(&list, r.path()));
+}

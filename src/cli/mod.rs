@@ -29,7 +29,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Overrides;
-use crate::error::{exit, exit_code, Error, Outcome, Result};
+use crate::error::{exit_code, Error, Outcome, Result};
 use crate::registry::{OpenOptions, Registry, Resolver};
 use crate::ui::Ui;
 
@@ -200,13 +200,14 @@ pub fn run() -> u8 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::BAD_INPUT
+            // `--help` and `--version` succeed; anything else clap rejects is bad input.
+            let outcome = if e.use_stderr() {
+                Outcome::InputRejected
             } else {
-                exit::OK
+                Outcome::Success
             };
             let _ = e.print();
-            return code;
+            return exit_code(&Ok(outcome));
         }
     };
     let ui = Ui::new();

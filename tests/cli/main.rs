@@ -18,3 +18,4 @@ mod lint;
 mod malformed;
 mod read;
 mod snapshot;
+mod ways_in;

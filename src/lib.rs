@@ -13,6 +13,7 @@ pub mod dataset;
 pub mod engine;
 pub mod error;
 pub mod gate;
+pub mod import;
 pub mod judge;
 pub mod lint;
 pub mod paths;

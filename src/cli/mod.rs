@@ -9,6 +9,7 @@ mod export;
 mod gate;
 mod git_setup;
 mod help;
+mod import;
 mod init;
 mod judge;
 mod lint;
@@ -118,6 +119,8 @@ enum Command {
     Export(export::Args),
     GitSetup(git_setup::Args),
     Textconv(textconv::Args),
+    #[command(subcommand)]
+    Import(import::Command),
     Config(show_config::Args),
     Completions(completions::Args),
     Man(completions::ManArgs),
@@ -245,6 +248,7 @@ pub fn run() -> u8 {
         Command::Export(args) => export::run(&ctx, args),
         Command::GitSetup(args) => git_setup::run(&ctx, args),
         Command::Textconv(args) => textconv::run(&ctx, args),
+        Command::Import(cmd) => import::run(&ctx, cmd),
         Command::Config(args) => show_config::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Man(args) => completions::man(&ctx, args),

@@ -24,6 +24,7 @@ fn help_texts() {
         &["completions", "--help"],
         &["man", "--help"],
         &["help", "--help"],
+        &["import", "promptfoo", "--help"],
     ] {
         let run = llmops_in(dir.path(), cmd, &[("COLUMNS", "100")]);
         run.expect(0);

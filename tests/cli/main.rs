@@ -11,6 +11,7 @@ mod export;
 mod flags;
 mod gate;
 mod help;
+mod import;
 mod init;
 mod judge;
 mod lifecycle;

@@ -40,7 +40,7 @@ pub struct Args {
         default_value = "promptfooconfig.yaml"
     )]
     project: PathBuf,
-    /// Where to write (default: the current directory, or `-C DIR`).
+    /// Where to write, relative to `-C DIR` (default: that directory, or the current one).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Print the plan and the report; write nothing.
@@ -57,7 +57,10 @@ pub struct Args {
 /// Run `llmops import`.
 pub fn run(ctx: &Ctx, cmd: Command) -> Result<Outcome> {
     let Command::Promptfoo(args) = cmd;
-    let out = args.out.clone().unwrap_or_else(|| ctx.open.dir.clone());
+    let out = match &args.out {
+        Some(o) => ctx.open.dir.join(o),
+        None => ctx.open.dir.clone(),
+    };
     let config = if args.project.is_absolute() {
         args.project.clone()
     } else {

@@ -128,7 +128,24 @@ fn dry_run_writes_nothing_and_existing_files_are_kept() {
     let run = llmops_in(tmp.path(), &["import", "promptfoo"], &[]);
     run.expect(2);
     assert!(run.stderr.contains("--force"), "{}", run.stderr);
-    llmops_in(tmp.path(), &["import", "promptfoo", "--force"], &[]).expect(0);
+    // A second import keeps the llmops.yaml it finds and says what it must configure.
+    std::fs::write(
+        tmp.path().join("llmops.yaml"),
+        "defaults: { provider: echo }\n",
+    )
+    .unwrap();
+    let run = llmops_in(tmp.path(), &["import", "promptfoo", "--force"], &[]);
+    run.expect(0);
+    assert!(
+        run.stdout
+            .contains("llmops.yaml exists and is left alone: it must configure provider(s) openai"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("llmops.yaml")).unwrap(),
+        "defaults: { provider: echo }\n"
+    );
     let run = llmops_in(tmp.path(), &["import", "promptfoo", "missing.yaml"], &[]);
     run.expect(2);
     std::fs::write(tmp.path().join("bad.yaml"), "prompts: [a\n").unwrap();

@@ -244,11 +244,23 @@ pub fn promptfoo(config: &Path, layout: &Layout) -> Result<Plan> {
             front.insert("inputs".into(), Value::Object(decl));
         }
         let yaml = to_yaml(&Value::Object(front));
-        plan.files.push((
-            format!("{}/{}.prompty", layout.prompts_dir, p.name),
-            FileKind::Prompt,
-            format!("---\n{yaml}---\n{body}"),
-        ));
+        let path = format!("{}/{}.prompty", layout.prompts_dir, p.name);
+        let text = format!("---\n{yaml}---\n{body}");
+        // Lint checks syntax, not filters and functions nunjucks has and minijinja lacks
+        // (`load`, say): rendering the first case finds those before `llmops eval` does.
+        if let Some(case) = cases.first() {
+            if let Some(e) = render_error(&path, &text, &layout.prompts_dir, &case.vars) {
+                cx.note(
+                    &p.file,
+                    p.line,
+                    format!(
+                        "prompt `{}` does not render in llmops ({e}); edit {path}",
+                        p.name
+                    ),
+                );
+            }
+        }
+        plan.files.push((path, FileKind::Prompt, text));
     }
 
     // The suite: every prompt on every provider.
@@ -655,6 +667,8 @@ impl Cx {
                         *body = body.replace("| dump", "| tojson");
                     }
                 }
+                // A line is one of the config; a prompt read from a file has none there.
+                let line = if file == cfg { line } else { None };
                 out.push(PromptSrc {
                     name,
                     messages,
@@ -1355,6 +1369,29 @@ fn used_variables(name: &str, body: &str, prompts_dir: &str) -> Vec<String> {
         Ok(p) => p.used_variables(prompts_dir).into_keys().collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// Why the prompt `text` does not render with `vars`, if it does not.
+fn render_error(
+    path: &str,
+    text: &str,
+    prompts_dir: &str,
+    vars: &Map<String, Value>,
+) -> Option<String> {
+    let prompt = match crate::template::Prompt::parse(path, text) {
+        Ok(p) => p,
+        Err(d) => return Some(d.message),
+    };
+    let vars = crate::template::resolve_vars(&prompt, vars).ok()?;
+    let e = prompt.render(prompts_dir, &vars).err()?;
+    let msg = e.to_string();
+    // The diagnostic repeats the path; keep what comes after `error: `.
+    Some(
+        msg.split_once("error: ")
+            .map_or(msg.as_str(), |(_, m)| m)
+            .trim()
+            .to_string(),
+    )
 }
 
 fn type_name(v: &Value) -> &'static str {

@@ -91,6 +91,16 @@ fn what_is_not_carried_over_is_reported_with_file_and_line() {
     assert!(rows.contains(r#""id":"check-for-semantic-similarity""#));
     assert!(rows.contains(r#"{"type":"similar","value":"Ahoy, world"}"#));
 
+    // nunjucks' `load` filter is not in llmops: the import says so rather than `eval` later.
+    copy_dir(&root.join("simple-csv"), &tmp.path().join("load"));
+    let run = llmops_in(tmp.path(), &["-C", "load", "import", "promptfoo"], &[]);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("prompts.txt: prompt `prompts-1` does not render in llmops (template error: unknown filter"),
+        "{}",
+        run.stdout
+    );
+
     copy_dir(&root.join("config-csv-metadata"), &tmp.path().join("csv"));
     let run = llmops_in(
         tmp.path(),

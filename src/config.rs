@@ -295,7 +295,54 @@ pub struct Settings {
     pub limit_response_bytes: u64,
     /// `limits.output_bytes`.
     pub limit_output_bytes: u64,
+    /// Where each value that is not a built-in default came from, by config key
+    /// (`defaults.concurrency`, `providers.openai`); for `llmops config`.
+    #[serde(skip)]
+    pub origins: IndexMap<String, Origin>,
 }
+
+/// Where a resolved value came from, like `git config --show-origin`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+pub enum Origin {
+    /// The config file, by name.
+    File(String),
+    /// A profile of the config file, by profile name.
+    Profile(String),
+    /// An environment variable, by name.
+    Env(String),
+    /// A command-line flag, by spelling.
+    Flag(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File(name) => write!(f, "file:{name}"),
+            Origin::Profile(name) => write!(f, "profile:{name}"),
+            Origin::Env(name) => write!(f, "env:{name}"),
+            Origin::Flag(name) => write!(f, "flag:{name}"),
+        }
+    }
+}
+
+/// Environment variables that set a key: (variable, key, applied only when non-empty).
+const ENV_KEYS: &[(&str, &str, bool)] = &[
+    ("LLMOPS_PROVIDER", "defaults.provider", true),
+    ("LLMOPS_MODEL", "defaults.model", true),
+    ("LLMOPS_CONCURRENCY", "defaults.concurrency", false),
+    ("LLMOPS_TIMEOUT_S", "defaults.timeout_s", false),
+    ("LLMOPS_JUDGE_PROVIDER", "judge.provider", true),
+    ("LLMOPS_JUDGE_MODEL", "judge.model", true),
+    ("LLMOPS_CACHE_PATH", "cache.path", true),
+    ("LLMOPS_CACHE_ENABLED", "cache.enabled", false),
+    ("LLMOPS_GATE_ALPHA", "gate.alpha", false),
+    ("LLMOPS_GATE_TOLERANCE", "gate.tolerance", false),
+    ("LLMOPS_GATE_MAX_ERROR_RATE", "gate.max_error_rate", false),
+    ("LLMOPS_GATE_STRICT", "gate.strict", false),
+    ("LLMOPS_PROMPTS_DIR", "prompts_dir", true),
+    ("LLMOPS_EVALS_DIR", "evals_dir", true),
+];
 
 impl Default for Settings {
     fn default() -> Self {
@@ -327,6 +374,7 @@ impl Default for Settings {
             limit_rendered_bytes: DEFAULT_RENDERED_BYTES,
             limit_response_bytes: DEFAULT_RESPONSE_BYTES,
             limit_output_bytes: DEFAULT_OUTPUT_BYTES,
+            origins: IndexMap::new(),
         }
     }
 }
@@ -410,11 +458,14 @@ pub fn resolve(
     flags: &Overrides,
 ) -> Result<Settings> {
     let mut s = Settings::default();
+    let from_file = Origin::File(file_name.to_string());
     if let Some(d) = file.prompts_dir.clone() {
         s.prompts_dir = d;
+        s.origins.insert("prompts_dir".into(), from_file.clone());
     }
     if let Some(d) = file.evals_dir.clone() {
         s.evals_dir = d;
+        s.origins.insert("evals_dir".into(), from_file.clone());
     }
     let mut spans: Vec<(Spanned<String>, &'static str)> = Vec::new();
     let base = Profile {
@@ -432,11 +483,17 @@ pub fn resolve(
     apply(
         &mut s,
         base,
+        &from_file,
         &mut spans,
         &mut provider_spans,
         &mut number_lines,
     );
 
+    let profile_origin = if flags.profile.is_some() {
+        Origin::Flag("--profile".into())
+    } else {
+        Origin::Env("LLMOPS_PROFILE".into())
+    };
     let profile_name = flags.profile.clone().or_else(|| env("LLMOPS_PROFILE"));
     if let Some(name) = profile_name {
         let mut profiles = file.profiles.unwrap_or_default();
@@ -455,17 +512,27 @@ pub fn resolve(
                 help,
             });
         };
+        let origin = Origin::Profile(name.clone());
         apply(
             &mut s,
             profile,
+            &origin,
             &mut spans,
             &mut provider_spans,
             &mut number_lines,
         );
+        s.origins.insert("profile".into(), profile_origin);
         s.profile = Some(name);
     }
 
     apply_env(&mut s, env)?;
+    for (var, key, text_only) in ENV_KEYS {
+        // apply_env succeeded, so every variable that is set (non-empty for text) was applied.
+        if env(var).is_some_and(|v| !text_only || !v.is_empty()) {
+            s.origins
+                .insert(key.to_string(), Origin::Env(var.to_string()));
+        }
+    }
     if env("LLMOPS_TIMEOUT_S").is_some() {
         check_timeout(s.timeout_s)
             .map_err(|m| Error::usage(format!("environment variable LLMOPS_TIMEOUT_S: {m}")))?;
@@ -476,9 +543,15 @@ pub fn resolve(
     }
     if let Some(p) = &flags.provider {
         s.default_provider = Some(p.clone());
+        s.origins.insert(
+            "defaults.provider".into(),
+            Origin::Flag("--provider".into()),
+        );
     }
     if let Some(m) = &flags.model {
         s.default_model = Some(m.clone());
+        s.origins
+            .insert("defaults.model".into(), Origin::Flag("--model".into()));
     }
     if let Some(c) = flags.concurrency {
         if c == 0 {
@@ -486,6 +559,10 @@ pub fn resolve(
         }
         // The flag means "this many in flight per provider", whatever each provider says.
         s.concurrency = c;
+        s.origins.insert(
+            "defaults.concurrency".into(),
+            Origin::Flag("-j/--concurrency".into()),
+        );
         for p in s.providers.values_mut() {
             p.concurrency = None;
         }
@@ -504,10 +581,29 @@ fn span_line<T>(s: &Spanned<T>) -> usize {
 fn apply(
     s: &mut Settings,
     layer: Profile,
+    origin: &Origin,
     spans: &mut Vec<(Spanned<String>, &'static str)>,
     provider_spans: &mut IndexMap<String, usize>,
     number_lines: &mut IndexMap<String, usize>,
 ) {
+    let mut seen = layer_keys(&layer);
+    seen.extend(
+        layer
+            .providers
+            .iter()
+            .flatten()
+            .map(|(name, _)| format!("providers.{name}")),
+    );
+    seen.extend(
+        layer
+            .pricing
+            .iter()
+            .flatten()
+            .map(|(model, _)| format!("pricing.{model}")),
+    );
+    for key in seen {
+        s.origins.insert(key, origin.clone());
+    }
     if let Some(d) = layer.defaults {
         if let Some(p) = d.provider {
             s.default_provider = Some(p.value.clone());
@@ -600,6 +696,42 @@ fn apply(
             }
         }
     }
+}
+
+/// The scalar keys a layer sets, named as in the file.
+fn layer_keys(layer: &Profile) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut note = |key: &str, present: bool| {
+        if present {
+            keys.push(key.to_string());
+        }
+    };
+    if let Some(d) = &layer.defaults {
+        note("defaults.provider", d.provider.is_some());
+        note("defaults.model", d.model.is_some());
+        note("defaults.concurrency", d.concurrency.is_some());
+        note("defaults.timeout_s", d.timeout_s.is_some());
+        note("defaults.repeat", d.repeat.is_some());
+    }
+    if let Some(j) = &layer.judge {
+        note("judge.provider", j.provider.is_some());
+        note("judge.model", j.model.is_some());
+    }
+    if let Some(c) = &layer.cache {
+        note("cache.path", c.path.is_some());
+        note("cache.enabled", c.enabled.is_some());
+    }
+    if let Some(g) = &layer.gate {
+        note("gate.alpha", g.alpha.is_some());
+        note("gate.tolerance", g.tolerance.is_some());
+        note("gate.max_error_rate", g.max_error_rate.is_some());
+        note("gate.strict", g.strict.is_some());
+        note("gate.cluster_by", g.cluster_by.is_some());
+    }
+    if let Some(r) = &layer.redaction {
+        note("redaction.pii", r.pii.is_some());
+    }
+    keys
 }
 
 fn overlay<T>(slot: &mut T, value: Option<T>) {
@@ -990,6 +1122,54 @@ profiles:
         assert_eq!(s.concurrency, 3);
         let s = resolve_str(FILE, &[("LLMOPS_PROFILE", "ci")], Overrides::default()).unwrap();
         assert_eq!(s.profile.as_deref(), Some("ci"));
+    }
+
+    #[test]
+    fn origins_follow_precedence() {
+        let origin = |s: &Settings, key: &str| s.origins.get(key).map(|o| o.to_string());
+        let s = resolve_str(FILE, &[], Overrides::default()).unwrap();
+        assert_eq!(
+            origin(&s, "defaults.concurrency").as_deref(),
+            Some("file:llmops.yaml")
+        );
+        assert_eq!(
+            origin(&s, "providers.openai").as_deref(),
+            Some("file:llmops.yaml")
+        );
+        assert_eq!(origin(&s, "gate.alpha"), None, "a default has no origin");
+        let ci = Overrides {
+            profile: Some("ci".into()),
+            ..Overrides::default()
+        };
+        let env = [("LLMOPS_GATE_ALPHA", "0.1"), ("LLMOPS_MODEL", "")];
+        let s = resolve_str(FILE, &env, ci.clone()).unwrap();
+        assert_eq!(
+            origin(&s, "defaults.concurrency").as_deref(),
+            Some("profile:ci")
+        );
+        assert_eq!(origin(&s, "profile").as_deref(), Some("flag:--profile"));
+        assert_eq!(
+            origin(&s, "gate.alpha").as_deref(),
+            Some("env:LLMOPS_GATE_ALPHA")
+        );
+        assert_eq!(
+            origin(&s, "defaults.model"),
+            None,
+            "an empty variable sets nothing"
+        );
+        assert_eq!(
+            origin(&s, "gate.tolerance").as_deref(),
+            Some("file:llmops.yaml")
+        );
+        let flags = Overrides {
+            concurrency: Some(3),
+            ..ci
+        };
+        let s = resolve_str(FILE, &[], flags).unwrap();
+        assert_eq!(
+            origin(&s, "defaults.concurrency").as_deref(),
+            Some("flag:-j/--concurrency")
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod fsio;
 pub mod gate;
+pub mod import;
 pub mod judge;
 pub mod lint;
 pub mod memcap;

@@ -2,11 +2,14 @@
 //! with its `Args` and a `run(ctx, args)`.
 
 mod cache;
+mod completions;
 mod diff;
 mod eval;
 mod export;
 mod gate;
 mod git_setup;
+mod help;
+mod import;
 mod init;
 mod judge;
 mod lint;
@@ -22,6 +25,7 @@ mod report;
 mod rollback;
 mod runs;
 mod show;
+mod show_config;
 mod textconv;
 
 use std::path::PathBuf;
@@ -50,11 +54,18 @@ Examples:
 
 Exit codes: 0 ok, 1 quality failure, 2 bad input or configuration,
 3 provider or network failure, 4 nothing to evaluate, 130 interrupted.
-Docs: docs/getting-started.md";
+Guides: `llmops help` lists them; `llmops help gate` prints one.";
 
 /// The `llmops` command line.
 #[derive(Debug, Parser)]
-#[command(name = "llmops", version, about = ABOUT, after_help = AFTER_HELP, max_term_width = 100)]
+#[command(
+    name = "llmops",
+    version,
+    about = ABOUT,
+    after_help = AFTER_HELP,
+    max_term_width = 100,
+    disable_help_subcommand = true
+)]
 pub struct Cli {
     /// Run as if started in DIR.
     #[arg(
@@ -120,6 +131,15 @@ enum Command {
     Export(export::Args),
     GitSetup(git_setup::Args),
     Textconv(textconv::Args),
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  llmops import promptfoo                  promptfooconfig.yaml here -> prompts, suites, datasets\n  llmops import promptfoo path/to/promptfooconfig.yaml --dry-run"
+    )]
+    Import(import::Command),
+    Config(show_config::Args),
+    Completions(completions::Args),
+    Man(completions::ManArgs),
+    Help(help::Args),
 }
 
 /// Output format for commands whose output is data.
@@ -252,6 +272,11 @@ pub fn run() -> u8 {
         Command::Export(args) => export::run(&ctx, args),
         Command::GitSetup(args) => git_setup::run(&ctx, args),
         Command::Textconv(args) => textconv::run(&ctx, args),
+        Command::Import(cmd) => import::run(&ctx, cmd),
+        Command::Config(args) => show_config::run(&ctx, args),
+        Command::Completions(args) => completions::run(&ctx, args),
+        Command::Man(args) => completions::man(&ctx, args),
+        Command::Help(args) => help::run(&ctx, args),
     };
     if let Err(e) = &result {
         ctx.ui.error(e);

@@ -20,6 +20,11 @@ fn help_texts() {
         &["export", "--help"],
         &["git-setup", "--help"],
         &["textconv", "--help"],
+        &["config", "--help"],
+        &["completions", "--help"],
+        &["man", "--help"],
+        &["help", "--help"],
+        &["import", "promptfoo", "--help"],
     ] {
         let run = llmops_in(dir.path(), cmd, &[("COLUMNS", "100")]);
         run.expect(0);

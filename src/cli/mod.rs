@@ -42,15 +42,15 @@ const ABOUT: &str =
 
 const AFTER_HELP: &str = "\
 Examples:
-  llmops list                          prompts with their model, inputs and suites
-  llmops show support-reply@HEAD~3     a prompt as it was three commits ago
-  llmops render support-reply --var customer_name=Ada --var ticket='Where is my refund?'
-  llmops lint                          check every prompt, suite and dataset
-  llmops eval                          run every suite; cached answers are reused
-  llmops report --format markdown      the last run again, for a pull request
-  llmops gate --baseline main          PASS / FAIL / INCONCLUSIVE against a baseline
-  llmops log support-reply             versions, who released them, labels, eval evidence
-  llmops rollback support-reply        `production` back to its previous version, offline
+  llmops list                        prompts, their models and suites
+  llmops show support-reply@HEAD~3   a prompt as it was three commits ago
+  llmops render support-reply --case refund-late   one case's messages
+  llmops lint                        check prompts, suites and datasets
+  llmops eval                        run every suite (cached answers reused)
+  llmops report --format markdown    the last run again, for a pull request
+  llmops gate --base-ref main        PASS / FAIL / INCONCLUSIVE against main
+  llmops log support-reply           versions, labels and eval evidence
+  llmops rollback support-reply      `production` back one version, offline
 
 Exit codes: 0 ok, 1 quality failure, 2 bad input or configuration,
 3 provider or network failure, 4 nothing to evaluate, 130 interrupted.

@@ -81,9 +81,12 @@ fn git(
     })?;
     if let Some(mut stdin) = child.stdin.take() {
         if let Some(text) = input {
-            stdin
-                .write_all(text.as_bytes())
-                .map_err(|e| Error::io("git", e))?;
+            match stdin.write_all(text.as_bytes()) {
+                // git stopped before reading its input (a failing `pre-commit` hook): its exit
+                // status and stderr say why, not the closed pipe.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other.map_err(|e| Error::io("git", e))?,
+            }
         }
     }
     child.wait_with_output().map_err(|e| Error::io("git", e))

@@ -13,6 +13,7 @@ use indexmap::IndexMap;
 use serde_json::{json, Map, Value};
 
 use crate::error::{Diagnostic, Error, Result};
+use crate::template::json_type;
 
 /// One thing the import could not carry over, or changed on the way.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -202,7 +203,7 @@ pub fn promptfoo(config: &Path, layout: &Layout) -> Result<Plan> {
             let mixed = cases
                 .iter()
                 .filter_map(|c| c.vars.get(k))
-                .any(|v| type_name(v) != type_name(sample));
+                .any(|v| json_type(v) != json_type(sample));
             let ty = if mixed { "string" } else { ty };
             input.insert("type".into(), json!(ty));
             if !everywhere {
@@ -1392,18 +1393,6 @@ fn render_error(
             .trim()
             .to_string(),
     )
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 fn default_for(ty: &str) -> Value {

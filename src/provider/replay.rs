@@ -37,22 +37,7 @@ impl Recordings {
     /// Load `dir` (shown to users as `shown`); a missing directory holds no recordings.
     pub fn load(dir: &Path, shown: &str) -> Result<Recordings> {
         let mut by_key = HashMap::new();
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Recordings {
-                    dir: shown.to_string(),
-                    by_key,
-                })
-            }
-            Err(e) => return Err(Error::io(shown, e)),
-        };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-            .collect();
-        files.sort();
-        for path in files {
+        for path in jsonl_files(dir, shown)? {
             let name = format!(
                 "{shown}/{}",
                 path.file_name().unwrap_or_default().to_string_lossy()
@@ -149,20 +134,25 @@ pub fn read_file(path: &Path, shown: &str) -> Result<Vec<Recording>> {
 
 /// Check that `<dir>/<group>.jsonl` files can be merged into before any call is paid for.
 pub fn check_dir(dir: &Path) -> Result<()> {
+    for path in jsonl_files(dir, &dir.display().to_string())? {
+        read_file(&path, &path.display().to_string())?;
+    }
+    Ok(())
+}
+
+/// The `.jsonl` files of a recordings directory, sorted; none when it does not exist yet.
+fn jsonl_files(dir: &Path, shown: &str) -> Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io(dir.display().to_string(), e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(shown, e)),
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
     files.sort();
-    for path in files {
-        read_file(&path, &path.display().to_string())?;
-    }
-    Ok(())
+    Ok(files)
 }
 
 /// Merge `new` recordings into `<dir>/<group>.jsonl` (sorted by key, through

@@ -14,7 +14,7 @@ use serde_saphyr::Spanned;
 
 use crate::error::{Diagnostic, Result};
 
-pub use vars::{check_vars, coerce_cli_value, VarsError};
+pub use vars::{check_vars, coerce_cli_value, json_type, VarsError};
 
 /// Variable types a prompt input can declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -49,7 +49,8 @@ impl std::fmt::Display for VarsError {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
+/// The JSON Schema type name of a value (`integer` for whole numbers).
+pub fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

@@ -76,11 +76,8 @@ fn card(g: &SuiteGate) -> Card {
     let mut notes: Vec<String> = g.reasons.clone();
     for c in &g.checks {
         notes.push(format!(
-            "{} {:.3} {} {:.3}: {}",
-            c.name,
-            c.got,
-            if c.ok { ">=" } else { "<" },
-            c.want,
+            "{}: {}",
+            c.line(),
             if c.ok { "ok" } else { "MISSED" }
         ));
     }

@@ -322,16 +322,7 @@ pub fn run_page(r: &RunReport) -> Page {
         let notes = g
             .checks
             .iter()
-            .map(|c| {
-                format!(
-                    "{} {:.3} {} {:.3}: {}",
-                    c.name,
-                    c.got,
-                    if c.ok { ">=" } else { "<" },
-                    c.want,
-                    if c.ok { "ok" } else { "MISSED" }
-                )
-            })
+            .map(|c| format!("{}: {}", c.line(), if c.ok { "ok" } else { "MISSED" }))
             .collect();
         let ok = g.ok();
         cards.push(Card {

@@ -111,6 +111,19 @@ pub struct Check {
     pub ok: bool,
 }
 
+impl Check {
+    /// `pass_rate 0.920 >= 0.900`: the check, its value and its bar, for one line of a report.
+    pub fn line(&self) -> String {
+        format!(
+            "{} {:.3} {} {:.3}",
+            self.name,
+            self.got,
+            if self.ok { ">=" } else { "<" },
+            self.want
+        )
+    }
+}
+
 /// One suite × variant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Group {

@@ -218,14 +218,7 @@ pub fn text(r: &RunReport, layout: Layout) -> String {
                             c.name, c.want
                         );
                     }
-                    format!(
-                        "{} {:.3} {} {:.3}{}",
-                        c.name,
-                        c.got,
-                        if c.ok { ">=" } else { "<" },
-                        c.want,
-                        if c.ok { "" } else { "  MISSED" }
-                    )
+                    format!("{}{}", c.line(), if c.ok { "" } else { "  MISSED" })
                 })
                 .collect();
             let _ = writeln!(out, "{} thresholds: {}", label(g), checks.join(", "));

@@ -31,6 +31,51 @@ impl Layout {
             None => Layout::Plain,
         }
     }
+
+    /// Prose wrapped to the width at spaces, never inside a word (a word longer than a line
+    /// keeps a line of its own); continuation lines start with `indent`. A plain layout (a
+    /// pipe, a file) keeps each line whole.
+    pub fn wrap(self, text: &str, indent: &str) -> String {
+        let Layout::Width(width) = self else {
+            return text.to_string();
+        };
+        let mut out = String::with_capacity(text.len() + 16);
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            // A line's own indentation is kept; only what follows it is wrapped.
+            let body = line.trim_start_matches(' ');
+            let lead = &line[..line.len() - body.len()];
+            out.push_str(lead);
+            let mut used = lead.len();
+            let mut first = true;
+            for word in body.split(' ') {
+                let n = word.chars().count();
+                if !first && used + 1 + n > width {
+                    out.push('\n');
+                    out.push_str(indent);
+                    used = indent.chars().count();
+                } else if !first {
+                    out.push(' ');
+                    used += 1;
+                }
+                first = false;
+                out.push_str(word);
+                used += n;
+            }
+        }
+        out
+    }
+
+    /// How many characters an excerpt may take after `used` columns of a line: what is
+    /// left of the width (at least 20), or `plain` for a pipe or a file.
+    pub fn room(self, used: usize, plain: usize) -> usize {
+        match self {
+            Layout::Width(w) => w.saturating_sub(used + 1).max(20),
+            Layout::Plain => plain,
+        }
+    }
 }
 
 /// One column: its header, how much it matters (0 is never left out; higher numbers go
@@ -215,6 +260,32 @@ fn stacked(columns: &[Column], rows: &[Vec<String>]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn prose_wraps_at_spaces_and_never_splits_a_word() {
+        let w = Layout::Width(20);
+        let wrapped = w.wrap("classify-ticket thresholds: pass_rate 0.923 >= 0.900", "  ");
+        assert_eq!(
+            wrapped,
+            "classify-ticket\n  thresholds:\n  pass_rate 0.923 >=\n  0.900"
+        );
+        assert!(wrapped.lines().all(|l| l.chars().count() <= 20));
+        // A word longer than a line keeps a line of its own, whole.
+        assert_eq!(
+            w.wrap("a 0123456789012345678901234 b", ""),
+            "a\n0123456789012345678901234\nb"
+        );
+        assert_eq!(Layout::Plain.wrap("a b", "  "), "a b");
+        // A line's own indentation stays.
+        assert_eq!(
+            w.wrap("  - one two three four five", "    "),
+            "  - one two three\n    four five"
+        );
+        assert_eq!(Layout::Width(80).room(6, 160), 73);
+        assert_eq!(Layout::Width(10).room(6, 160), 20);
+        assert_eq!(Layout::Plain.room(6, 160), 160);
+    }
+
     use super::*;
 
     fn sample() -> (Vec<Column>, Vec<Vec<String>>) {

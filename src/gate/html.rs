@@ -82,7 +82,7 @@ fn card(g: &SuiteGate) -> Card {
         ));
     }
     // The table lists every flipped case (status `regressed`); the card names a few.
-    const NAMED: usize = 5;
+    const NAMED: usize = super::render::NAMED_FLIPS;
     for (case, kind) in g.critical_flips.iter().take(NAMED) {
         notes.push(format!(
             "critical `{kind}` flipped pass -> fail in `{case}`"

@@ -36,7 +36,7 @@ fn name(g: &SuiteGate) -> String {
     }
 }
 
-fn side_line(label: &str, p: &Pair, cand: bool) -> String {
+fn side_line(label: &str, p: &Pair, cand: bool, room: usize) -> String {
     let s = if cand {
         p.candidate.as_ref()
     } else {
@@ -46,10 +46,24 @@ fn side_line(label: &str, p: &Pair, cand: bool) -> String {
         Some(s) => format!(
             "{label} {}: {}",
             f3(s.score),
-            one_line(s.output.as_deref().unwrap_or(""), 140)
+            one_line(s.output.as_deref().unwrap_or(""), room)
         ),
         None => format!("{label}: not run"),
     }
+}
+
+/// How many critically flipped cases a report names; the JSON report lists every one.
+pub const NAMED_FLIPS: usize = 5;
+/// How many added or removed case ids a report names.
+const NAMED_CASES: usize = 10;
+
+/// `ids` joined, the first `max` of them, with how many more there are.
+fn some_of(ids: &[String], max: usize) -> String {
+    let mut s = ids.iter().take(max).cloned().collect::<Vec<_>>().join(", ");
+    if ids.len() > max {
+        s.push_str(&format!(" … and {} more", ids.len() - max));
+    }
+    s
 }
 
 fn explain(out: &mut String, g: &SuiteGate, bullet: &str) {
@@ -76,34 +90,45 @@ fn explain(out: &mut String, g: &SuiteGate, bullet: &str) {
             "{bullet}about {n} paired cases (or more repeats per case) would settle it"
         );
     }
-    for (case, kind) in &g.critical_flips {
+    for (case, kind) in g.critical_flips.iter().take(NAMED_FLIPS) {
         let _ = writeln!(
             out,
             "{bullet}critical `{kind}` flipped pass -> fail in `{case}`"
+        );
+    }
+    if g.critical_flips.len() > NAMED_FLIPS {
+        let _ = writeln!(
+            out,
+            "{bullet}… and {} more critical flips (`--format json` or `html` lists every one)",
+            g.critical_flips.len() - NAMED_FLIPS
         );
     }
     if !g.added.is_empty() {
         let _ = writeln!(
             out,
             "{bullet}only in the candidate (not gated): {}",
-            g.added.join(", ")
+            some_of(&g.added, NAMED_CASES)
         );
     }
     if !g.removed.is_empty() {
         let _ = writeln!(
             out,
             "{bullet}only in the baseline (not gated): {}",
-            g.removed.join(", ")
+            some_of(&g.removed, NAMED_CASES)
         );
     }
 }
 
 /// The terminal report; the table laid out for `layout`.
 pub fn text(r: &GateReport, layout: crate::table::Layout) -> String {
-    let mut out = format!(
-        "gate: candidate {} vs baseline {} · alpha {} · tolerance {}\n\n",
-        r.candidate, r.baseline, r.policy.alpha, r.policy.tolerance
+    let mut out = layout.wrap(
+        &format!(
+            "gate: candidate {} vs baseline {} · alpha {} · tolerance {}",
+            r.candidate, r.baseline, r.policy.alpha, r.policy.tolerance
+        ),
+        "  ",
     );
+    out.push_str("\n\n");
     use crate::table::col;
     let columns = [
         col("SUITE", 0, false),
@@ -142,23 +167,40 @@ pub fn text(r: &GateReport, layout: crate::table::Layout) -> String {
     out.push_str(&crate::table::render(&columns, &rows, layout));
     for g in &r.suites {
         let _ = writeln!(out, "\n{}: {}", name(g), g.verdict.as_str());
-        explain(&mut out, g, "  - ");
+        let mut why = String::new();
+        explain(&mut why, g, "  - ");
+        for line in why.lines() {
+            let _ = writeln!(out, "{}", layout.wrap(line, "    "));
+        }
         if !g.worst.is_empty() && g.verdict != Verdict::Pass {
             let _ = writeln!(out, "  worst regressed cases:");
             for w in &g.worst {
                 let _ = writeln!(out, "    {}", w.case);
-                let _ = writeln!(out, "      {}", side_line("baseline ", w, false));
-                let _ = writeln!(out, "      {}", side_line("candidate", w, true));
+                let _ = writeln!(
+                    out,
+                    "      {}",
+                    side_line("baseline ", w, false, layout.room(24, 140))
+                );
+                let _ = writeln!(
+                    out,
+                    "      {}",
+                    side_line("candidate", w, true, layout.room(24, 140))
+                );
                 if let Some(c) = &w.candidate {
                     for reason in c.reasons.iter().take(2) {
-                        let _ = writeln!(out, "        why: {}", one_line(reason, 140));
+                        let _ = writeln!(
+                            out,
+                            "        why: {}",
+                            one_line(reason, layout.room(13, 140))
+                        );
                     }
                 }
             }
         }
     }
     if !r.unchanged.is_empty() {
-        let _ = writeln!(out, "\nunchanged, not gated: {}", r.unchanged.join(", "));
+        let line = format!("unchanged, not gated: {}", r.unchanged.join(", "));
+        let _ = writeln!(out, "\n{}", layout.wrap(&line, "  "));
     }
     let _ = writeln!(
         out,

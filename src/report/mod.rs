@@ -620,7 +620,8 @@ pub fn dry_run_text(lines: &[EstimateLine], layout: crate::table::Layout) -> Str
     } else {
         " plus calls of unknown cost".to_string()
     };
-    format!("{t}dry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4}{unknown} (judge calls not estimated); nothing was called\n")
+    let total = format!("dry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4}{unknown} (judge calls not estimated); nothing was called");
+    format!("{t}{}\n", layout.wrap(&total, "  "))
 }
 
 /// Models a dry run would call that have no known price, sorted, each once.

@@ -141,7 +141,7 @@ fn header(r: &RunReport) -> String {
 
 /// The terminal report; the table laid out for `layout`.
 pub fn text(r: &RunReport, layout: Layout) -> String {
-    let mut out = header(r);
+    let mut out = layout.wrap(&header(r), "  ");
     out.push_str("\n\n");
     // Priority 0 is always shown; on a narrow terminal the highest numbers go first. The
     // variant tells rows apart only when a suite compares several prompts.
@@ -221,7 +221,8 @@ pub fn text(r: &RunReport, layout: Layout) -> String {
                     format!("{}{}", c.line(), if c.ok { "" } else { "  MISSED" })
                 })
                 .collect();
-            let _ = writeln!(out, "{} thresholds: {}", label(g), checks.join(", "));
+            let line = format!("{} thresholds: {}", label(g), checks.join(", "));
+            let _ = writeln!(out, "{}", layout.wrap(&line, "  "));
         }
     }
     for g in &r.groups {
@@ -258,11 +259,11 @@ pub fn text(r: &RunReport, layout: Layout) -> String {
                 samples
             );
             for reason in c.reasons.iter().take(4) {
-                let _ = writeln!(out, "    - {}", one_line(reason, 160));
+                let _ = writeln!(out, "    - {}", one_line(reason, layout.room(6, 160)));
             }
             if c.status != CaseStatus::Error {
                 if let Some(o) = &c.output {
-                    let _ = writeln!(out, "    output: {}", one_line(o, 160));
+                    let _ = writeln!(out, "    output: {}", one_line(o, layout.room(12, 160)));
                 }
             }
         }

@@ -310,7 +310,9 @@ fn html_unescape(text: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
-        let end = rest[..rest.len().min(12)].find(';');
+        // Bytes, not a slice of the text: byte 12 may fall inside a character (`& 日本語`).
+        // `;` is ASCII, so the name before it ends on a character boundary.
+        let end = rest.bytes().take(12).position(|b| b == b';');
         let decoded = end.and_then(|e| {
             let name = &rest[1..e];
             let c = match name {
@@ -428,6 +430,15 @@ fn base64_decode(s: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_ampersand_before_wide_characters_is_not_a_crash() {
+        // Byte 12 after the `&` falls inside `本`: slicing there panicked and ended the run.
+        assert_eq!(html_unescape("Tom & Jerry 日本語"), "Tom & Jerry 日本語");
+        assert_eq!(html_unescape("&lt;b&gt; 日本"), "<b> 日本");
+        assert_eq!(percent_decode("a%41").as_deref(), Some("aA"));
+    }
+
     use super::*;
 
     #[test]

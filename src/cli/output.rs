@@ -20,12 +20,12 @@ pub(crate) fn emit_report(
         ReportFormat::Junit => report::junit(report),
         ReportFormat::Html => report::html::run(report),
     };
-    let text = crate::redact::scrub(&text);
+    // `ui.out` redacts what goes to stdout; a file is redacted here.
     match output.filter(|p| !crate::fsio::is_stdout(p)) {
         None => ctx.ui.out(&text),
         Some(path) => {
             let shown = path.display().to_string();
-            crate::fsio::write(path, text.as_bytes())?;
+            crate::fsio::write(path, crate::redact::scrub(&text).as_bytes())?;
             let summary: Vec<String> = report
                 .groups
                 .iter()
@@ -63,11 +63,11 @@ pub(crate) fn emit_gate(
         ReportFormat::Junit => gate::render::junit(report),
         ReportFormat::Html => gate::html::html(report),
     };
-    let text = crate::redact::scrub(&text);
+    // `ui.out` redacts what goes to stdout; a file is redacted here.
     match output.filter(|p| !crate::fsio::is_stdout(p)) {
         None => ctx.ui.out(&text)?,
         Some(path) => {
-            crate::fsio::write(path, text.as_bytes())?;
+            crate::fsio::write(path, crate::redact::scrub(&text).as_bytes())?;
             ctx.ui.note(&format!(
                 "gate {}: report written to {}",
                 report.verdict.as_str(),

@@ -223,8 +223,9 @@ fn csp_hash(text: &str) -> String {
 
 /// The whole page for `page`.
 pub fn render(page: &Page) -> String {
-    let data = serde_json::to_string(page)
-        .expect("serialisable")
+    // The redactor first: once `&` is `\u0026`, a `?a=1&token=…` in an output no longer looks
+    // like a URL credential to it.
+    let data = crate::redact::scrub_string(serde_json::to_string(page).expect("serialisable"))
         // JSON has `<`, `>` and `&` only inside strings, where the escapes mean the same; this
         // keeps `</script>` and `<!--` in an output from ending the data block.
         .replace('<', "\\u003c")

@@ -553,6 +553,28 @@ fn an_echoed_key_and_its_near_copies_are_never_stored_or_printed() {
 }
 
 #[test]
+fn a_url_credential_in_a_case_is_hidden_in_every_report_format() {
+    // In a case's variables, which the HTML page shows and the store keeps as written.
+    let s = echo_server();
+    let r = repo(&s.url, "openai", 1, "");
+    r.write(
+        "evals/data/greet.jsonl",
+        "{\"id\": \"c0\", \"vars\": {\"who\": \"https://x.example/a?b=1&token=SUPERSECRETVALUE123\"}}\n",
+    );
+    eval(&r, &[]).expect(0);
+    for format in ["text", "json", "markdown", "junit", "html"] {
+        let run = llmops(&r, &["report", "--format", format]);
+        run.expect(0);
+        // The HTML page escapes `&` as `\u0026` in its data: it must be redacted before that.
+        assert!(
+            !run.stdout.contains("SUPERSECRETVALUE123"),
+            "--format {format}: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
 fn credentials_in_base_url_are_never_printed() {
     // A closed port: the error text names the URL.
     let port = TcpListener::bind("127.0.0.1:0")

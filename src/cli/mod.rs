@@ -179,12 +179,7 @@ pub struct Ctx {
 impl Ctx {
     /// Open the registry at the working tree or `rev`.
     pub fn registry(&self, rev: Option<&str>) -> Result<Registry> {
-        let reg = Registry::open(&self.open, rev)?;
-        // Every key the configuration names is known to the redactor before anything is
-        // stored or printed.
-        reg.settings.learn_keys(&|k| std::env::var(k).ok());
-        crate::memcap::set_rendered_limit(reg.settings.limit_rendered_bytes);
-        Ok(reg)
+        Registry::open(&self.open, rev)
     }
 
     /// Open the registry with flags (`-j`) applied to its settings.

@@ -173,6 +173,11 @@ impl Registry {
                 .into());
             }
         }
+        // Every registry a command opens (eval's with flags, the gate's at two revisions)
+        // teaches the redactor its providers' keys before anything is stored or printed, and
+        // sets the render cap its prompts are held to.
+        settings.learn_keys(&|k| std::env::var(k).ok());
+        crate::memcap::set_rendered_limit(settings.limit_rendered_bytes);
         Ok(Registry {
             root,
             source,

@@ -553,6 +553,29 @@ fn an_echoed_key_and_its_near_copies_are_never_stored_or_printed() {
 }
 
 #[test]
+fn eval_knows_every_configured_key_not_only_those_it_calls() {
+    // `backup` is configured but not called; its key still never reaches the terminal.
+    // Not key-shaped: only knowing the key hides it.
+    const OTHER: &str = "plain-backup-secret-value-4242";
+    let s = Hostile::start(move |_, _, c| {
+        respond(c, 200, &[], &openai_body(&format!("reply: {OTHER}")))
+    });
+    let r = repo(
+        &s.url,
+        "openai",
+        1,
+        "  backup:\n    type: openai\n    base_url: http://127.0.0.1:9\n    api_key_env: BACKUP_KEY\n",
+    );
+    let run = r.llmops_env(
+        &["eval", "--no-progress", "--format", "json"],
+        &[("MOCK_KEY", KEY), ("BACKUP_KEY", OTHER)],
+    );
+    run.expect(0);
+    assert!(run.stdout.contains("reply: "), "{}", run.stdout);
+    assert!(!run.stdout.contains(OTHER), "{}", run.stdout);
+}
+
+#[test]
 fn a_url_credential_in_a_case_is_hidden_in_every_report_format() {
     // In a case's variables, which the HTML page shows and the store keeps as written.
     let s = echo_server();

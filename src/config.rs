@@ -554,9 +554,7 @@ pub fn resolve(
             .insert("defaults.model".into(), Origin::Flag("--model".into()));
     }
     if let Some(c) = flags.concurrency {
-        if c == 0 {
-            return Err(Error::usage("-j/--concurrency must be at least 1"));
-        }
+        check_concurrency(c).map_err(|m| Error::usage(format!("-j/--concurrency: {m}")))?;
         // The flag means "this many in flight per provider", whatever each provider says.
         s.concurrency = c;
         s.origins.insert(
@@ -566,9 +564,6 @@ pub fn resolve(
         for p in s.providers.values_mut() {
             p.concurrency = None;
         }
-    }
-    if let Some(c) = flags.concurrency {
-        check_concurrency(c).map_err(|m| Error::usage(format!("-j/--concurrency: {m}")))?;
     }
     validate(file_name, &s, &spans, &provider_spans, &number_lines)?;
     Ok(s)

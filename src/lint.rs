@@ -195,16 +195,10 @@ fn check_price(reg: &Registry, p: &Prompt, out: &mut Vec<Diagnostic>) {
     ) else {
         return;
     };
-    let kind = reg.settings.providers.get(&provider).map(|c| c.kind);
-    if !matches!(
-        kind,
-        Some(
-            crate::config::ProviderKind::Openai
-                | crate::config::ProviderKind::Anthropic
-                | crate::config::ProviderKind::Fallback
-        )
-    ) {
-        return;
+    // Only a configured network provider bills; `ProviderKind::is_offline` decides which.
+    match reg.settings.providers.get(&provider) {
+        Some(c) if !c.kind.is_offline() => {}
+        _ => return,
     }
     if crate::provider::pricing::price(&model, &reg.settings.pricing).is_none() {
         out.push(

@@ -184,11 +184,20 @@ fn run(mut conn: Connection, rx: Receiver<Op>, path: &Path, run_id: Option<i64>)
             if renewed.elapsed() >= super::LEASE_RENEW {
                 renewed = Instant::now();
                 let until = super::unix_now() + super::LEASE.as_secs() as i64;
-                conn.execute(
-                    "UPDATE runs SET lease_until = ?3 WHERE id = ?1 AND lease_owner = ?2",
-                    params![id, owner, until],
-                )
-                .map_err(err)?;
+                let held = conn
+                    .execute(
+                        "UPDATE runs SET lease_until = ?3 WHERE id = ?1 AND lease_owner = ?2",
+                        params![id, owner, until],
+                    )
+                    .map_err(err)?;
+                // The claim lapsed (a stall past the lease) and another process took the run:
+                // stop writing into a run someone else holds; the runner stops calling.
+                if held == 0 {
+                    return Err(Error::usage_help(
+                        format!("run {id} was taken over by another process (`--resume`) after this one stalled"),
+                        "its results are in that run; `llmops runs` lists it",
+                    ));
+                }
             }
         }
         let timeout = if pending.is_empty() {

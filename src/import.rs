@@ -105,6 +105,11 @@ struct ProviderSrc {
     parameters: Map<String, Value>,
 }
 
+/// The largest file an import reads (a prompt, a dataset, a vars file).
+const MAX_FILE_BYTES: u64 = 64 << 20;
+/// The most cases one test's list-valued vars may expand into.
+const MAX_EXPANDED_CASES: usize = 10_000;
+
 /// Convert the promptfoo project whose config is `config`.
 pub fn promptfoo(config: &Path, layout: &Layout) -> Result<Plan> {
     let dir = config.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -112,8 +117,8 @@ pub fn promptfoo(config: &Path, layout: &Layout) -> Result<Plan> {
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let text =
-        std::fs::read_to_string(config).map_err(|e| Error::io(config.display().to_string(), e))?;
+    let bytes = std::fs::read(config).map_err(|e| Error::io(config.display().to_string(), e))?;
+    let text = crate::yaml::decode_utf8(&cfg_name, &bytes)?;
     let root: Value = crate::yaml::parse(&cfg_name, &text)?;
     let Some(root) = root.as_object() else {
         return Err(Diagnostic::error(
@@ -166,7 +171,7 @@ pub fn promptfoo(config: &Path, layout: &Layout) -> Result<Plan> {
     let mut cases = Vec::new();
     let test_count = tests.len();
     for t in tests {
-        cx.expand(t, &mut cases);
+        cx.expand(t, &mut cases)?;
     }
     let mut plan = Plan {
         tests: test_count,
@@ -487,9 +492,31 @@ impl Cx {
         });
     }
 
+    /// A file the config names, relative to the project: never outside it, never larger than
+    /// [`MAX_FILE_BYTES`], and UTF-8 (an error names the byte's line).
     fn read(&self, rel: &str) -> Result<String> {
-        let path = self.dir.join(rel);
-        std::fs::read_to_string(&path).map_err(|e| Error::io(path.display().to_string(), e))
+        let Some(inside) = crate::paths::join_within("", "", rel).filter(|p| !p.is_empty()) else {
+            return Err(Error::usage_help(
+                format!("{}: `file://{rel}` is outside the project", self.cfg),
+                "copy the file into the project's directory and name it from there",
+            ));
+        };
+        let path = self.dir.join(&inside);
+        let shown = path.display().to_string();
+        let len = std::fs::metadata(&path)
+            .map_err(|e| Error::io(&shown, e))?
+            .len();
+        if len > MAX_FILE_BYTES {
+            return Err(Error::usage_help(
+                format!(
+                    "{shown}: {len} bytes, over the {} MiB an import reads",
+                    MAX_FILE_BYTES >> 20
+                ),
+                "split it, or import a smaller sample of it",
+            ));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&shown, e))?;
+        Ok(crate::yaml::decode_utf8(&inside, &bytes)?)
     }
 
     /// `file://a/*.txt` -> the matching paths, relative to the project, sorted.
@@ -1083,7 +1110,7 @@ impl Cx {
 
     /// A promptfoo test -> one case per combination of list-valued vars (promptfoo expands
     /// them the same way).
-    fn expand(&mut self, t: Test, cases: &mut Vec<Case>) {
+    fn expand(&mut self, t: Test, cases: &mut Vec<Case>) -> Result<()> {
         let mut assert = Vec::new();
         for (a, line) in &t.assert {
             if let Some(a) = self.assertion(a, &t.file, *line) {
@@ -1106,6 +1133,22 @@ impl Cx {
                     lists.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
                 ),
             );
+        }
+        let expanded = t.vars.values().try_fold(1usize, |n, v| match v {
+            Value::Array(a) if !a.is_empty() => n.checked_mul(a.len()),
+            _ => Some(n),
+        });
+        if expanded.is_none_or(|n| n > MAX_EXPANDED_CASES) {
+            return Err(Diagnostic::error(
+                "import",
+                &t.file,
+                format!(
+                    "the list-valued vars of this test expand into more than {MAX_EXPANDED_CASES} cases"
+                ),
+            )
+            .at_opt(t.line)
+            .help("give the lists fewer values, or split the test")
+            .into());
         }
         for (k, v) in &t.vars {
             let values: Vec<Value> = match v {
@@ -1131,6 +1174,7 @@ impl Cx {
                 metadata: t.metadata.clone(),
             });
         }
+        Ok(())
     }
 
     /// One promptfoo assertion -> one llmops assertion, or a note saying why not.

@@ -167,3 +167,34 @@ fn dry_run_writes_nothing_and_existing_files_are_kept() {
     run.expect(2);
     assert!(run.stderr.contains("bad.yaml:"), "{}", run.stderr);
 }
+
+#[test]
+fn files_outside_the_project_and_runaway_expansions_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("outside.txt"), "Say hi to {{name}}").unwrap();
+    let project = tmp.path().join("p");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(
+        project.join("promptfooconfig.yaml"),
+        "prompts:\n  - file://../outside.txt\nproviders: [openai:gpt-4o-mini]\ntests:\n  - vars: { name: Ada }\n",
+    )
+    .unwrap();
+    let run = llmops_in(&project, &["import", "promptfoo"], &[]);
+    run.expect(2);
+    assert!(run.stderr.contains("outside the project"), "{run:?}");
+    assert!(!project.join("prompts").exists(), "nothing half-written");
+
+    // Five lists of ten values would be 100,000 cases.
+    let list = (0..10)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    std::fs::write(
+        project.join("promptfooconfig.yaml"),
+        format!("prompts: ['{{{{a}}}}{{{{b}}}}{{{{c}}}}{{{{d}}}}{{{{e}}}}']\nproviders: [openai:gpt-4o-mini]\ntests:\n  - vars: {{ a: [{list}], b: [{list}], c: [{list}], d: [{list}], e: [{list}] }}\n"),
+    )
+    .unwrap();
+    let run = llmops_in(&project, &["import", "promptfoo"], &[]);
+    run.expect(2);
+    assert!(run.stderr.contains("more than 10000 cases"), "{run:?}");
+}

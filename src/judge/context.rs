@@ -47,6 +47,9 @@ fn render_str(s: &str, vars: &Map<String, Value>, a: &Assertion) -> Result<Strin
     let t = env
         .template_from_str(s)
         .map_err(|e| format!("`{kind}`: the value is not a valid template: {e}"))?;
+    // Fuel bounds the steps, not the size of what they build: held to the render cap like a
+    // prompt (a rubric that doubles a string is a clear error, not an abort).
+    let _cap = crate::memcap::rendering("a judge rubric");
     t.render(vars).map_err(|e| {
         let mut missing: Vec<String> = t
             .undeclared_variables(false)

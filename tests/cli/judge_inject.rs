@@ -442,6 +442,16 @@ fn rubrics_use_case_variables_and_can_show_the_prompt() {
         "{reason}"
     );
 
+    // A rubric that doubles a string is held to the render cap like a prompt: a clear error.
+    let bomb = "  - type: llm-rubric\n    value: \"{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}\"\n";
+    let r = repo(&mock.url, &outputs, bomb);
+    let run = r.llmops(&["eval", "--no-progress"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("a judge rubric") && run.stderr.contains("rendered_bytes"),
+        "{run:?}"
+    );
+
     // `include_prompt` belongs to model-graded assertions only.
     let wrong = "  - type: contains\n    value: refund\n    include_prompt: true\n";
     let r = repo(&mock.url, &outputs, wrong);

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use super::Ctx;
 use crate::error::{Error, Outcome, Result};
-use crate::registry::{write_atomic, Reference};
+use crate::fsio;
+use crate::registry::Reference;
 use crate::template::{InputSpec, Role};
 
 /// Export resolved prompts as one JSON bundle
@@ -161,7 +162,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             } else {
                 ctx.open.dir.join(path)
             };
-            write_atomic(&path, text.as_bytes())?;
+            fsio::write(&path, text.as_bytes())?;
             ctx.ui
                 .note(&format!("wrote {count} prompt(s) to {}", path.display()));
         }

@@ -2,7 +2,7 @@
 
 use super::Ctx;
 use crate::error::{Error, Outcome, Result};
-use crate::registry::write_atomic;
+use crate::fsio;
 
 const ATTRIBUTE: &str = "*.prompty diff=llmops";
 /// Routes the lock to `llmops lock merge-driver`, at any depth (the registry may live in a
@@ -87,7 +87,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         }
         text.push_str(ATTRIBUTE);
         text.push('\n');
-        write_atomic(&attributes, text.as_bytes())?;
+        fsio::write(&attributes, text.as_bytes())?;
         ctx.ui
             .note("added `*.prompty diff=llmops` to .gitattributes: commit it");
     }
@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         }
         text.push_str(LOCK_ATTRIBUTE);
         text.push('\n');
-        write_atomic(&attributes, text.as_bytes())?;
+        fsio::write(&attributes, text.as_bytes())?;
     }
     ctx.ui.out(&format!(
         "git config merge.llmops-lock.driver \"{driver}\"\n"

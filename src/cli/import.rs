@@ -97,7 +97,7 @@ pub fn run(ctx: &Ctx, cmd: Command) -> Result<Outcome> {
 
 /// The one place an import writes a file.
 fn write(path: &Path, _kind: FileKind, content: &str) -> Result<()> {
-    crate::registry::write_atomic(path, content.as_bytes())
+    crate::fsio::write(path, content.as_bytes())
 }
 
 fn layout(ctx: &Ctx, out: &Path) -> Result<Layout> {

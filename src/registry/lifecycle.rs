@@ -8,8 +8,8 @@ use super::git::{Committed, GitRepo};
 use super::labels::{check_label_name, label_path, Label};
 use super::lock::{EvalSummary, VersionEntry, LOCK_FILE};
 use super::resolve::Resolver;
-use super::write_atomic;
 use crate::error::{Error, Result};
+use crate::fsio;
 use crate::template::Prompt;
 
 /// What `release` did.
@@ -108,7 +108,7 @@ fn commit_with(
     for (rel, bytes) in &changes {
         let path = root.join(rel);
         old.push((path.clone(), std::fs::read(&path).ok()));
-        if let Err(e) = write_atomic(&path, bytes) {
+        if let Err(e) = fsio::write(&path, bytes) {
             restore(&old);
             return Err(e);
         }
@@ -125,7 +125,7 @@ fn commit_with(
 fn restore(old: &[(std::path::PathBuf, Option<Vec<u8>>)]) {
     for (path, bytes) in old {
         let _ = match bytes {
-            Some(b) => write_atomic(path, b),
+            Some(b) => fsio::write(path, b),
             None => std::fs::remove_file(path).map_err(|e| Error::io("", e)),
         };
     }

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::labels::{label_path, Label, LABELS_DIR};
 use super::lock::{PromptVersions, VersionEntry, VersionsLock, LOCK_FILE};
 use super::resolve::Resolver;
-use super::write_atomic;
 use crate::error::{Diagnostic, Error, Result};
+use crate::fsio;
 
 /// Which side of a merge an entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -375,7 +375,7 @@ pub fn resolve(res: &Resolver) -> Result<Resolution> {
         writes.push((path, label.to_yaml()));
     }
     for (rel, text) in &writes {
-        write_atomic(&root.join(rel), text.as_bytes())?;
+        fsio::write(&root.join(rel), text.as_bytes())?;
         out.files.push(rel.clone());
     }
     if !out.files.is_empty() {
@@ -399,7 +399,7 @@ pub fn merge_lock_files(
         )?)
     };
     let (merged, renumbered) = merge_locks(&read(ours)?, &read(theirs)?);
-    write_atomic(ours, merged.to_yaml().as_bytes())?;
+    fsio::write(ours, merged.to_yaml().as_bytes())?;
     Ok(renumbered)
 }
 

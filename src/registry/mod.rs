@@ -371,9 +371,3 @@ pub fn head_state(root: &Path) -> Option<(String, bool)> {
         .unwrap_or(false);
     Some((commit, dirty))
 }
-
-/// Write `bytes` to `path` through the one file-writing door, [`crate::fsio::write`]: a
-/// temporary file beside it and a rename, so a reader never sees half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::fsio::write(path, bytes)
-}

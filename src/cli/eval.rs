@@ -177,19 +177,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             r.dir().display()
         ));
     }
-    match x.status {
-        RunStatus::Interrupted => {
-            let (rows, _) = x.store.hit_counts(x.run_id)?;
-            ctx.ui.note(&format!("interrupted: run {} kept {rows} finished sample(s); `llmops eval --resume` continues it", x.run_id));
-            return Ok(Outcome::Interrupted);
-        }
-        RunStatus::Failed => {
-            return Err(x
-                .fatal
-                .unwrap_or_else(|| Error::Internal("a run failed without an error".into())))
-        }
-        _ => {}
+    if x.status == RunStatus::Interrupted {
+        let (rows, _) = x.store.hit_counts(x.run_id)?;
+        ctx.ui.note(&format!("interrupted: run {} kept {rows} finished sample(s); `llmops eval --resume` continues it", x.run_id));
+        return Ok(Outcome::Interrupted);
     }
+    let x = x.into_result()?;
     if let Some(Stop::Budget { spent, budget }) = &x.stop {
         ctx.ui.note(&format!("stopped: the next calls would take spending past the budget (${spent:.4} spent of ${budget}); `--resume` continues with a larger --budget"));
     }

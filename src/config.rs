@@ -145,6 +145,9 @@ pub struct Judge {
     pub combine: Option<Combine>,
 }
 
+/// The most judges a panel may have: each is a call per graded sample.
+pub const MAX_PANEL: usize = 9;
+
 /// One judge of a panel.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -633,6 +636,9 @@ fn apply(
         set(&mut s.judge_model, j.model);
         if let Some(panel) = j.panel {
             s.judge_panel.clear();
+            if let Some(first) = panel.first() {
+                number_lines.insert("judge.panel".to_string(), span_line(first));
+            }
             for m in panel {
                 s.judge_panel.push(m.value.clone());
                 let name = Spanned {
@@ -844,6 +850,27 @@ fn validate(
             .into()
     };
     check_concurrency(s.concurrency).map_err(|m| range("defaults.concurrency", m))?;
+    if !s.judge_panel.is_empty() {
+        let n = s.judge_panel.len();
+        if !(2..=MAX_PANEL).contains(&n) {
+            return Err(range(
+                "judge.panel",
+                format!("has {n} judge(s); a panel has 2 to {MAX_PANEL} (for one judge, set `judge.provider` and `judge.model`)"),
+            ));
+        }
+        for (i, m) in s.judge_panel.iter().enumerate() {
+            if s.judge_panel[..i].contains(m) {
+                // Identical requests share one call: a repeated judge would vote twice for free.
+                return Err(range(
+                    "judge.panel",
+                    format!(
+                        "names `{}/{}` twice; each judge votes once",
+                        m.provider, m.model
+                    ),
+                ));
+            }
+        }
+    }
     for (field, v) in [
         ("limits.rendered_bytes", s.limit_rendered_bytes),
         ("limits.response_bytes", s.limit_response_bytes),
@@ -1084,6 +1111,31 @@ mod tests {
             .collect();
         let file = parse("llmops.yaml", text)?;
         resolve("llmops.yaml", file, &|k| env.get(k).cloned(), &flags)
+    }
+
+    #[test]
+    fn a_panel_has_two_to_nine_distinct_judges() {
+        let panel = |members: &str| {
+            resolve_str(
+                &format!("judge:\n  panel:\n{members}"),
+                &[],
+                Overrides::default(),
+            )
+        };
+        let a = "    - { provider: echo, model: a }\n";
+        let b = "    - { provider: echo, model: b }\n";
+        assert!(panel(&format!("{a}{b}")).is_ok());
+        let one = panel(a).unwrap_err().to_string();
+        assert!(
+            one.contains("llmops.yaml:3") && one.contains("2 to 9"),
+            "{one}"
+        );
+        let twice = panel(&format!("{a}{a}")).unwrap_err().to_string();
+        assert!(twice.contains("twice"), "{twice}");
+        let ten: String = (0..10)
+            .map(|i| format!("    - {{ provider: echo, model: m{i} }}\n"))
+            .collect();
+        assert!(panel(&ten).is_err());
     }
 
     const FILE: &str = "\

@@ -51,6 +51,8 @@ Examples:
   llmops gate --base-ref main        PASS / FAIL / INCONCLUSIVE against main
   llmops log support-reply           versions, labels and eval evidence
   llmops rollback support-reply      `production` back one version, offline
+  llmops config                      each setting and where its value came from
+  llmops import promptfoo            a promptfoo project as prompts and suites
 
 Exit codes: 0 ok, 1 quality failure, 2 bad input or configuration,
 3 provider or network failure, 4 nothing to evaluate, 130 interrupted.

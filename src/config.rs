@@ -717,6 +717,8 @@ fn layer_keys(layer: &Profile) -> Vec<String> {
     if let Some(j) = &layer.judge {
         note("judge.provider", j.provider.is_some());
         note("judge.model", j.model.is_some());
+        note("judge.panel", j.panel.is_some());
+        note("judge.combine", j.combine.is_some());
     }
     if let Some(c) = &layer.cache {
         note("cache.path", c.path.is_some());
@@ -731,6 +733,13 @@ fn layer_keys(layer: &Profile) -> Vec<String> {
     }
     if let Some(r) = &layer.redaction {
         note("redaction.pii", r.pii.is_some());
+        note("redaction.inputs", r.inputs.is_some());
+        note("redaction.allow", r.allow.is_some());
+    }
+    if let Some(l) = &layer.limits {
+        note("limits.rendered_bytes", l.rendered_bytes.is_some());
+        note("limits.response_bytes", l.response_bytes.is_some());
+        note("limits.output_bytes", l.output_bytes.is_some());
     }
     keys
 }

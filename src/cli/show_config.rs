@@ -95,7 +95,29 @@ fn entries(s: &Settings) -> Vec<(String, Value, String)> {
             "gate.cluster_by",
             s.gate_cluster_by.as_ref().map(|v| json!(v)),
         ),
+        (
+            "judge.panel",
+            (!s.judge_panel.is_empty()).then(|| {
+                json!(s
+                    .judge_panel
+                    .iter()
+                    .map(|m| format!("{}/{}", m.provider, m.model))
+                    .collect::<Vec<_>>())
+            }),
+        ),
+        (
+            "judge.combine",
+            (!s.judge_panel.is_empty()).then(|| json!(s.judge_combine)),
+        ),
         ("redaction.pii", some(json!(s.redact_pii))),
+        ("redaction.inputs", some(json!(s.redact_inputs))),
+        (
+            "redaction.allow",
+            (!s.redaction_allow.is_empty()).then(|| json!(s.redaction_allow)),
+        ),
+        ("limits.rendered_bytes", some(json!(s.limit_rendered_bytes))),
+        ("limits.response_bytes", some(json!(s.limit_response_bytes))),
+        ("limits.output_bytes", some(json!(s.limit_output_bytes))),
     ] {
         push(key, value, key);
     }

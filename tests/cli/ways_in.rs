@@ -47,7 +47,7 @@ fn config_shows_each_value_with_its_origin() {
         "llmops.yaml",
         "prompts_dir: prompts\nevals_dir: evals\ndefaults: { provider: echo, model: m-1 }\n\
 providers:\n  local: { type: openai, base_url: 'https://user:hunter2@llm.example/v1?key=sk-abc', api_key_env: LOCAL_KEY }\n\
-gate: { tolerance: 0.03 }\nprofiles:\n  ci:\n    gate: { strict: true }\n",
+gate: { tolerance: 0.03 }\nlimits: { output_bytes: 2048 }\nprofiles:\n  ci:\n    gate: { strict: true }\n",
     );
     let run = r.llmops_env(
         &["--profile", "ci", "config"],
@@ -70,6 +70,16 @@ gate: { tolerance: 0.03 }\nprofiles:\n  ci:\n    gate: { strict: true }\n",
             .collect::<Vec<_>>()
             .join(" ")
     };
+    // Every section is shown, with where its value came from.
+    assert_eq!(
+        line("limits.output_bytes"),
+        "file:llmops.yaml limits.output_bytes=2048"
+    );
+    assert_eq!(
+        line("limits.response_bytes"),
+        "default limits.response_bytes=33554432"
+    );
+    assert_eq!(line("redaction.inputs"), "default redaction.inputs=false");
     assert_eq!(
         line("defaults.model"),
         "file:llmops.yaml defaults.model=m-1"

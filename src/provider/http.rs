@@ -413,7 +413,10 @@ impl Client {
                 .find_map(|p| v.pointer(p).and_then(Value::as_str).map(str::to_string))
         });
         let text = from_json.unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned());
-        self.scrub(&crate::text::one_line(&text, MAX_ERROR_TEXT * 2))
+        // Cut far past what is kept: a cut at MAX_ERROR_TEXT * 2 could split a key below the
+        // length the redactor recognises and leave its head printed. `scrub` keeps the first
+        // MAX_ERROR_TEXT characters of the redacted text, well before this cut.
+        self.scrub(&crate::text::one_line(&text, MAX_ERROR_TEXT * 8))
     }
 
     fn transport_error(&self, e: &reqwest::Error, url: &str) -> CallError {

@@ -499,6 +499,17 @@ impl Judge {
         {
             Ok((v, mut g)) => {
                 g.verdict = prompts::score(a, &v);
+                if a.kind == Kind::ContextRelevance {
+                    // The share is of the context's lines: a judge that lists only the lines
+                    // it likes would otherwise score 1.0.
+                    let want = rag::context_units(vars).map_or(0, |u| u.len());
+                    let got = v["statements"].as_array().map_or(0, Vec::len);
+                    if got != want {
+                        g.verdict = Verdict::error(format!(
+                            "the judge graded {got} of the context's {want} lines"
+                        ));
+                    }
+                }
                 // Recorded here, applied by `grade_all` after the scanner has had its say.
                 g.suspect = reported(&v);
                 g

@@ -187,6 +187,28 @@ fn context_recall_and_relevance() {
 }
 
 #[test]
+fn a_judge_that_skips_context_lines_is_an_error_not_a_perfect_score() {
+    // Lists only the first line, as relevant: 1 of 1 would read as 1.0.
+    let mock = MockProvider::start(|s: &Seen| {
+        if !s.is_judge() {
+            return (Reply::Text("ok".into()), Duration::ZERO);
+        }
+        let v = json!({"reasoning": "lazy", "statements": [{"statement": "Refunds are issued within five business days.", "verdict": true}]});
+        (Reply::Text(v.to_string()), Duration::ZERO)
+    });
+    let cases = [
+        json!({"id": "a", "vars": {"who": "ok", "query": "How are refunds issued?", "context": CONTEXT}}),
+    ];
+    let r = repo(&mock.url, &cases, "  - type: context-relevance\n");
+    let s = scores(&r);
+    assert_eq!(s[0].0, "error", "{s:?}");
+    assert!(
+        s[0].2.contains("graded 1 of the context's 4 lines"),
+        "{s:?}"
+    );
+}
+
+#[test]
 fn conversation_relevance_grades_each_window() {
     let mock = MockProvider::start(judge);
     let conv = json!([

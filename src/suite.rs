@@ -286,6 +286,25 @@ impl Suite {
             .iter()
             .map(|a| validate_assertion(path, line_of(a), &a.value))
             .collect::<Result<Vec<_>, _>>()?;
+        if variants.len() < 2 {
+            if let Some((r, a)) = raw
+                .assertions
+                .iter()
+                .zip(&assertions)
+                .find(|(_, a)| a.kind.is_cross_variant())
+            {
+                return Err(Diagnostic::error(
+                    "assertion",
+                    path,
+                    format!(
+                        "`{}` compares the outputs of a suite's variants, and this suite has one",
+                        a.kind.as_str()
+                    ),
+                )
+                .at(line_of(r), None)
+                .help("list two or more under `prompts:` (prompts, or one prompt with different `model:`), or remove it"));
+            }
+        }
         let min_pass = match &raw.min_pass {
             None => None,
             Some(m) => Some(parse_min_pass(&m.value).ok_or_else(|| {
@@ -424,6 +443,7 @@ impl Suite {
         for a in &raw.assert {
             assert.push(validate_assertion(&raw.file, raw.line, a)?);
         }
+        self.check_cross(&raw.file, raw.line, &assert)?;
         let id = raw.id.clone().unwrap_or_else(|| case_id_for(&raw.vars));
         Ok(Case {
             id,
@@ -434,6 +454,34 @@ impl Suite {
             file: raw.file,
             line: raw.line,
         })
+    }
+}
+
+impl Suite {
+    /// A case's `select-best` and `max-score` compare the suite's variants: there must be two
+    /// or more, and the case's list must make sense as a whole.
+    fn check_cross(&self, file: &str, line: usize, assert: &[Assertion]) -> Result<(), Diagnostic> {
+        crate::assert::cross::check_case(assert).map_err(|e| {
+            Diagnostic::error("assertion", file, e.message)
+                .at(line, None)
+                .help_opt(e.help)
+        })?;
+        if self.variants.len() < 2 {
+            if let Some(a) = assert.iter().find(|a| a.kind.is_cross_variant()) {
+                return Err(Diagnostic::error(
+                    "assertion",
+                    file,
+                    format!(
+                        "`{}` compares the outputs of a suite's variants, and suite `{}` has one",
+                        a.kind.as_str(),
+                        self.name
+                    ),
+                )
+                .at(line, None)
+                .help("list two or more under `prompts:` (prompts, or one prompt with different `model:`), or remove it"));
+            }
+        }
+        Ok(())
     }
 }
 

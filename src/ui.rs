@@ -190,7 +190,7 @@ impl crate::engine::Reporter for Progress {
             Event::Finished(_) => self.inc(),
             Event::Warning(w) => self.note(&format!("warning: {w}")),
             Event::Note(n) => self.note(n),
-            Event::Response { .. } => {}
+            Event::Response { .. } | Event::Rescored(_) => {}
         }
     }
 

@@ -4,6 +4,7 @@
 
 #[cfg(test)]
 mod conformance;
+pub mod cross;
 pub mod exec;
 pub mod html;
 pub mod ngram;
@@ -110,6 +111,12 @@ pub enum Kind {
     ContextRelevance,
     /// Judge: share of conversation windows whose last reply is relevant.
     ConversationRelevance,
+    /// A group of assertions with its own threshold and weight.
+    AssertSet,
+    /// Judge: the best of the variants' outputs for the same case passes.
+    SelectBest,
+    /// The variant whose other assertions score highest passes.
+    MaxScore,
 }
 
 /// Kind names as written in files.
@@ -163,6 +170,9 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("context-recall", Kind::ContextRecall),
     ("context-relevance", Kind::ContextRelevance),
     ("conversation-relevance", Kind::ConversationRelevance),
+    ("assert-set", Kind::AssertSet),
+    ("select-best", Kind::SelectBest),
+    ("max-score", Kind::MaxScore),
 ];
 
 impl Kind {
@@ -193,8 +203,15 @@ impl Kind {
         )
     }
 
+    /// Decided across a case's variants, after every variant is scored.
+    pub fn is_cross_variant(self) -> bool {
+        matches!(self, Kind::SelectBest | Kind::MaxScore)
+    }
+
     fn negatable(self) -> bool {
-        !self.is_model_graded() && !matches!(self, Kind::Cost | Kind::Latency)
+        !self.is_model_graded()
+            && !self.is_cross_variant()
+            && !matches!(self, Kind::Cost | Kind::Latency | Kind::AssertSet)
     }
 }
 
@@ -235,6 +252,9 @@ pub struct RawAssertion {
     /// Show the judge the rendered prompt too (model-graded kinds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_prompt: Option<bool>,
+    /// The grouped assertions (`assert-set`).
+    #[serde(default, rename = "assert", skip_serializing_if = "Option::is_none")]
+    pub assert: Option<Vec<RawAssertion>>,
 }
 
 /// A validated assertion.
@@ -301,6 +321,10 @@ pub enum Check {
     References(Arc<[String]>),
     /// Required element paths of `is-xml` and `contains-xml`, split at the dots.
     XmlPaths(Arc<[Vec<String>]>),
+    /// The grouped assertions of `assert-set`, each validated.
+    Set(Arc<[Assertion]>),
+    /// The options of `max-score`.
+    MaxScore(cross::MaxScoreOptions),
 }
 
 impl std::fmt::Debug for Check {
@@ -321,6 +345,8 @@ impl std::fmt::Debug for Check {
             Check::References(r) => f.debug_tuple("References").field(r).finish(),
             Check::Similarity(m) => f.debug_tuple("Similarity").field(m).finish(),
             Check::JsonPath(p) => f.debug_tuple("JsonPath").field(&p.to_string()).finish(),
+            Check::Set(items) => f.debug_tuple("Set").field(items).finish(),
+            Check::MaxScore(o) => f.debug_tuple("MaxScore").field(o).finish(),
         }
     }
 }
@@ -889,6 +915,14 @@ impl Assertion {
                     ));
                 }
             }
+            Kind::AssertSet => check = Check::Set(cross::set_items(raw)?.into()),
+            Kind::SelectBest => cross::check_select_best(raw)?,
+            Kind::MaxScore => check = Check::MaxScore(cross::max_score_options(raw)?),
+        }
+        if raw.assert.is_some() && kind != Kind::AssertSet {
+            return Err(invalid(format!(
+                "`assert` only applies to `assert-set`, not `{name}`"
+            )));
         }
         if raw.path.is_some() && kind != Kind::JsonPath {
             return Err(invalid(format!(
@@ -923,7 +957,10 @@ impl Assertion {
                 "`timeout_s` only applies to `exec`, not `{name}`"
             )));
         }
-        if raw.provider.is_some() && !kind.is_model_graded() && kind != Kind::Similar {
+        if raw.provider.is_some()
+            && !kind.is_model_graded()
+            && !matches!(kind, Kind::Similar | Kind::SelectBest)
+        {
             return Err(invalid(format!(
                 "`provider` only applies to model-graded assertions, not `{name}`"
             )));
@@ -974,6 +1011,7 @@ impl Assertion {
                     | Kind::ContextRecall
                     | Kind::ContextRelevance
                     | Kind::ConversationRelevance
+                    | Kind::AssertSet
             );
             if !t.is_finite() || t < 0.0 || (in_unit && t > 1.0) {
                 return Err(invalid(format!(

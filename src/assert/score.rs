@@ -206,7 +206,19 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
     };
     let v = match a.kind {
         Kind::Similar => return None,
-        k if k.is_model_graded() => return None,
+        k if k.is_model_graded() || k.is_cross_variant() => return None,
+        Kind::AssertSet => {
+            let Check::Set(items) = &a.check else {
+                return Some(Verdict::error("assert-set: no items"));
+            };
+            // A set with a model-graded item is scored by the engine, with the judge's verdicts.
+            let verdicts = items
+                .iter()
+                .map(|i| score(i, s))
+                .collect::<Option<Vec<_>>>()?;
+            let pairs: Vec<(&Assertion, &Verdict)> = items.iter().zip(verdicts.iter()).collect();
+            return Some(super::cross::set_verdict(a, &pairs));
+        }
         Kind::Equals => match value {
             Some(Value::String(want)) => Verdict::bool(
                 out.trim() == want.trim(),

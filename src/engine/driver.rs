@@ -287,7 +287,7 @@ impl StoreSink<'_> {
                     self.writer.send(Op::cache(&a));
                 }
             }
-            Event::Finished(row) => self.writer.send(Op::Result(row)),
+            Event::Finished(row) | Event::Rescored(row) => self.writer.send(Op::Result(row)),
             _ => {}
         }
     }

@@ -1,6 +1,7 @@
 //! The concurrent runner: plan -> run -> events. It never prints; the progress bar, the
 //! store writer and the recorder subscribe to its events.
 
+mod cross;
 pub mod driver;
 pub mod estimate;
 pub mod plan;
@@ -34,6 +35,9 @@ pub enum Event {
     Response(Box<Answered>),
     /// A sample is done.
     Finished(Box<ResultRow>),
+    /// A finished sample's verdict changed after the variants of its case were compared
+    /// (`select-best`, `max-score`): store it again; it is not a new sample.
+    Rescored(Box<ResultRow>),
     /// Something worth a line on stderr.
     Warning(String),
     /// What the driver did (resumed a run), worth a line on stderr.
@@ -140,7 +144,9 @@ enum Msg {
 
 enum Internal {
     Event(Event),
-    Done(Box<ResultRow>, f64, bool),
+    /// A finished row, its reserved cost, whether it was a call, and whether its case has a
+    /// cross-variant assertion (the row is held for the comparison at the end).
+    Done(Box<ResultRow>, f64, bool, bool),
 }
 
 fn estimate_cost(job: &Job, pricing: &indexmap::IndexMap<String, crate::config::Price>) -> f64 {
@@ -177,10 +183,13 @@ pub fn run(
     }
     names.extend(reg.settings.judge_panel.iter().map(|m| m.provider.clone()));
     let uses_judge = planned.iter().any(|p| {
-        p.suite
-            .assertions
-            .iter()
-            .any(|a| a.kind.is_model_graded() || a.kind == crate::assert::Kind::Similar)
+        crate::assert::cross::any(&p.suite.assertions, &|a| {
+            a.kind.is_model_graded()
+                || matches!(
+                    a.kind,
+                    crate::assert::Kind::Similar | crate::assert::Kind::SelectBest
+                )
+        })
     });
     names.sort();
     names.dedup();
@@ -235,6 +244,7 @@ pub fn run(
     let stop_planning = Arc::new(AtomicBool::new(false));
     let store = env.store.clone();
     let stop = stop_planning.clone();
+    let resumed = !env.done.is_empty();
     let done = env.done;
     let store_health = env.store_health.clone();
     let store_failed = move || {
@@ -246,6 +256,11 @@ pub fn run(
         })
     };
     let plan_opts = opts.clone();
+    let plan_opts2 = opts.clone();
+    let planned_ref = &planned;
+    let store_cross = env.store.clone();
+    let mut held: std::collections::HashMap<cross::Key, ResultRow> =
+        std::collections::HashMap::new();
     let budget = opts.budget;
     let mut stats = Stats::default();
     let result: Result<Option<Stop>> = std::thread::scope(|scope| {
@@ -255,7 +270,7 @@ pub fn run(
                 !stop.load(Ordering::Relaxed)
                     && job_tx.blocking_send(Msg::Job(Box::new(job))).is_ok()
             };
-            if let Err(e) = plan::plan(reg, &planned, &plan_opts, &done, &mut lookup, &mut emit) {
+            if let Err(e) = plan::plan(reg, planned_ref, &plan_opts, &done, &mut lookup, &mut emit) {
                 let _ = job_tx.blocking_send(Msg::Fatal(e));
             }
         });
@@ -283,7 +298,7 @@ pub fn run(
                     }
                     Some(msg) = rx.recv() => match msg {
                         Internal::Event(e) => sink(e),
-                        Internal::Done(row, est, was_call) => {
+                        Internal::Done(row, est, was_call, compared) => {
                             in_flight -= 1;
                             if fatal.is_none() {
                                 if let Some(e) = store_failed() {
@@ -312,6 +327,12 @@ pub fn run(
                                 stats.spent_usd += row.cost_usd.unwrap_or(0.0);
                             }
                             stats.spent_usd += row.judge_cost_usd;
+                            if compared {
+                                held.insert(
+                                    (row.suite.clone(), row.variant.clone(), row.case_id.clone(), row.sample),
+                                    (*row).clone(),
+                                );
+                            }
                             sink(Event::Finished(row));
                         }
                     },
@@ -366,14 +387,31 @@ pub fn run(
                                 in_flight += 1;
                                 let shared = shared.clone();
                                 let tx = tx.clone();
+                                let compared = job.case.assertions.iter().any(|a| a.kind.is_cross_variant());
                                 tasks.spawn(async move {
                                     let row = run_job(*job, &shared, &tx).await;
-                                    let _ = tx.send(Internal::Done(Box::new(row), est, is_call));
+                                    let _ = tx.send(Internal::Done(Box::new(row), est, is_call, compared));
                                     drop(permit);
                                 });
                             }
                         }
                     }
+                }
+            }
+            if stop.is_none() && fatal.is_none() && (resumed || !held.is_empty()) {
+                // Every variant of every case is scored: compare them.
+                let held = std::mem::take(&mut held);
+                match cross::settle(reg, planned_ref, &plan_opts2, &shared, &store_cross, resumed, held).await {
+                    Ok(settled) => {
+                        for a in settled.answered {
+                            sink(Event::Response(Box::new(a)));
+                        }
+                        for r in settled.rows {
+                            sink(Event::Rescored(Box::new(r)));
+                        }
+                        stats.spent_usd += settled.spent_usd;
+                    }
+                    Err(e) => fatal = Some(e),
                 }
             }
             if stop == Some(Stop::Interrupted) || fatal.is_some() {
@@ -384,7 +422,7 @@ pub fn run(
                 while let Ok(msg) = rx.try_recv() {
                     match msg {
                         Internal::Event(e) => sink(e),
-                        Internal::Done(row, _, _) => sink(Event::Finished(row)),
+                        Internal::Done(row, _, _, _) => sink(Event::Finished(row)),
                     }
                 }
             }

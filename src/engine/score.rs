@@ -133,10 +133,55 @@ pub fn row(
     let mut all_pass = true;
     let mut first_error = None;
     for (i, a) in job.case.assertions.iter().enumerate() {
+        if a.kind.is_cross_variant() {
+            // Decided after every variant of the case is scored (`engine::cross`).
+            continue;
+        }
+        let mut items = Vec::new();
+        if let crate::assert::Check::Set(set) = &a.check {
+            let graded = judged.get(i).and_then(Option::as_ref);
+            for (j, item) in set.iter().enumerate() {
+                let g = graded.and_then(|g| g.children.get(j)).and_then(Option::as_ref);
+                let row_of = |v: &Verdict, g: Option<&Graded>| ScoreRow {
+                    kind: format!("{}{}", crate::assert::cross::SET_ITEM, item.display_kind()),
+                    metric: item.metric.clone(),
+                    pass: v.pass,
+                    score: v.score,
+                    weight: item.weight,
+                    critical: item.critical,
+                    error: v.error,
+                    reason: v.reason.clone(),
+                    suspect: g.and_then(|g| g.suspect.clone()),
+                    panel: g.and_then(|g| g.panel.clone()),
+                };
+                let v = match g {
+                    Some(g) => {
+                        row.judge_input_tokens += g.input_tokens;
+                        row.judge_output_tokens += g.output_tokens;
+                        row.judge_cost_usd += g.cost_usd;
+                        if g.verdict.error && g.call_failed && first_error.is_none() {
+                            first_error = Some((
+                                format!(
+                                    "assertion `assert-set` item `{}`: {}",
+                                    item.display_kind(),
+                                    g.verdict.reason
+                                ),
+                                ErrorKind::Judge,
+                            ));
+                        }
+                        g.verdict.clone()
+                    }
+                    None => score(item, &subject).unwrap_or_else(|| {
+                        Verdict::error(format!("`{}` was not graded", item.display_kind()))
+                    }),
+                };
+                items.push((row_of(&v, g), v));
+            }
+        }
         let mut suspect = None;
         let mut panel = None;
         let (verdict, call_failed, skipped) = match judged.get(i).and_then(Option::as_ref) {
-            Some(g) => {
+            Some(g) if items.is_empty() => {
                 row.judge_input_tokens += g.input_tokens;
                 row.judge_output_tokens += g.output_tokens;
                 row.judge_cost_usd += g.cost_usd;
@@ -144,7 +189,17 @@ pub fn row(
                 panel.clone_from(&g.panel);
                 (g.verdict.clone(), g.call_failed, g.skipped)
             }
-            None => (
+            _ if !items.is_empty() => {
+                let pairs: Vec<(&crate::assert::Assertion, &Verdict)> = match &a.check {
+                    crate::assert::Check::Set(set) => {
+                        set.iter().zip(items.iter().map(|(_, v)| v)).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                suspect = items.iter().find_map(|(r, _)| r.suspect.clone());
+                (crate::assert::cross::set_verdict(a, &pairs), false, false)
+            }
+            _ => (
                 score(a, &subject).unwrap_or_else(|| {
                     Verdict::error(format!("`{}` was not graded", a.display_kind()))
                 }),
@@ -180,6 +235,9 @@ pub fn row(
             suspect,
             panel,
         });
+        // The items follow their set, for reports and for `max-score` (which adds them up
+        // by their own type, as promptfoo does); they do not count in the case score twice.
+        row.scores.extend(items.into_iter().map(|(r, _)| r));
     }
     // Scored on the real text; stored and reported masked when `redaction.pii` is on.
     let text = if redact {

@@ -7,6 +7,7 @@
 //! request, then the assertion is ERROR, never a silent 0. Verdicts are cached by the full
 //! judge request.
 
+mod best;
 pub mod calibrate;
 mod context;
 pub mod inject;
@@ -48,9 +49,21 @@ pub struct Graded {
     pub suspect: Option<String>,
     /// A judge panel's votes, in `judge.panel` order.
     pub panel: Option<Vec<bool>>,
+    /// An `assert-set`'s items, graded (None for deterministic ones).
+    pub children: Vec<Option<Graded>>,
 }
 
 impl Graded {
+    /// A verdict that cost nothing.
+    pub fn free_verdict(verdict: Verdict) -> Graded {
+        Graded::free(verdict)
+    }
+
+    /// An ERROR that cost nothing.
+    pub fn free_error(why: impl Into<String>) -> Graded {
+        Graded::free(Verdict::error(why))
+    }
+
     fn free(verdict: Verdict) -> Graded {
         Graded {
             verdict,
@@ -61,6 +74,7 @@ impl Graded {
             skipped: false,
             suspect: None,
             panel: None,
+            children: Vec::new(),
         }
     }
 
@@ -208,72 +222,103 @@ impl Judge {
     ) -> Vec<Option<Graded>> {
         let mut out = Vec::with_capacity(input.assertions.len());
         // Scanned once, before grading: a hit makes every judge verdict on it SUSPECT.
-        let finding = input
-            .assertions
-            .iter()
-            .any(|a| a.kind.is_model_graded())
+        let finding = crate::assert::cross::any(input.assertions, &|a| a.kind.is_model_graded())
             .then(|| inject::scan(output))
             .flatten();
         for a in input.assertions {
-            if !a.kind.is_model_graded() && a.kind != Kind::Similar {
-                out.push(None);
+            if let crate::assert::Check::Set(items) = &a.check {
+                // An `assert-set`'s items are graded like the case's own; the engine combines them.
+                let mut children = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    children.push(
+                        self.grade_one(item, input, output, baseline, pairwise_self, &finding, &emit)
+                            .await,
+                    );
+                }
+                if children.iter().all(Option::is_none) {
+                    out.push(None);
+                } else {
+                    out.push(Some(Graded {
+                        children,
+                        ..Graded::free(Verdict::error("an assert-set is combined by the engine"))
+                    }));
+                }
                 continue;
             }
-            if a.kind == Kind::Pairwise && baseline.is_none() && !pairwise_self {
-                // Plain `eval` has no other side to compare with.
-                out.push(Some(Graded {
-                    skipped: true,
-                    ..Graded::free(Verdict {
-                        pass: true,
-                        score: 0.0,
-                        reason: PAIRWISE_SKIPPED.into(),
-                        error: false,
-                    })
-                }));
-                continue;
-            }
-            if a.kind == Kind::Pairwise && pairwise_self {
-                let t = a.threshold.unwrap_or(0.5);
-                out.push(Some(Graded::free(Verdict {
-                    pass: 0.5 >= t,
-                    score: 0.5,
-                    reason: "baseline side: a tie with itself".into(),
-                    error: false,
-                })));
-                continue;
-            }
-            let prompt = a
-                .include_prompt
-                .then(|| context::prompt_text(input.messages));
-            let question = input.question();
-            let panel = !self.panel.is_empty()
-                && a.provider.is_none()
-                && a.kind.is_model_graded()
-                && a.kind != Kind::Pairwise;
-            let mut g = if panel {
-                self.panel_grade(a, output, &question, prompt.as_deref(), input.vars, &emit)
-                    .await
-            } else {
-                self.grade_in(
-                    a,
-                    output,
-                    &question,
-                    prompt.as_deref(),
-                    input.vars,
-                    baseline,
-                    None,
-                    &emit,
-                )
-                .await
-            };
-            if let (Some(f), true) = (&finding, a.kind.is_model_graded()) {
-                g.suspect(format!("{} [{}]", f.reason, f.signal));
-            } else if let Some(why) = g.suspect.take() {
-                g.suspect(why);
-            }
-            out.push(Some(g));
+            out.push(
+                self.grade_one(a, input, output, baseline, pairwise_self, &finding, &emit)
+                    .await,
+            );
         }
         out
+    }
+
+    /// Grade one model-graded assertion of a case; `None` for any other kind.
+    #[allow(clippy::too_many_arguments)]
+    async fn grade_one(
+        &self,
+        a: &Assertion,
+        input: &JudgeInput<'_>,
+        output: &str,
+        baseline: Option<&str>,
+        pairwise_self: bool,
+        finding: &Option<inject::Finding>,
+        emit: &(dyn Fn(Answered) + Sync),
+    ) -> Option<Graded> {
+        if !a.kind.is_model_graded() && a.kind != Kind::Similar {
+            return None;
+        }
+        if a.kind == Kind::Pairwise && baseline.is_none() && !pairwise_self {
+            // Plain `eval` has no other side to compare with.
+            return Some(Graded {
+                skipped: true,
+                ..Graded::free(Verdict {
+                    pass: true,
+                    score: 0.0,
+                    reason: PAIRWISE_SKIPPED.into(),
+                    error: false,
+                })
+            });
+        }
+        if a.kind == Kind::Pairwise && pairwise_self {
+            let t = a.threshold.unwrap_or(0.5);
+            return Some(Graded::free(Verdict {
+                pass: 0.5 >= t,
+                score: 0.5,
+                reason: "baseline side: a tie with itself".into(),
+                error: false,
+            }));
+        }
+        let prompt = a
+            .include_prompt
+            .then(|| context::prompt_text(input.messages));
+        let question = input.question();
+        let panel = !self.panel.is_empty()
+            && a.provider.is_none()
+            && a.kind.is_model_graded()
+            && a.kind != Kind::Pairwise;
+        let mut g = if panel {
+            self.panel_grade(a, output, &question, prompt.as_deref(), input.vars, emit)
+                .await
+        } else {
+            self.grade_in(
+                a,
+                output,
+                &question,
+                prompt.as_deref(),
+                input.vars,
+                baseline,
+                None,
+                emit,
+            )
+            .await
+        };
+        if let (Some(f), true) = (finding, a.kind.is_model_graded()) {
+            g.suspect(format!("{} [{}]", f.reason, f.signal));
+        } else if let Some(why) = g.suspect.take() {
+            g.suspect(why);
+        }
+        Some(g)
     }
 
     /// Grade one assertion. `baseline` is the other output for `pairwise`.
@@ -533,6 +578,19 @@ impl Judge {
         emit: &(dyn Fn(Answered) + Sync),
     ) -> Result<(Map<String, Value>, Graded), Graded> {
         let jp = prompts::build(a, output, question, prompt, vars, other);
+        self.ask_prompt(&jp, provider, model, a.kind == Kind::GEval, emit)
+            .await
+    }
+
+    /// Ask `jp` for a verdict, with one repair request when the reply does not parse.
+    async fn ask_prompt(
+        &self,
+        jp: &JudgePrompt,
+        provider: &str,
+        model: &str,
+        logprobs: bool,
+        emit: &(dyn Fn(Answered) + Sync),
+    ) -> Result<(Map<String, Value>, Graded), Graded> {
         // The schema goes with every judge request (providers without structured output
         // ignore it), so a verdict recorded against one provider replays against another.
         let params = Parameters {
@@ -542,7 +600,7 @@ impl Judge {
                 serde_json::json!({ "type": "json_schema", "name": "verdict", "schema": jp.schema }),
             ),
             // G-Eval weights the 1-5 score by the probability of each digit.
-            logprobs: (a.kind == Kind::GEval).then_some(5),
+            logprobs: logprobs.then_some(5),
             ..Parameters::default()
         };
         let mut messages = vec![

@@ -112,13 +112,14 @@ pub(super) async fn settle(
     store: &Arc<Mutex<Store>>,
     resumed: bool,
     mut held: HashMap<Key, ResultRow>,
-) -> Result<Settled> {
+    on_done: &mut dyn FnMut(Settled),
+) -> Result<()> {
     let suites: Vec<&Planned> = planned
         .iter()
         .filter(|p| resumed || held.keys().any(|k| k.0 == p.suite.name))
         .collect();
     if suites.is_empty() {
-        return Ok(Settled::default());
+        return Ok(());
     }
     if resumed {
         let stored = {
@@ -180,7 +181,8 @@ pub(super) async fn settle(
             }
         }
     }
-    let mut out = Settled::default();
+    // Each comparison is handed over as soon as it is decided, so an interrupted step keeps
+    // (and caches) the verdicts it already has.
     let mut tasks = tokio::task::JoinSet::new();
     let mut pending = groups.into_iter();
     loop {
@@ -192,14 +194,11 @@ pub(super) async fn settle(
         let Some(joined) = tasks.join_next().await else {
             break;
         };
-        let done = joined.map_err(|_| {
+        on_done(joined.map_err(|_| {
             crate::error::Error::Internal("a cross-variant comparison panicked".into())
-        })?;
-        out.rows.extend(done.rows);
-        out.answered.extend(done.answered);
-        out.spent_usd += done.spent_usd;
+        })?);
     }
-    Ok(out)
+    Ok(())
 }
 
 async fn settle_group(g: Group, shared: &Shared) -> Settled {

@@ -401,18 +401,25 @@ pub fn run(
             if stop.is_none() && fatal.is_none() && (resumed || !held.is_empty()) {
                 // Every variant of every case is scored: compare them.
                 let held = std::mem::take(&mut held);
-                match cross::settle(reg, planned_ref, &plan_opts2, &shared, &store_cross, resumed, held).await {
-                    Ok(settled) => {
-                        for a in settled.answered {
-                            sink(Event::Response(Box::new(a)));
-                        }
-                        for r in settled.rows {
-                            sink(Event::Rescored(Box::new(r)));
-                        }
-                        stats.spent_usd += settled.spent_usd;
+                let mut spent = 0.0;
+                let mut on_done = |settled: cross::Settled| {
+                    for a in settled.answered {
+                        sink(Event::Response(Box::new(a)));
                     }
-                    Err(e) => fatal = Some(e),
+                    for r in settled.rows {
+                        sink(Event::Rescored(Box::new(r)));
+                    }
+                    spent += settled.spent_usd;
+                };
+                let settling = cross::settle(reg, planned_ref, &plan_opts2, &shared, &store_cross, resumed, held, &mut on_done);
+                tokio::select! {
+                    biased;
+                    _ = &mut ctrl_c => stop = Some(Stop::Interrupted),
+                    done = settling => if let Err(e) = done {
+                        fatal = Some(e);
+                    },
                 }
+                stats.spent_usd += spent;
             }
             if stop == Some(Stop::Interrupted) || fatal.is_some() {
                 // Keep what finished; drop what is still waiting on the network.

@@ -9,6 +9,7 @@ mod support;
 mod architecture;
 mod assertions;
 mod ci_git;
+mod cross_variant;
 mod diff;
 mod eval;
 mod export;

@@ -39,6 +39,8 @@ struct Case {
     score: Option<f64>,
     /// The range promptfoo's test puts the score in (exclusive bounds).
     score_in: Option<(f64, f64)>,
+    /// `assert:` of an `assert-set` (its items, as written).
+    items: Option<Value>,
 }
 
 fn c(
@@ -60,6 +62,7 @@ fn c(
         logprobs: &[],
         score: None,
         score_in: None,
+        items: None,
     }
 }
 
@@ -542,6 +545,7 @@ fn cases() -> Vec<Case> {
         logprobs: &[],
         ..c(PPL, "perplexity", Value::Null, "x", Invalid)
     });
+    v.extend(set_cases());
     v
 }
 
@@ -550,6 +554,10 @@ fn run(case: &Case) -> Want {
         kind: case.kind.into(),
         value: case.value.clone().filter(|v| !v.is_null()),
         threshold: case.threshold,
+        assert: case
+            .items
+            .clone()
+            .map(|i| serde_json::from_value(i).expect("items are assertions")),
         ..RawAssertion::default()
     };
     let logprobs: Vec<Vec<(String, f64)>> = case
@@ -616,9 +624,109 @@ fn agrees_with_promptfoo() {
             Some(_) => {}
         }
     }
+    max_score_cases(&mut table, &mut wrong);
     println!("{:<18} {:>6} {:>11}", "kind", "cases", "agreements");
     for (kind, (n, ok)) in &table {
         println!("{kind:<18} {n:>6} {ok:>11}");
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+const SET: &str = "src/assertions/assertionsResult.ts, test/assertions/assertionsResult.test.ts";
+
+/// `assert-set`: the weighted mean of the items, passing when every item passes or, with a
+/// threshold, when the mean reaches it (a threshold of 0 always passes).
+fn set_cases() -> Vec<Case> {
+    use Want::{Invalid, Pass};
+    let two = json!([{"type": "contains", "value": "a"}, {"type": "contains", "value": "z"}]);
+    let weighted = json!([
+        {"type": "contains", "value": "a", "weight": 2},
+        {"type": "contains", "value": "z"}
+    ]);
+    let mut v = Vec::new();
+    for (items, threshold, want, score) in [
+        (two.clone(), None, Pass(false), 0.5),
+        (two.clone(), Some(0.5), Pass(true), 0.5),
+        (two.clone(), Some(0.6), Pass(false), 0.5),
+        (two.clone(), Some(0.0), Pass(true), 0.5),
+        (json!([{"type": "contains", "value": "z"}]), Some(0.0), Pass(true), 0.0),
+        (weighted.clone(), Some(0.6), Pass(true), 2.0 / 3.0),
+        (weighted, None, Pass(false), 2.0 / 3.0),
+        (json!([{"type": "contains", "value": "a"}, {"type": "not-contains", "value": "z"}]), None, Pass(true), 1.0),
+        (json!([{"type": "contains", "value": "a", "weight": 0}]), None, Pass(true), 0.0),
+    ] {
+        v.push(Case {
+            items: Some(items),
+            threshold,
+            score: Some(score),
+            ..c(SET, "assert-set", Value::Null, "abc", want)
+        });
+    }
+    // promptfoo passes an empty set with score 0; it cannot be meant.
+    v.push(Case {
+        items: Some(json!([])),
+        differs: Some(Invalid),
+        ..c(SET, "assert-set", Value::Null, "abc", Pass(true))
+    });
+    v
+}
+
+/// `max-score` over the variants' other assertion scores, from promptfoo's
+/// `test/matchers/max-score.test.ts` (its mock results: `contains apple` scores 1 and
+/// `contains orange` scores 1 only for a result of score 1) and the unavailable-target rule
+/// of `src/matchers/comparison.ts`.
+fn max_score_cases(table: &mut BTreeMap<String, (u32, u32)>, wrong: &mut Vec<String>) {
+    use super::cross::{max_score, Candidate};
+    const SRC: &str = "test/matchers/max-score.test.ts";
+    let mock = |s: f64| -> Candidate {
+        Some(vec![
+            ("contains".into(), 1.0),
+            ("contains".into(), if s == 1.0 { 1.0 } else { 0.0 }),
+        ])
+    };
+    let raw = |a: f64, b: f64| -> Candidate { Some(vec![("contains".into(), a), ("contains".into(), b)]) };
+    let cases: Vec<(&str, Value, Vec<Candidate>, Vec<Option<bool>>)> = vec![
+        (SRC, Value::Null, vec![mock(0.5), mock(1.0), mock(0.75)], vec![Some(false), Some(true), Some(false)]),
+        (SRC, Value::Null, vec![mock(1.0), mock(1.0), mock(0.5)], vec![Some(true), Some(false), Some(false)]),
+        (SRC, json!({"threshold": 0.7}), vec![mock(0.6), mock(0.4)], vec![Some(false), Some(false)]),
+        (SRC, Value::Null, vec![mock(1.0), mock(0.5)], vec![Some(true), Some(false)]),
+        (SRC, Value::Null, vec![raw(0.0, 0.0), raw(0.0, 0.0), raw(0.1, 0.0)], vec![Some(false), Some(false), Some(true)]),
+        (SRC, Value::Null, vec![mock(0.8), mock(0.6)], vec![Some(true), Some(false)]),
+        (SRC, json!({}), vec![mock(0.0), mock(0.5)], vec![Some(true), Some(false)]),
+        (SRC, json!({"threshold": 0}), vec![mock(0.0), mock(0.5)], vec![Some(true), Some(false)]),
+        (SRC, json!({"threshold": 0}), vec![raw(-1.0, 0.0), raw(-2.0, 0.0)], vec![Some(false), Some(false)]),
+        (SRC, json!({"threshold": 0}), vec![raw(0.0, 0.0), raw(-2.0, 2.0)], vec![Some(true), Some(false)]),
+        ("src/matchers/comparison.ts (unavailable target)", Value::Null, vec![None, mock(0.5), mock(1.0)], vec![None, Some(false), Some(true)]),
+        (
+            "src/matchers/comparison.ts (method: sum, weights by type)",
+            json!({"method": "sum", "weights": {"icontains": 3}}),
+            vec![
+                Some(vec![("contains".into(), 1.0), ("contains".into(), 1.0)]),
+                Some(vec![("icontains".into(), 1.0)]),
+            ],
+            vec![Some(false), Some(true)],
+        ),
+    ];
+    for (src, value, candidates, want) in cases {
+        let raw = RawAssertion {
+            kind: "max-score".into(),
+            value: Some(value.clone()).filter(|v| !v.is_null()),
+            ..RawAssertion::default()
+        };
+        let a = Assertion::from_raw(&raw).expect("valid max-score");
+        let super::Check::MaxScore(opts) = &a.check else {
+            panic!("max-score options")
+        };
+        let got: Vec<Option<bool>> = max_score(opts, &candidates)
+            .into_iter()
+            .map(|v| v.map(|v| v.pass))
+            .collect();
+        let row = table.entry("max-score".into()).or_default();
+        row.0 += 1;
+        if got == want {
+            row.1 += 1;
+        } else {
+            wrong.push(format!("{src} max-score {value}: promptfoo {want:?}, llmops {got:?}"));
+        }
+    }
 }

@@ -359,7 +359,11 @@ fn check_suite(
             }
         }
     }
-    let mut judged = s.assertions.iter().any(|a| a.kind.is_model_graded());
+    // `select-best` and an `assert-set`'s model-graded items need the judge too.
+    let needs_judge = |a: &crate::assert::Assertion| {
+        a.kind.is_model_graded() || a.kind == crate::assert::Kind::SelectBest
+    };
+    let mut judged = crate::assert::cross::any(&s.assertions, &needs_judge);
     let cases = match s.cases(&reg.source) {
         Ok(c) => c,
         Err(e) => {
@@ -403,7 +407,7 @@ fn check_suite(
         }
         // Suite-level assertions are checked once, below; only the case's own here.
         for (i, a) in case.assert.iter().enumerate() {
-            judged |= a.kind.is_model_graded();
+            judged |= crate::assert::cross::any(std::slice::from_ref(a), &needs_judge);
             if i < s.assertions.len() {
                 continue;
             }

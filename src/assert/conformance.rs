@@ -649,11 +649,26 @@ fn set_cases() -> Vec<Case> {
         (two.clone(), Some(0.5), Pass(true), 0.5),
         (two.clone(), Some(0.6), Pass(false), 0.5),
         (two.clone(), Some(0.0), Pass(true), 0.5),
-        (json!([{"type": "contains", "value": "z"}]), Some(0.0), Pass(true), 0.0),
+        (
+            json!([{"type": "contains", "value": "z"}]),
+            Some(0.0),
+            Pass(true),
+            0.0,
+        ),
         (weighted.clone(), Some(0.6), Pass(true), 2.0 / 3.0),
         (weighted, None, Pass(false), 2.0 / 3.0),
-        (json!([{"type": "contains", "value": "a"}, {"type": "not-contains", "value": "z"}]), None, Pass(true), 1.0),
-        (json!([{"type": "contains", "value": "a", "weight": 0}]), None, Pass(true), 0.0),
+        (
+            json!([{"type": "contains", "value": "a"}, {"type": "not-contains", "value": "z"}]),
+            None,
+            Pass(true),
+            1.0,
+        ),
+        (
+            json!([{"type": "contains", "value": "a", "weight": 0}]),
+            None,
+            Pass(true),
+            0.0,
+        ),
     ] {
         v.push(Case {
             items: Some(items),
@@ -684,19 +699,77 @@ fn max_score_cases(table: &mut BTreeMap<String, (u32, u32)>, wrong: &mut Vec<Str
             ("contains".into(), if s == 1.0 { 1.0 } else { 0.0 }),
         ])
     };
-    let raw = |a: f64, b: f64| -> Candidate { Some(vec![("contains".into(), a), ("contains".into(), b)]) };
-    let cases: Vec<(&str, Value, Vec<Candidate>, Vec<Option<bool>>)> = vec![
-        (SRC, Value::Null, vec![mock(0.5), mock(1.0), mock(0.75)], vec![Some(false), Some(true), Some(false)]),
-        (SRC, Value::Null, vec![mock(1.0), mock(1.0), mock(0.5)], vec![Some(true), Some(false), Some(false)]),
-        (SRC, json!({"threshold": 0.7}), vec![mock(0.6), mock(0.4)], vec![Some(false), Some(false)]),
-        (SRC, Value::Null, vec![mock(1.0), mock(0.5)], vec![Some(true), Some(false)]),
-        (SRC, Value::Null, vec![raw(0.0, 0.0), raw(0.0, 0.0), raw(0.1, 0.0)], vec![Some(false), Some(false), Some(true)]),
-        (SRC, Value::Null, vec![mock(0.8), mock(0.6)], vec![Some(true), Some(false)]),
-        (SRC, json!({}), vec![mock(0.0), mock(0.5)], vec![Some(true), Some(false)]),
-        (SRC, json!({"threshold": 0}), vec![mock(0.0), mock(0.5)], vec![Some(true), Some(false)]),
-        (SRC, json!({"threshold": 0}), vec![raw(-1.0, 0.0), raw(-2.0, 0.0)], vec![Some(false), Some(false)]),
-        (SRC, json!({"threshold": 0}), vec![raw(0.0, 0.0), raw(-2.0, 2.0)], vec![Some(true), Some(false)]),
-        ("src/matchers/comparison.ts (unavailable target)", Value::Null, vec![None, mock(0.5), mock(1.0)], vec![None, Some(false), Some(true)]),
+    let raw = |a: f64, b: f64| -> Candidate {
+        Some(vec![("contains".into(), a), ("contains".into(), b)])
+    };
+    type Row = (&'static str, Value, Vec<Candidate>, Vec<Option<bool>>);
+    let cases: Vec<Row> = vec![
+        (
+            SRC,
+            Value::Null,
+            vec![mock(0.5), mock(1.0), mock(0.75)],
+            vec![Some(false), Some(true), Some(false)],
+        ),
+        (
+            SRC,
+            Value::Null,
+            vec![mock(1.0), mock(1.0), mock(0.5)],
+            vec![Some(true), Some(false), Some(false)],
+        ),
+        (
+            SRC,
+            json!({"threshold": 0.7}),
+            vec![mock(0.6), mock(0.4)],
+            vec![Some(false), Some(false)],
+        ),
+        (
+            SRC,
+            Value::Null,
+            vec![mock(1.0), mock(0.5)],
+            vec![Some(true), Some(false)],
+        ),
+        (
+            SRC,
+            Value::Null,
+            vec![raw(0.0, 0.0), raw(0.0, 0.0), raw(0.1, 0.0)],
+            vec![Some(false), Some(false), Some(true)],
+        ),
+        (
+            SRC,
+            Value::Null,
+            vec![mock(0.8), mock(0.6)],
+            vec![Some(true), Some(false)],
+        ),
+        (
+            SRC,
+            json!({}),
+            vec![mock(0.0), mock(0.5)],
+            vec![Some(true), Some(false)],
+        ),
+        (
+            SRC,
+            json!({"threshold": 0}),
+            vec![mock(0.0), mock(0.5)],
+            vec![Some(true), Some(false)],
+        ),
+        (
+            SRC,
+            json!({"threshold": 0}),
+            vec![raw(-1.0, 0.0), raw(-2.0, 0.0)],
+            vec![Some(false), Some(false)],
+        ),
+        (
+            SRC,
+            json!({"threshold": 0}),
+            vec![raw(0.0, 0.0), raw(-2.0, 2.0)],
+            vec![Some(true), Some(false)],
+        ),
+        (
+            "src/matchers/comparison.ts (unavailable target)",
+            Value::Null,
+            vec![None, mock(0.5), mock(1.0)],
+            vec![None, Some(false), Some(true)],
+        ),
         (
             "src/matchers/comparison.ts (method: sum, weights by type)",
             json!({"method": "sum", "weights": {"icontains": 3}}),
@@ -726,7 +799,9 @@ fn max_score_cases(table: &mut BTreeMap<String, (u32, u32)>, wrong: &mut Vec<Str
         if got == want {
             row.1 += 1;
         } else {
-            wrong.push(format!("{src} max-score {value}: promptfoo {want:?}, llmops {got:?}"));
+            wrong.push(format!(
+                "{src} max-score {value}: promptfoo {want:?}, llmops {got:?}"
+            ));
         }
     }
 }

@@ -93,7 +93,11 @@ pub(super) fn check_select_best(raw: &RawAssertion) -> Result<(), Invalid> {
             })
         }
     }
-    no_weight_or_threshold("select-best", raw, "the best variant passes, the others fail")
+    no_weight_or_threshold(
+        "select-best",
+        raw,
+        "the best variant passes, the others fail",
+    )
 }
 
 fn no_weight_or_threshold(name: &str, raw: &RawAssertion, why: &str) -> Result<(), Invalid> {
@@ -193,7 +197,7 @@ pub(super) fn max_score_options(raw: &RawAssertion) -> Result<MaxScoreOptions, I
                     message: format!("`max-score`: unknown option `{other}`"),
                     help: crate::text::did_you_mean(
                         other,
-                        ["method", "weights", "threshold"].into_iter(),
+                        ["method", "weights", "threshold"],
                     )
                     .or_else(|| Some("the options are `method`, `weights` and `threshold`".into())),
                 })
@@ -262,10 +266,15 @@ pub fn set_verdict(set: &Assertion, items: &[(&Assertion, &Verdict)]) -> Verdict
     let (pass, reason) = match set.threshold {
         Some(t) => {
             let pass = score >= t;
+            let failed = if failed.is_empty() {
+                String::new()
+            } else {
+                format!("; failed: {}", failed.join("; "))
+            };
             (
                 pass,
                 format!(
-                    "aggregate score {score:.2} {} {t} threshold ({passed} of {} passed)",
+                    "aggregate score {score:.2} {} {t} threshold ({passed} of {} passed{failed})",
                     if pass { "≥" } else { "<" },
                     items.len()
                 ),
@@ -385,7 +394,11 @@ mod tests {
         assert!(Assertion::from_raw(&set).is_err());
         set.assert = Some(vec![raw("contains", Some("".into()))]);
         let e = Assertion::from_raw(&set).unwrap_err();
-        assert!(e.message.starts_with("`assert-set` item 1: `contains`"), "{}", e.message);
+        assert!(
+            e.message.starts_with("`assert-set` item 1: `contains`"),
+            "{}",
+            e.message
+        );
         set.assert = Some(vec![raw("contains", Some("a".into()))]);
         set.threshold = Some(1.5);
         assert!(Assertion::from_raw(&set).is_err());

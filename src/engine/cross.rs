@@ -60,11 +60,7 @@ fn is_cross(kind: &str) -> bool {
 /// has no usable output (a provider ERROR, or one of its own assertions ERRORed).
 fn base_of(row: &ResultRow) -> Option<(bool, f64)> {
     row.output.as_ref()?;
-    let own: Vec<&ScoreRow> = row
-        .scores
-        .iter()
-        .filter(|s| !is_cross(&s.kind))
-        .collect();
+    let own: Vec<&ScoreRow> = row.scores.iter().filter(|s| !is_cross(&s.kind)).collect();
     if own.iter().any(|s| s.error) {
         return None;
     }
@@ -104,6 +100,7 @@ fn candidate(row: &ResultRow) -> Vec<(String, f64)> {
 
 /// Settle every comparison of this run. `held` holds this leg's rows of cases with a
 /// cross-variant assertion; on a resumed run the earlier legs' rows come from the store.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn settle(
     reg: &Registry,
     planned: &[Planned],
@@ -128,7 +125,12 @@ pub(super) async fn settle(
         };
         for r in stored {
             if suites.iter().any(|p| p.suite.name == r.suite) {
-                let key = (r.suite.clone(), r.variant.clone(), r.case_id.clone(), r.sample);
+                let key = (
+                    r.suite.clone(),
+                    r.variant.clone(),
+                    r.case_id.clone(),
+                    r.sample,
+                );
                 held.entry(key).or_insert(r);
             }
         }
@@ -266,13 +268,12 @@ async fn settle_group(g: Group, shared: &Shared) -> Settled {
             }
             (Check::MaxScore(opts), _) => {
                 let cands: Vec<Candidate> = (0..g.rows.len())
-                    .map(|i| {
-                        bases[i]
-                            .and_then(|_| g.rows[i].as_ref())
-                            .map(candidate)
-                    })
+                    .map(|i| bases[i].and_then(|_| g.rows[i].as_ref()).map(candidate))
                     .collect();
-                if let Some(i) = cands.iter().position(|c| c.as_ref().is_some_and(Vec::is_empty)) {
+                if let Some(i) = cands
+                    .iter()
+                    .position(|c| c.as_ref().is_some_and(Vec::is_empty))
+                {
                     verdicts.push(missing(format!(
                         "`max-score` has nothing to add up for variant `{}`: it needs at least one other assertion (besides `max-score` and `select-best`)",
                         g.variants[i]

@@ -270,7 +270,8 @@ pub fn run(
                 !stop.load(Ordering::Relaxed)
                     && job_tx.blocking_send(Msg::Job(Box::new(job))).is_ok()
             };
-            if let Err(e) = plan::plan(reg, planned_ref, &plan_opts, &done, &mut lookup, &mut emit) {
+            if let Err(e) = plan::plan(reg, planned_ref, &plan_opts, &done, &mut lookup, &mut emit)
+            {
                 let _ = job_tx.blocking_send(Msg::Fatal(e));
             }
         });

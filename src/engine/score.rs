@@ -141,7 +141,9 @@ pub fn row(
         if let crate::assert::Check::Set(set) = &a.check {
             let graded = judged.get(i).and_then(Option::as_ref);
             for (j, item) in set.iter().enumerate() {
-                let g = graded.and_then(|g| g.children.get(j)).and_then(Option::as_ref);
+                let g = graded
+                    .and_then(|g| g.children.get(j))
+                    .and_then(Option::as_ref);
                 let row_of = |v: &Verdict, g: Option<&Graded>| ScoreRow {
                     kind: format!("{}{}", crate::assert::cross::SET_ITEM, item.display_kind()),
                     metric: item.metric.clone(),

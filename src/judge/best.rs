@@ -107,7 +107,8 @@ impl Judge {
         }
         let votes = |i: usize| picks.iter().filter(|p| **p == Some(i)).count();
         let winner = (0..n).find(|&i| votes(i) * 2 > picks.len());
-        let findings: Vec<Option<inject::Finding>> = outputs.iter().map(|o| inject::scan(o)).collect();
+        let findings: Vec<Option<inject::Finding>> =
+            outputs.iter().map(|o| inject::scan(o)).collect();
         let panel = judges.len() > 1;
         let mut out: Vec<Graded> = (0..n)
             .map(|i| {

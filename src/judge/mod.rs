@@ -231,8 +231,16 @@ impl Judge {
                 let mut children = Vec::with_capacity(items.len());
                 for item in items.iter() {
                     children.push(
-                        self.grade_one(item, input, output, baseline, pairwise_self, &finding, &emit)
-                            .await,
+                        self.grade_one(
+                            item,
+                            input,
+                            output,
+                            baseline,
+                            pairwise_self,
+                            &finding,
+                            &emit,
+                        )
+                        .await,
                     );
                 }
                 if children.iter().all(Option::is_none) {

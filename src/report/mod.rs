@@ -296,7 +296,9 @@ pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Case
         for (i, s) in r.scores.iter().enumerate() {
             if !s.pass && s.suspect.is_none() {
                 let line = format!("{}: {}", s.kind, s.reason);
-                if !reasons.contains(&line) {
+                // An `assert-set`'s reason already names its failed items.
+                let item = s.kind.starts_with(crate::assert::cross::SET_ITEM);
+                if !item && !reasons.contains(&line) {
                     reasons.push(line);
                 }
                 let c = format!("{i}:{}", s.kind);

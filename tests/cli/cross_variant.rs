@@ -64,7 +64,10 @@ fn gullible(s: &Seen) -> (Reply, Duration) {
         return r;
     }
     let outs = outputs(&s.user_text());
-    let pick = outs.iter().position(|o| o.contains("best one")).unwrap_or(0);
+    let pick = outs
+        .iter()
+        .position(|o| o.contains("best one"))
+        .unwrap_or(0);
     choice(outs.len(), pick)
 }
 
@@ -92,7 +95,12 @@ fn repo(url: &str, variants: &[&str], cases: usize, assert: &str) -> Repo {
         );
     }
     let rows: String = (0..cases)
-        .map(|i| format!("{}\n", json!({"id": format!("c{i:02}"), "vars": {"who": format!("customer {i}")}})))
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"id": format!("c{i:02}"), "vars": {"who": format!("customer {i}")}})
+            )
+        })
         .collect();
     r.write("evals/data/p.jsonl", &rows);
     let list: Vec<String> = variants.iter().map(|v| v.to_lowercase()).collect();
@@ -106,7 +114,8 @@ fn repo(url: &str, variants: &[&str], cases: usize, assert: &str) -> Repo {
     r
 }
 
-const SELECT_BEST: &str = "  - type: select-best\n    value: The reply offers the customer a refund.\n";
+const SELECT_BEST: &str =
+    "  - type: select-best\n    value: The reply offers the customer a refund.\n";
 
 fn eval(r: &Repo, extra: &[&str]) -> (Run, Value) {
     let mut args = vec!["eval", "--no-progress", "--format", "json"];
@@ -165,9 +174,7 @@ fn select_best_passes_the_best_variant_and_fails_the_others() {
     }
     let sb = scores(&r, "select-best");
     assert_eq!(sb.len(), 6);
-    assert!(sb
-        .iter()
-        .all(|(v, _, pass, _)| *pass == (v == "a")));
+    assert!(sb.iter().all(|(v, _, pass, _)| *pass == (v == "a")));
     assert!(sb[0].3.contains("offers the customer a refund"), "{sb:?}");
     // Asked once per case in each order.
     assert_eq!(judge_calls(&mock), 6);
@@ -177,7 +184,11 @@ fn select_best_passes_the_best_variant_and_fails_the_others() {
     let before = mock.count();
     let (again, _) = eval(&r, &[]);
     again.expect(1);
-    assert_eq!(mock.count(), before, "no provider or judge call the second time");
+    assert_eq!(
+        mock.count(),
+        before,
+        "no provider or judge call the second time"
+    );
     assert_eq!(results(&r), res);
 }
 
@@ -223,10 +234,14 @@ fn a_failing_variant_is_left_out_and_the_rest_are_compared() {
     assert!(res.iter().all(|(_, _, s, _)| s == "error"), "{res:?}");
     let c = db(&r);
     let err: String = c
-        .query_row("SELECT error FROM results WHERE variant = 'a'", [], |x| x.get(0))
+        .query_row("SELECT error FROM results WHERE variant = 'a'", [], |x| {
+            x.get(0)
+        })
         .unwrap();
     assert!(
-        err.contains("needs two or more variants") && err.contains("`f`") && err.contains("llmops eval p"),
+        err.contains("needs two or more variants")
+            && err.contains("`f`")
+            && err.contains("llmops eval p"),
         "{err}"
     );
     assert_eq!(judge_calls(&mock), 0);
@@ -240,7 +255,10 @@ fn an_injection_in_one_variant_never_wins_silently() {
     // SUSPECT fails the suite by default.
     run.expect(1);
     for (variant, case, status, _) in results(&r) {
-        assert_ne!(status, "pass", "{variant} {case}: the gullible judge's pick passed");
+        assert_ne!(
+            status, "pass",
+            "{variant} {case}: the gullible judge's pick passed"
+        );
     }
     let sb = scores(&r, "select-best");
     let x: Vec<_> = sb.iter().filter(|(v, ..)| v == "x").collect();
@@ -272,12 +290,20 @@ fn max_score_passes_the_variant_whose_other_assertions_score_highest() {
     for (variant, case, status, score) in results(&r) {
         match variant.as_str() {
             "a" => assert_eq!((status.as_str(), score), ("pass", Some(1.0)), "{case}"),
-            _ => assert_eq!((status.as_str(), score), ("fail", Some(0.0)), "{variant} {case}"),
+            _ => assert_eq!(
+                (status.as_str(), score),
+                ("fail", Some(0.0)),
+                "{variant} {case}"
+            ),
         }
     }
     let ms = scores(&r, "max-score");
     assert_eq!(ms.len(), 6);
-    assert!(ms.iter().any(|(v, _, _, reason)| v == "b" && reason.contains("not selected (score 0.333, best 1.000)")), "{ms:?}");
+    assert!(
+        ms.iter().any(|(v, _, _, reason)| v == "b"
+            && reason.contains("not selected (score 0.333, best 1.000)")),
+        "{ms:?}"
+    );
     assert_eq!(judge_calls(&mock), 0, "max-score asks no judge");
 
     // A threshold the best does not reach fails every variant.
@@ -302,7 +328,8 @@ fn assert_set_groups_assertions_with_its_own_threshold() {
         }
         // An llm-rubric item: passes when the output offers a refund.
         let pass = s.user_text().contains("refund is on its way");
-        let v = json!({"reasoning": "checked", "pass": pass, "score": if pass { 1.0 } else { 0.0 }});
+        let v =
+            json!({"reasoning": "checked", "pass": pass, "score": if pass { 1.0 } else { 0.0 }});
         (Reply::Text(v.to_string()), Duration::ZERO)
     });
     let assert = "  - type: assert-set\n    threshold: 0.5\n    weight: 2\n    metric: helpful\n    assert:\n      - type: icontains\n        value: refund\n      - type: llm-rubric\n        value: The reply is polite.\n      - type: contains\n        value: customer\n";
@@ -315,11 +342,17 @@ fn assert_set_groups_assertions_with_its_own_threshold() {
     assert_eq!(res[1].2, "fail");
     assert!((res[1].3.unwrap() - 1.0 / 3.0).abs() < 1e-9, "{res:?}");
     let sets = scores(&r, "assert-set");
-    assert!(sets[1].3.contains("aggregate score 0.33 < 0.5 threshold"), "{sets:?}");
+    assert!(
+        sets[1].3.contains("aggregate score 0.33 < 0.5 threshold"),
+        "{sets:?}"
+    );
     // Each item is stored after its set, and the judge graded the nested rubric.
     assert_eq!(scores(&r, "assert-set/llm-rubric").len(), 2);
     assert_eq!(judge_calls(&mock), 2);
-    assert!(v.to_string().contains("helpful"), "the set's metric is reported: {v}");
+    assert!(
+        v.to_string().contains("helpful"),
+        "the set's metric is reported: {v}"
+    );
 }
 
 #[test]
@@ -330,7 +363,8 @@ fn lint_names_the_fix_for_cross_variant_mistakes() {
     let out = r.llmops(&["lint"]);
     out.expect(2);
     assert!(
-        out.stderr.contains("compares the outputs of a suite's variants")
+        out.stderr
+            .contains("compares the outputs of a suite's variants")
             && out.stderr.contains("prompts:"),
         "{out:?}"
     );
@@ -359,7 +393,10 @@ fn resume_recomputes_the_comparison_from_stored_outputs_once() {
     // Slow answers, so the run can be interrupted while the variants are being called.
     let mock = MockProvider::start(|s: &Seen| {
         let (reply, _) = honest(s);
-        (reply, Duration::from_millis(if s.is_judge() { 0 } else { 150 }))
+        (
+            reply,
+            Duration::from_millis(if s.is_judge() { 0 } else { 150 }),
+        )
     });
     let cases = 12;
     let r = repo(&mock.url, &["B", "A"], cases, SELECT_BEST);
@@ -381,8 +418,17 @@ fn resume_recomputes_the_comparison_from_stored_outputs_once() {
         .status()
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(judge_calls(&mock), 0, "nothing is compared before every variant is scored");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        judge_calls(&mock),
+        0,
+        "nothing is compared before every variant is scored"
+    );
     let kept = results(&r).len();
     assert!((4..2 * cases).contains(&kept), "kept {kept}");
 
@@ -397,7 +443,11 @@ fn resume_recomputes_the_comparison_from_stored_outputs_once() {
     assert_eq!(sb.len(), 2 * cases, "{sb:?}");
     for (variant, case, status, score) in &res {
         let win = variant == "a";
-        assert_eq!(status, if win { "pass" } else { "fail" }, "{variant} {case}");
+        assert_eq!(
+            status,
+            if win { "pass" } else { "fail" },
+            "{variant} {case}"
+        );
         assert_eq!(*score, Some(if win { 1.0 } else { 0.0 }));
     }
 }
@@ -431,7 +481,12 @@ fn an_interrupted_comparison_resumes_with_the_verdicts_it_already_has() {
         .status()
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let c00 = scores(&r, "select-best")
         .into_iter()
         .filter(|(_, case, ..)| case == "c00")

@@ -507,3 +507,68 @@ fn an_interrupted_comparison_resumes_with_the_verdicts_it_already_has() {
     assert_eq!(again.iter().filter(|s| s.is_judge()).count(), 4);
     assert_eq!(scores(&r, "select-best").len(), 6);
 }
+
+/// The files of docs/assertions.md's runnable example (fenced blocks with `file=PATH`).
+fn doc_example() -> Vec<(String, String)> {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/assertions.md"),
+    )
+    .unwrap();
+    let mut files = Vec::new();
+    let mut lines = doc.lines();
+    while let Some(line) = lines.next() {
+        let Some(path) = line
+            .strip_prefix("```")
+            .and_then(|info| info.split_once(" file="))
+            .map(|(_, p)| p.to_string())
+        else {
+            continue;
+        };
+        let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+        files.push((path, body.join("\n") + "\n"));
+    }
+    files
+}
+
+#[test]
+fn the_documented_example_runs_as_written() {
+    let files = doc_example();
+    assert_eq!(files.len(), 4, "{files:?}");
+    let r = Repo::new();
+    for (path, text) in &files {
+        r.write(path, text);
+    }
+    r.llmops(&["lint"]).expect(0);
+    let run = r.llmops(&["eval", "--no-progress"]);
+    run.expect(1);
+    assert!(
+        run.stdout
+            .contains("max-score: not selected (score 0.000, best 1.000)"),
+        "{run:?}"
+    );
+    for (variant, case, status, _) in results(&r) {
+        let want = if variant == "polite" { "pass" } else { "fail" };
+        assert_eq!(status, want, "{variant} {case}");
+    }
+
+    // With a judge and the documented `select-best`, the judge picks between them.
+    let mock = MockProvider::start(|s: &Seen| {
+        let outs = outputs(&s.user_text());
+        let pick = outs.iter().position(|o| o.contains("thank you")).unwrap();
+        choice(outs.len(), pick)
+    });
+    let config = &files.iter().find(|(p, _)| p == "llmops.yaml").unwrap().1;
+    r.write(
+        "llmops.yaml",
+        &format!("{config}judge: {{ provider: mock, model: judge }}\nproviders:\n  mock: {{ type: openai, base_url: {}, max_retries: 0 }}\n", mock.url),
+    );
+    let suite = r.read("evals/greeting.yaml");
+    r.write(
+        "evals/greeting.yaml",
+        &format!("{suite}  - type: select-best\n    value: The reply that best thanks the customer and says what happens next.\n"),
+    );
+    r.llmops(&["eval", "--no-progress"]).expect(1);
+    let sb = scores(&r, "select-best");
+    assert_eq!(sb.len(), 4);
+    assert!(sb.iter().all(|(v, _, pass, _)| *pass == (v == "polite")), "{sb:?}");
+}

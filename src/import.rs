@@ -391,6 +391,15 @@ pub fn promptfoo(config: &Path, layout: &Layout) -> Result<Plan> {
                 .into_iter()
                 .flatten(),
         )
+        .flat_map(|a| {
+            // An `assert-set`'s items count too.
+            std::iter::once(a).chain(
+                a.get("assert")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            )
+        })
         .filter_map(|a| a.get("type").and_then(Value::as_str))
         .any(|t| GRADED.contains(&t.trim_start_matches("not-")));
     let judge = graded.then(|| {
@@ -1227,7 +1236,6 @@ impl Cx {
                 "javascript" | "python" => {
                     ": rewrite it as `exec` (a program reading JSON on stdin)"
                 }
-                "assert-set" => ": list its assertions one by one",
                 _ => "",
             };
             self.note(file, line, format!("assertion `{ty}` is not carried over{hint}; the case keeps its other assertions"));
@@ -1246,8 +1254,24 @@ impl Cx {
         for (k, v) in m {
             match k.as_str() {
                 "type" => {}
+                "threshold" | "weight" if matches!(kind, "select-best" | "max-score") => {
+                    self.note(
+                        file,
+                        line,
+                        format!("assertion `{ty}`: `{k}` is not carried over (promptfoo ignores it there{})", if kind == "max-score" && k == "threshold" { "; `value: {threshold: N}` sets it" } else { "" }),
+                    );
+                }
                 "value" | "threshold" | "weight" | "metric" => {
                     out.insert(k.clone(), v.clone());
+                }
+                "assert" if kind == "assert-set" => {
+                    let items: Vec<Value> = v
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|item| self.assertion(item, file, line))
+                        .collect();
+                    out.insert("assert".into(), Value::Array(items));
                 }
                 other => self.note(
                     file,
@@ -1286,6 +1310,7 @@ const GRADED: &[&str] = &[
     "answer-relevance",
     "classifier",
     "pairwise",
+    "select-best",
 ];
 
 /// A `__expected` cell -> an assertion, as promptfoo reads it.

@@ -570,5 +570,42 @@ fn the_documented_example_runs_as_written() {
     r.llmops(&["eval", "--no-progress"]).expect(1);
     let sb = scores(&r, "select-best");
     assert_eq!(sb.len(), 4);
-    assert!(sb.iter().all(|(v, _, pass, _)| *pass == (v == "polite")), "{sb:?}");
+    assert!(
+        sb.iter().all(|(v, _, pass, _)| *pass == (v == "polite")),
+        "{sb:?}"
+    );
+}
+
+#[test]
+fn a_promptfoo_config_with_sets_and_comparisons_imports_and_lints_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("promptfooconfig.yaml"),
+        "prompts:\n  - 'Answer briefly: {{question}}'\n  - 'Answer in detail: {{question}}'\nproviders: [openai:gpt-4.1-mini]\ntests:\n  - vars: { question: Why is the sky blue? }\n    assert:\n      - type: assert-set\n        threshold: 0.5\n        assert:\n          - type: icontains\n            value: light\n          - type: llm-rubric\n            value: Mentions scattering.\n      - type: select-best\n        value: The clearest answer.\n      - type: max-score\n        threshold: 0.5\n        value: { method: sum }\n",
+    )
+    .unwrap();
+    let run = crate::support::llmops_in(tmp.path(), &["import", "promptfoo"], &[]);
+    run.expect(0);
+    assert!(
+        run.stdout
+            .contains("assertion `max-score`: `threshold` is not carried over"),
+        "{run:?}"
+    );
+    let rows = std::fs::read_to_string(
+        std::fs::read_dir(tmp.path().join("evals/data"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    assert!(rows.contains("\"type\":\"assert-set\""), "{rows}");
+    assert!(rows.contains("Mentions scattering."), "{rows}");
+    assert!(
+        rows.contains("select-best") && rows.contains("max-score"),
+        "{rows}"
+    );
+    let lint = crate::support::llmops_in(tmp.path(), &["lint"], &[]);
+    assert_eq!(lint.code, 0, "{}", lint.stderr);
 }

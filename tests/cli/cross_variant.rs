@@ -609,3 +609,40 @@ fn a_promptfoo_config_with_sets_and_comparisons_imports_and_lints_clean() {
     let lint = crate::support::llmops_in(tmp.path(), &["lint"], &[]);
     assert_eq!(lint.code, 0, "{}", lint.stderr);
 }
+
+#[test]
+fn a_judge_panel_picks_by_majority_and_each_vote_is_kept() {
+    // judge-a and judge-b are honest; judge-c always picks the first output.
+    let mock = MockProvider::start(|s: &Seen| {
+        if s.body["model"] == "judge-c" {
+            return biased(s);
+        }
+        honest(s)
+    });
+    let r = repo(&mock.url, &["B", "A"], 1, SELECT_BEST);
+    let cfg = r.read("llmops.yaml").replace(
+        "judge: { provider: mock, model: judge-model }",
+        "judge:\n  panel:\n    - { provider: mock, model: judge-a }\n    - { provider: mock, model: judge-b }\n    - { provider: mock, model: judge-c }\n",
+    );
+    r.write("llmops.yaml", &cfg);
+    r.llmops(&["eval", "--no-progress"]).expect(1);
+    let c = db(&r);
+    let rows: Vec<(String, bool, String)> = c
+        .prepare(
+            "SELECT variant, pass, panel FROM scores WHERE kind = 'select-best' ORDER BY variant",
+        )
+        .unwrap()
+        .query_map([], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("a".to_string(), true, "[true,true,false]".to_string()),
+            ("b".to_string(), false, "[false,false,false]".to_string()),
+        ]
+    );
+    // Two orders for each of three judges.
+    assert_eq!(judge_calls(&mock), 6);
+}

@@ -459,6 +459,28 @@ mod tests {
     }
 
     #[test]
+    fn set_verdicts() {
+        let a = |k: &str, v: &str| Assertion::from_raw(&raw(k, Some(v.into()))).unwrap();
+        let mut set = raw("assert-set", None);
+        set.assert = Some(vec![raw("contains", Some("a".into()))]);
+        let set = Assertion::from_raw(&set).unwrap();
+        let (x, y) = (a("contains", "a"), a("contains", "z"));
+        let v = |pass: bool, reason: &str| Verdict {
+            pass,
+            score: if pass { 1.0 } else { 0.0 },
+            reason: reason.into(),
+            error: false,
+        };
+        let (ok, bad) = (v(true, "fine"), v(false, "missing z"));
+        let v = set_verdict(&set, &[(&x, &ok), (&y, &bad)]);
+        assert!(!v.pass && (v.score - 0.5).abs() < 1e-9);
+        assert!(v.reason.contains("`contains`: missing z"), "{}", v.reason);
+        let err = Verdict::error("exec crashed");
+        let v = set_verdict(&set, &[(&x, &ok), (&y, &err)]);
+        assert!(v.error && v.reason.contains("exec crashed"), "{}", v.reason);
+    }
+
+    #[test]
     fn max_score_skips_unavailable() {
         let opts = MaxScoreOptions {
             method: Method::Average,

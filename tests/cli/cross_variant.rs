@@ -646,3 +646,43 @@ fn a_judge_panel_picks_by_majority_and_each_vote_is_kept() {
     // Two orders for each of three judges.
     assert_eq!(judge_calls(&mock), 6);
 }
+
+#[test]
+fn a_failed_judge_call_or_a_single_selected_variant_is_error_with_the_fix() {
+    // The judge answers 500: the comparison cannot be made.
+    let mock = MockProvider::start(|s: &Seen| {
+        provider(s).unwrap_or((Reply::ServerError(500), Duration::ZERO))
+    });
+    let r = repo(&mock.url, &["A", "B"], 1, SELECT_BEST);
+    let (run, _) = eval(&r, &[]);
+    run.expect(3);
+    let c = db(&r);
+    let kinds: Vec<(String, String)> = c
+        .prepare("SELECT error_kind, error FROM results ORDER BY variant")
+        .unwrap()
+        .query_map([], |x| Ok((x.get(0)?, x.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        kinds.iter().all(|(k, e)| k == "judge"
+            && e.contains("select-best")
+            && e.contains("judge call failed")),
+        "{kinds:?}"
+    );
+
+    // `llmops eval a` runs one variant of the suite: nothing to compare with.
+    let mock = MockProvider::start(honest);
+    let r = repo(&mock.url, &["A", "B"], 1, SELECT_BEST);
+    let (run, _) = eval(&r, &["a"]);
+    run.expect(1);
+    let c = db(&r);
+    let err: String = c
+        .query_row("SELECT error FROM results", [], |x| x.get(0))
+        .unwrap();
+    assert!(
+        err.contains("only variant `a`") && err.contains("`llmops eval p`"),
+        "{err}"
+    );
+    assert_eq!(judge_calls(&mock), 0);
+}

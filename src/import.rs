@@ -1254,6 +1254,15 @@ impl Cx {
         for (k, v) in m {
             match k.as_str() {
                 "type" => {}
+                "assert" if kind == "assert-set" => {
+                    let items: Vec<Value> = v
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|item| self.assertion(item, file, line))
+                        .collect();
+                    out.insert("assert".into(), Value::Array(items));
+                }
                 "threshold" | "weight" if matches!(kind, "select-best" | "max-score") => {
                     self.note(
                         file,
@@ -1263,15 +1272,6 @@ impl Cx {
                 }
                 "value" | "threshold" | "weight" | "metric" => {
                     out.insert(k.clone(), v.clone());
-                }
-                "assert" if kind == "assert-set" => {
-                    let items: Vec<Value> = v
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|item| self.assertion(item, file, line))
-                        .collect();
-                    out.insert("assert".into(), Value::Array(items));
                 }
                 other => self.note(
                     file,

@@ -359,11 +359,7 @@ fn check_suite(
             }
         }
     }
-    // `select-best` and an `assert-set`'s model-graded items need the judge too.
-    let needs_judge = |a: &crate::assert::Assertion| {
-        a.kind.is_model_graded() || a.kind == crate::assert::Kind::SelectBest
-    };
-    let mut judged = crate::assert::cross::any(&s.assertions, &needs_judge);
+    let mut judged = s.assertions.iter().any(|a| a.kind.is_model_graded());
     let cases = match s.cases(&reg.source) {
         Ok(c) => c,
         Err(e) => {
@@ -497,6 +493,7 @@ fn check_suite(
             "the suite has no cases (the dataset is empty)",
         ));
     }
+    judged |= crate::assert::cross::any(&s.assertions, &needs_judge);
     if judged && reg.settings.judge_provider.is_none() {
         out.push(
             Diagnostic::error(
@@ -508,6 +505,11 @@ fn check_suite(
         );
     }
     count
+}
+
+/// `select-best` and an `assert-set`'s model-graded items need the judge too.
+fn needs_judge(a: &crate::assert::Assertion) -> bool {
+    a.kind.is_model_graded() || a.kind == crate::assert::Kind::SelectBest
 }
 
 /// `lint --locked`: an error for every prompt whose current content has no version in

@@ -222,6 +222,9 @@ pub struct RawAssertion {
     /// Kind, optionally with the `not-` prefix.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The grouped assertions (`assert-set`).
+    #[serde(default, rename = "assert", skip_serializing_if = "Option::is_none")]
+    pub assert: Option<Vec<RawAssertion>>,
     /// The kind's argument.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
@@ -252,9 +255,6 @@ pub struct RawAssertion {
     /// Show the judge the rendered prompt too (model-graded kinds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_prompt: Option<bool>,
-    /// The grouped assertions (`assert-set`).
-    #[serde(default, rename = "assert", skip_serializing_if = "Option::is_none")]
-    pub assert: Option<Vec<RawAssertion>>,
 }
 
 /// A validated assertion.
@@ -296,6 +296,10 @@ pub enum Check {
     /// Nothing to prepare.
     #[default]
     Plain,
+    /// The grouped assertions of `assert-set`, each validated.
+    Set(Arc<[Assertion]>),
+    /// The options of `max-score`.
+    MaxScore(cross::MaxScoreOptions),
     /// The strings of `contains-any` and its kin, parsed from a list or a CSV record.
     Needles(Arc<[String]>),
     /// A compiled regular expression.
@@ -321,16 +325,14 @@ pub enum Check {
     References(Arc<[String]>),
     /// Required element paths of `is-xml` and `contains-xml`, split at the dots.
     XmlPaths(Arc<[Vec<String>]>),
-    /// The grouped assertions of `assert-set`, each validated.
-    Set(Arc<[Assertion]>),
-    /// The options of `max-score`.
-    MaxScore(cross::MaxScoreOptions),
 }
 
 impl std::fmt::Debug for Check {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Check::Plain => f.write_str("Plain"),
+            Check::Set(items) => f.debug_tuple("Set").field(items).finish(),
+            Check::MaxScore(o) => f.debug_tuple("MaxScore").field(o).finish(),
             Check::Needles(n) => f.debug_tuple("Needles").field(n).finish(),
             Check::Regex(r) => f.debug_tuple("Regex").field(&r.as_str()).finish(),
             Check::Schema(_) => f.write_str("Schema"),
@@ -345,8 +347,6 @@ impl std::fmt::Debug for Check {
             Check::References(r) => f.debug_tuple("References").field(r).finish(),
             Check::Similarity(m) => f.debug_tuple("Similarity").field(m).finish(),
             Check::JsonPath(p) => f.debug_tuple("JsonPath").field(&p.to_string()).finish(),
-            Check::Set(items) => f.debug_tuple("Set").field(items).finish(),
-            Check::MaxScore(o) => f.debug_tuple("MaxScore").field(o).finish(),
         }
     }
 }

@@ -551,12 +551,12 @@ fn cases() -> Vec<Case> {
 fn run(case: &Case) -> Want {
     let raw = RawAssertion {
         kind: case.kind.into(),
-        value: case.value.clone().filter(|v| !v.is_null()),
-        threshold: case.threshold,
         assert: case
             .items
             .clone()
             .map(|i| serde_json::from_value(i).expect("items are assertions")),
+        value: case.value.clone().filter(|v| !v.is_null()),
+        threshold: case.threshold,
         ..RawAssertion::default()
     };
     let logprobs: Vec<Vec<(String, f64)>> = case
@@ -605,6 +605,7 @@ fn run(case: &Case) -> Want {
 fn agrees_with_promptfoo() {
     let mut table: BTreeMap<String, (u32, u32)> = BTreeMap::new();
     let mut wrong = Vec::new();
+    max_score_cases(&mut table, &mut wrong);
     for case in cases().into_iter().chain(set_cases()) {
         let got = run(&case);
         let base = case.kind.trim_start_matches("not-").to_string();
@@ -623,7 +624,6 @@ fn agrees_with_promptfoo() {
             Some(_) => {}
         }
     }
-    max_score_cases(&mut table, &mut wrong);
     println!("{:<18} {:>6} {:>11}", "kind", "cases", "agreements");
     for (kind, (n, ok)) in &table {
         println!("{kind:<18} {n:>6} {ok:>11}");

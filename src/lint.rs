@@ -507,11 +507,6 @@ fn check_suite(
     count
 }
 
-/// `select-best` and an `assert-set`'s model-graded items need the judge too.
-fn needs_judge(a: &crate::assert::Assertion) -> bool {
-    a.kind.is_model_graded() || a.kind == crate::assert::Kind::SelectBest
-}
-
 /// `lint --locked`: an error for every prompt whose current content has no version in
 /// `.llmops/versions.lock` (changed without `llmops release`). Prompts that do not parse are
 /// left to the other checks.
@@ -549,4 +544,9 @@ pub fn locked(reg: &Registry) -> Result<Vec<Diagnostic>> {
         );
     }
     Ok(out)
+}
+
+/// `select-best` and an `assert-set`'s model-graded items need the judge too.
+fn needs_judge(a: &crate::assert::Assertion) -> bool {
+    a.kind.is_model_graded() || a.kind == crate::assert::Kind::SelectBest
 }

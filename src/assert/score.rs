@@ -441,9 +441,9 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
         Kind::IsValidOpenaiToolsCall | Kind::IsValidFunctionCall => {
             let name = a.kind.as_str();
             let Some(tools) = s.tools else {
-                return Some(Verdict::error(format!(
-                    "{name}: the prompt declares no tools; add them under `model.parameters.tools`"
-                )));
+                return Some(Verdict::error(
+                    "the prompt declares no tools; add them under `model.parameters.tools`",
+                ));
             };
             let declared = match super::tools::declared(tools) {
                 Ok(d) => d,

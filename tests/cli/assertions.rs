@@ -280,6 +280,17 @@ fn tool_call_kinds_are_linted_and_need_declared_tools() {
     );
     // A prompt without tools: the assertion cannot be evaluated, the case is ERROR with the fix.
     let (_mock, r) = embedding_repo("prompt: p\ncases:\n  - id: a\n    vars: { who: x }\nassert:\n  - type: is-valid-openai-tools-call\n");
+    let d = diagnostics(&r);
+    assert!(
+        d.iter().any(|x| x["message"]
+            == "assertion `is-valid-openai-tools-call`: prompt `p` declares no tools"
+            && x["help"]
+                .as_str()
+                .unwrap_or("")
+                .contains("model.parameters.tools")),
+        "{d:?}"
+    );
+    // eval scores it anyway: the case is ERROR with the fix, never a fail.
     let s = statuses(&r, 1);
     assert!(s["a"].starts_with("error"), "{s:?}");
     assert!(s["a"].contains("model.parameters.tools"), "{s:?}");
@@ -298,6 +309,15 @@ fn python_assertion_files_and_inline_code_run_with_promptfoos_protocol() {
     assert!(s["ada"].starts_with("pass"), "{s:?}");
     assert!(s["bob"].starts_with("fail"), "{s:?}");
     assert!(s["bob"].contains("name is Bob"), "{s:?}");
+    r.write("evals/p.yaml", "prompt: p\ncases:\n  - id: a\n    vars: { who: x }\nassert:\n  - type: python\n    value: file://checks/missing.py\n");
+    let d = diagnostics(&r);
+    assert!(
+        d.iter().any(|x| x["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("checks/missing.py` does not exist")),
+        "{d:?}"
+    );
     // Outside the repository: a lint error naming the fix.
     r.write("evals/p.yaml", "prompt: p\ncases:\n  - id: a\n    vars: { who: x }\nassert:\n  - type: python\n    value: file://../outside.py\n");
     let d = diagnostics(&r);

@@ -330,3 +330,60 @@ pub fn meteor(candidate: &str, references: &[String], p: MeteorParams) -> Option
             .fold(0.0, f64::max),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn treebank_rules() {
+        assert_eq!(
+            treebank_tokens("I can't go."),
+            ["I", "ca", "n't", "go", "."]
+        );
+        assert_eq!(
+            treebank_tokens("Hello, world (really)!"),
+            ["Hello", ",", "world", "(", "really", ")", "!"]
+        );
+        assert_eq!(
+            treebank_tokens("\"Quote\" she said"),
+            ["``", "Quote", "''", "she", "said"]
+        );
+        assert_eq!(
+            treebank_tokens("I cannot wait..."),
+            ["I", "can", "not", "wait", "..."]
+        );
+        assert!(treebank_tokens("").is_empty());
+    }
+
+    #[test]
+    fn rouge_and_meteor_scores() {
+        assert_eq!(
+            rouge_n("the cat sat on the mat", "the cat sat on the mat"),
+            1.0
+        );
+        // 5 of the reference's 6 words, `the` twice but the candidate has it once.
+        assert!(
+            (rouge_n("the cat sat on a mat", "the cat sat on the mat") - 5.0 / 6.0).abs() < 1e-9
+        );
+        assert_eq!(rouge_n("", "x"), 0.0);
+        let p = MeteorParams::default();
+        let same = meteor(
+            "The cat sat on the mat",
+            &["The cat sat on the mat".into()],
+            p,
+        )
+        .unwrap();
+        // One chunk of 6 pairs: 1 - 0.5 * (1/6)^3.
+        assert!((same - (1.0 - 0.5 / 216.0)).abs() < 1e-9, "{same}");
+        // Stems pair `cats`/`cat` and `mats`/`mat`.
+        let stem = meteor(
+            "The cat is sitting on the mat",
+            &["The cats are sitting on the mats".into()],
+            p,
+        )
+        .unwrap();
+        assert!(stem > 0.5, "{stem}");
+        assert!(meteor("", &["x".into()], p).is_none());
+    }
+}

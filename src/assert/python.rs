@@ -227,3 +227,55 @@ pub fn grade(result: &Value, threshold: Option<f64>) -> Result<(bool, f64, Strin
         other => Err(bad(&other.to_string())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn wraps_inline_code_as_promptfoo_does() {
+        assert_eq!(
+            wrap_inline("output == 'x'"),
+            "import json\n\ndef main(output, context):\n    return output == 'x'\n"
+        );
+        assert_eq!(
+            wrap_inline("x = 1\n  y = 2\nreturn x"),
+            "import json\n\ndef main(output, context):\n  x = 1\n    y = 2\n  return x\n"
+        );
+    }
+
+    #[test]
+    fn paths_stay_inside_the_repository() {
+        let p = Python::parse(&json!("file://checks/a.py:check_it"), None).unwrap();
+        assert_eq!(
+            p.source,
+            Source::File {
+                path: "checks/a.py".into(),
+                function: "check_it".into()
+            }
+        );
+        assert!(Python::parse(&json!("file://../a.py"), None).is_err());
+        assert!(Python::parse(&json!("file:///etc/a.py"), None).is_err());
+        assert!(Python::parse(&json!("file://a.txt"), None).is_err());
+        assert!(Python::parse(&json!("file://a.py:not-a-name"), None).is_err());
+        assert!(Python::parse(&json!("x"), Some(0.0)).is_err());
+    }
+
+    #[test]
+    fn reads_results_as_promptfoo_does() {
+        assert!(grade(&json!(true), None).unwrap().0);
+        assert!(!grade(&json!("False"), None).unwrap().0);
+        assert!(grade(&json!(0.3), None).unwrap().0);
+        assert!(!grade(&json!(0.3), Some(0.5)).unwrap().0);
+        let (pass, score, reason) = grade(
+            &json!({"pass": true, "score": 0.4, "reason": "r"}),
+            Some(0.5),
+        )
+        .unwrap();
+        assert!(!pass && score == 0.4 && reason.contains("less than threshold"));
+        assert!(grade(&json!(null), None).is_err());
+        assert!(grade(&json!([1]), None).is_err());
+        assert!(grade(&json!({"pass": true}), None).is_err());
+    }
+}

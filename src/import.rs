@@ -1206,7 +1206,6 @@ impl Cx {
             None => ("", ty),
         };
         let mapped = match base {
-            "is-valid-openai-tools-call" | "is-valid-openai-function-call" => None,
             "is-json"
                 if m.get("value")
                     .is_some_and(|v| !v.is_object() && !v.is_null()) =>
@@ -1224,9 +1223,7 @@ impl Cx {
         };
         let Some(kind) = mapped else {
             let hint = match base {
-                "javascript" | "python" => {
-                    ": rewrite it as `exec` (a program reading JSON on stdin)"
-                }
+                "javascript" => ": rewrite it as `exec` (a program reading JSON on stdin) or `python`",
                 "assert-set" => ": list its assertions one by one",
                 _ => "",
             };
@@ -1247,6 +1244,9 @@ impl Cx {
             match k.as_str() {
                 "type" => {}
                 "value" | "threshold" | "weight" | "metric" => {
+                    out.insert(k.clone(), v.clone());
+                }
+                "alpha" | "beta" | "gamma" if kind == "meteor" => {
                     out.insert(k.clone(), v.clone());
                 }
                 other => self.note(

@@ -1223,7 +1223,9 @@ impl Cx {
         };
         let Some(kind) = mapped else {
             let hint = match base {
-                "javascript" => ": rewrite it as `exec` (a program reading JSON on stdin) or `python`",
+                "javascript" => {
+                    ": rewrite it as `exec` (a program reading JSON on stdin) or `python`"
+                }
                 "assert-set" => ": list its assertions one by one",
                 _ => "",
             };

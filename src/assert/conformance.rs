@@ -842,6 +842,111 @@ fn new_kinds() -> Vec<Case> {
             ..c(F1, "tool-call-f1", expected, leak(output), Pass(pass))
         });
     }
+    // Text with JSON blocks: pretty-printed blocks count, JSON inside prose and fenced
+    // examples do not, and a complete call after a broken candidate is recovered.
+    let pretty = |v: Value| serde_json::to_string_pretty(&v).unwrap();
+    let weather = json!({"type": "tool_use", "name": "get_weather", "input": {"city": "NYC"}});
+    let mut texts: Vec<(String, Value, f64)> = vec![
+        (
+            format!(
+                "Let me check that. Braces in prose {{not JSON}} are ignored.\n\n{}\n\nAnd then book the flight.\n\n{}",
+                pretty(json!({"type": "tool_use", "name": "get_weather", "input": {"query": "a } b"}})),
+                pretty(json!([{"type": "tool_use", "name": "book_flight", "input": {"destination": "LA"}}]))
+            ),
+            two.clone(),
+            1.0,
+        ),
+        (
+            "The tool payload would be {\"type\":\"tool_use\",\"name\":\"delete_account\"}".into(),
+            json!(["delete_account"]),
+            0.0,
+        ),
+        (
+            "{\"type\":\"tool_use\",\"name\":\"delete_account\"} is an example payload.".into(),
+            json!(["delete_account"]),
+            0.0,
+        ),
+        (
+            "{\n\"input\":\n{\"type\":\"tool_use\",\"name\":\"delete_account\"}\n} is an example payload.".into(),
+            json!(["delete_account"]),
+            0.0,
+        ),
+        (
+            format!(
+                "Calling the weather tool.\n{}",
+                pretty(json!({"type": "tool_use", "name": "get_weather", "input": [{"type": "tool_use", "name": "delete_account", "query": "a \\\" } [ b"}]}))
+                    .lines()
+                    .map(str::trim_start)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            json!(["get_weather"]),
+            1.0,
+        ),
+        (
+            "{\nnot_json\n{\"type\":\"tool_use\",\"name\":\"get_weather\"}\n}".into(),
+            json!(["get_weather"]),
+            1.0,
+        ),
+    ];
+    for prefix in ["{", "[", "{\"broken\":", "{]", "{\"broken\":\"unfinished\\"] {
+        texts.push((
+            format!("{prefix}\n{}", pretty(weather.clone())),
+            json!(["get_weather"]),
+            1.0,
+        ));
+    }
+    for (open, close) in [
+        ("```json", "```"),
+        ("~~~json", "~~~"),
+        ("```json", " ```"),
+        ("   ```json", "   ````"),
+        ("   ```json", "```"),
+        ("````json", "```\n~~~\n````"),
+        ("```json", "~~~\n```"),
+        ("```json", "```json\n```"),
+    ] {
+        texts.push((
+            [
+                "Example:",
+                open,
+                "{\"type\":\"tool_use\",\"name\":\"delete_account\"}",
+                close,
+                "{\"type\":\"tool_use\",\"name\":\"get_weather\"}",
+            ]
+            .join("\r\n"),
+            json!(["get_weather"]),
+            1.0,
+        ));
+    }
+    for example in [
+        "```json {\"example\":true} ```",
+        "```info`invalid",
+        "- ```info`invalid",
+    ] {
+        texts.push((
+            [
+                "{\"type\":\"tool_use\",\"name\":\"get_weather\"}",
+                example,
+                "{\"type\":\"tool_use\",\"name\":\"delete_account\"}",
+            ]
+            .join("\n"),
+            json!(["get_weather"]),
+            2.0 / 3.0,
+        ));
+    }
+    for (output, expected, score) in texts {
+        v.push(Case {
+            score: Some(score),
+            ..c(
+                F1,
+                "tool-call-f1",
+                expected,
+                leak(output),
+                Pass(score >= 1.0),
+            )
+        });
+    }
     let over = json!({"tool_calls": [{"function": {"name": "a", "arguments": "{}"}}, {"function": {"name": "b", "arguments": "{}"}}, {"function": {"name": "c", "arguments": "{}"}}]}).to_string();
     v.push(Case {
         threshold: Some(0.8),
@@ -1006,9 +1111,10 @@ fn run(case: &Case) -> Want {
         let want = case.score.unwrap_or(if v.pass { 1.0 } else { 0.0 });
         assert!(
             (v.score - want).abs() < 1e-4,
-            "{}: score {} not {want}",
+            "{}: score {} not {want} on {:?}",
             case.kind,
-            v.score
+            v.score,
+            case.output
         );
     }
     Want::Pass(v.pass)

@@ -178,7 +178,9 @@ fn names_in(v: &Value, out: &mut BTreeSet<String>) {
 }
 
 /// The names of the tools called: from the structured answer when there is one, else from the
-/// output text (the whole text as JSON, else each line that is JSON).
+/// output text as promptfoo reads it: the whole text as JSON, else every JSON block that starts
+/// a line and ends one (pretty-printed blocks included), outside fenced code examples. JSON in
+/// the middle of a sentence is an example, not a call.
 pub fn called_names(structured: Option<&[Value]>, output: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     if let Some(list) = structured.filter(|l| !l.is_empty()) {
@@ -189,15 +191,68 @@ pub fn called_names(structured: Option<&[Value]>, output: &str) -> BTreeSet<Stri
         names_in(&v, &mut out);
         return out;
     }
-    for line in output.split('\n') {
-        let t = line.trim();
-        if t.starts_with('{') || t.starts_with('[') {
-            if let Ok(v) = serde_json::from_str::<Value>(t) {
-                names_in(&v, &mut out);
+    for v in json_blocks(output) {
+        names_in(&v, &mut out);
+    }
+    out
+}
+
+/// A fence line: three or more backticks or tildes after up to three spaces; its character
+/// and length.
+fn fence(line: &str) -> Option<(char, usize)> {
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    if indent > 3 {
+        return None;
+    }
+    let t = &line[indent..];
+    let c = t.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let n = t.chars().take_while(|x| *x == c).count();
+    // A backtick fence's info string may not hold a backtick.
+    (n >= 3 && !(c == '`' && t[n..].contains('`'))).then_some((c, n))
+}
+
+/// JSON values that start a line (after spaces) and end a line, outside fenced blocks.
+fn json_blocks(text: &str) -> Vec<Value> {
+    let mut found = Vec::new();
+    let mut starts = Vec::new();
+    let mut open: Option<(char, usize)> = None;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        match (open, fence(body)) {
+            (None, Some(f)) => open = Some(f),
+            (Some((c, n)), Some((c2, n2)))
+                if c == c2 && n2 >= n && body.trim()[n2..].trim().is_empty() =>
+            {
+                open = None
+            }
+            (Some(_), _) => {}
+            (None, None) => {
+                let lead = body.len() - body.trim_start().len();
+                if body[lead..].starts_with(['{', '[']) {
+                    starts.push(at + lead);
+                }
+            }
+        }
+        at += line.len();
+    }
+    let mut covered = 0;
+    for start in starts {
+        if start < covered {
+            continue;
+        }
+        let mut de = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+        if let Some(Ok(v)) = de.next() {
+            let end = start + de.byte_offset();
+            let rest = text[end..].split('\n').next().unwrap_or("");
+            // A valid block followed by prose is an example; what it holds is not a call.
+            covered = end;
+            if rest.trim().is_empty() {
+                found.push(v);
             }
         }
     }
-    out
+    found
 }
 
 /// F1 of the called names against the expected ones: `(f1, precision, recall)`.

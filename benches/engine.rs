@@ -29,7 +29,7 @@ fn registry(dir: &Path, url: &str, cases: usize) {
     .unwrap();
     std::fs::write(
         dir.join("prompts/answer.prompty"),
-        "---\nname: answer\nmodel: { parameters: { temperature: 0, max_tokens: 64 } }\ninputs:\n  question: { type: string }\n  topic: { type: string, default: general }\n---\nsystem:\nAnswer briefly. Topic: {{ topic }}.\n\nuser:\n{{ question }}\n",
+        "---\nname: answer\nmodel: { parameters: { temperature: 0, max_tokens: 64, tools: [{ type: function, function: { name: lookup, parameters: { type: object, properties: { q: { type: string } } } } }] } }\ninputs:\n  question: { type: string }\n  topic: { type: string, default: general }\n---\nsystem:\nAnswer briefly. Topic: {{ topic }}.\n\nuser:\n{{ question }}\n",
     )
     .unwrap();
     let rows: String = (0..cases)
@@ -158,7 +158,7 @@ fn main() {
             cpu.as_secs_f64() * 1000.0 / *cases as f64,
         );
     }
-    println!("bars: 0.2 ms CPU per case for `baseline` (runner overhead), 0.1 ms with regex and JSON Schema assertions; `every-kind` uses every deterministic kind but `exec`; and a cached re-run of {CACHED_N} cases under 1 s wall; `exec` starts a process per sample, so its cost is that of the program");
+    println!("bars: 0.2 ms CPU per case for `baseline` (runner overhead), 0.1 ms with regex and JSON Schema assertions; `every-kind` uses every deterministic kind but `exec` and `python` (a process per sample) and `perplexity` (the mock gives no log-probabilities); and a cached re-run of {CACHED_N} cases under 1 s wall; `exec` starts a process per sample, so its cost is that of the program");
 }
 
 /// Suites for the cached re-runs: name, cases, question prefix (`json:` makes the mock answer
@@ -214,6 +214,15 @@ const SUITES: &[(&str, usize, &str, &str)] = &[
             "  - type: not-bleu\n    value: the cat sat on the mat\n",
             "  - type: not-gleu\n    value: [the cat sat on the mat, a dog]\n",
             "  - type: not-contains-xml\n",
+            "  - type: not-is-html\n",
+            "  - type: not-contains-html\n",
+            "  - type: not-is-sql\n",
+            "  - type: not-contains-sql\n    value: { databaseType: PostgreSQL, allowedTables: ['select::null::answers'] }\n",
+            "  - type: not-rouge-n\n    value: the cat sat on the mat\n",
+            "  - type: not-meteor\n    value: [the cat sat on the mat, a dog]\n",
+            "  - type: not-tool-call-f1\n    value: [lookup]\n",
+            "  - type: not-is-valid-openai-tools-call\n",
+            "  - type: not-is-valid-function-call\n",
             "  - type: cost\n    threshold: 1\n",
             "  - type: latency\n    threshold: 100000\n",
         ),

@@ -1215,7 +1215,6 @@ impl Cx {
             None => ("", ty),
         };
         let mapped = match base {
-            "is-valid-openai-tools-call" | "is-valid-openai-function-call" => None,
             "is-json"
                 if m.get("value")
                     .is_some_and(|v| !v.is_object() && !v.is_null()) =>
@@ -1233,8 +1232,8 @@ impl Cx {
         };
         let Some(kind) = mapped else {
             let hint = match base {
-                "javascript" | "python" => {
-                    ": rewrite it as `exec` (a program reading JSON on stdin)"
+                "javascript" => {
+                    ": rewrite it as `exec` (a program reading JSON on stdin) or `python`"
                 }
                 _ => "",
             };
@@ -1271,6 +1270,9 @@ impl Cx {
                     );
                 }
                 "value" | "threshold" | "weight" | "metric" => {
+                    out.insert(k.clone(), v.clone());
+                }
+                "alpha" | "beta" | "gamma" if kind == "meteor" => {
                     out.insert(k.clone(), v.clone());
                 }
                 other => self.note(

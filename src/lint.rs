@@ -360,6 +360,7 @@ fn check_suite(
         }
     }
     let mut judged = s.assertions.iter().any(|a| a.kind.is_model_graded());
+    check_tool_assertions(reg, s, prompts, out);
     let cases = match s.cases(&reg.source) {
         Ok(c) => c,
         Err(e) => {
@@ -505,6 +506,68 @@ fn check_suite(
         );
     }
     count
+}
+
+/// Tool-call assertions need tools declared by every prompt they check, and a `python` file
+/// must exist: both are reported here rather than as an ERROR on every sample.
+fn check_tool_assertions(
+    reg: &Registry,
+    s: &Suite,
+    prompts: &BTreeMap<String, Prompt>,
+    out: &mut Vec<Diagnostic>,
+) {
+    use crate::assert::{Check, Kind};
+    let needs_tools = s.assertions.iter().find(|a| {
+        matches!(
+            a.kind,
+            Kind::IsValidOpenaiToolsCall | Kind::IsValidFunctionCall
+        )
+    });
+    if let Some(a) = needs_tools {
+        for v in &s.variants {
+            let Some(p) = prompts.get(&v.prompt) else {
+                continue;
+            };
+            let tools = v
+                .model
+                .as_ref()
+                .and_then(|m| m.parameters.tools.as_ref())
+                .or(p.model.parameters.tools.as_ref());
+            let problem = match tools {
+                None => Some(format!(
+                    "assertion `{}`: prompt `{}` declares no tools",
+                    a.display_kind(),
+                    p.name
+                )),
+                Some(t) => crate::assert::tools::declared(t)
+                    .err()
+                    .map(|e| format!("assertion `{}`: {e}", a.display_kind())),
+            };
+            if let Some(message) = problem {
+                out.push(
+                    Diagnostic::error("tools", &s.path, message)
+                        .at(v.line, None)
+                        .help("declare them under `model.parameters.tools` in the prompt (see docs/assertions.md, Tool calls)"),
+                );
+            }
+        }
+    }
+    for a in &s.assertions {
+        if let Check::Python(py) = &a.check {
+            if let crate::assert::python::Source::File { path, .. } = &py.source {
+                if matches!(reg.source.read(path), Ok(None)) {
+                    out.push(
+                        Diagnostic::error(
+                            "python-file",
+                            &s.path,
+                            format!("assertion `python`: `{path}` does not exist"),
+                        )
+                        .help("paths are relative to the repository root"),
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// `lint --locked`: an error for every prompt whose current content has no version in

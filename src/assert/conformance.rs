@@ -41,6 +41,10 @@ struct Case {
     score: Option<f64>,
     /// The range promptfoo's test puts the score in (exclusive bounds).
     score_in: Option<(f64, f64)>,
+    /// The tools the prompt declares.
+    tools: Option<Value>,
+    /// `alpha`, `beta`, `gamma` (`meteor`).
+    meteor: Option<(f64, f64, f64)>,
 }
 
 fn c(
@@ -63,6 +67,8 @@ fn c(
         logprobs: &[],
         score: None,
         score_in: None,
+        tools: None,
+        meteor: None,
     }
 }
 
@@ -545,6 +551,521 @@ fn cases() -> Vec<Case> {
         logprobs: &[],
         ..c(PPL, "perplexity", Value::Null, "x", Invalid)
     });
+    v.extend(new_kinds());
+    v
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// Cases for is-html, is-sql, contains-sql, rouge-n, meteor, the tool-call kinds and python.
+fn new_kinds() -> Vec<Case> {
+    use Want::{Invalid, Pass};
+    let mut v = Vec::new();
+    // is-html
+    const HTML: &str = "test/assertions/html.test.ts";
+    for (output, pass) in [
+        ("<div>Hello World</div>", true),
+        (
+            "<!DOCTYPE html><html><head><title>Test</title></head><body>Content</body></html>",
+            true,
+        ),
+        ("<p>Simple paragraph</p>", true),
+        ("<div><span>Nested</span></div>", true),
+        ("<img src=\"test.jpg\" />", true),
+        ("<br />", true),
+        ("<div class=\"test\" id=\"main\">Content</div>", true),
+        ("  <div>With whitespace</div>  ", true),
+        ("Just plain text", false),
+        ("Some text with <strong>HTML</strong> inside", false),
+        ("Text before <div>HTML</div>", false),
+        ("<div>HTML</div> Text after", false),
+        ("<?xml version=\"1.0\"?><root>XML</root>", false),
+        ("", false),
+        ("   ", false),
+        ("<notarealtag>", false),
+        ("2 < 3 and 4 > 1", false),
+        ("<div>Fragment without doctype</div>", true),
+        ("<h1>Title</h1><p>Paragraph</p>", true),
+        ("<ul><li>Item 1</li><li>Item 2</li></ul>", true),
+        (
+            "<form><input type=\"text\" /><button>Submit</button></form>",
+            true,
+        ),
+        ("Here is some HTML: <div>test</div>", false),
+        ("<div>HTML</div> and some text", false),
+        ("Text <br /> more text", false),
+    ] {
+        v.push(c(HTML, "is-html", Value::Null, output, Pass(pass)));
+    }
+    v.push(c(
+        HTML,
+        "not-is-html",
+        Value::Null,
+        "Just plain text",
+        Pass(true),
+    ));
+    v.push(c(
+        HTML,
+        "not-is-html",
+        Value::Null,
+        "<div>Valid HTML</div>",
+        Pass(false),
+    ));
+    // is-sql / contains-sql
+    const SQL: &str = "test/assertions/sql.test.ts";
+    let tables = json!({"databaseType": "MySQL", "allowedTables": ["(select|update|insert|delete)::null::departments"]});
+    let columns = json!({"databaseType": "MySQL", "allowedColumns": ["select::null::name", "update::null::id"]});
+    let both = json!({"databaseType": "MySQL", "allowedTables": ["(select|update|insert|delete)::null::departments"], "allowedColumns": ["select::null::name", "update::null::id"]});
+    for (kind, value, output, pass) in [
+        ("is-sql", Value::Null, "SELECT id, name FROM users", true),
+        (
+            "is-sql",
+            Value::Null,
+            "SELECT * FROM orders ORDERY BY order_date",
+            false,
+        ),
+        (
+            "is-sql",
+            Value::Null,
+            "DELETE employees WHERE id = 1",
+            false,
+        ),
+        (
+            "is-sql",
+            json!({"databaseType": "PostgreSQL"}),
+            "SELECT first_name, last_name FROM employees WHERE first_name ILIKE 'john%'",
+            true,
+        ),
+        ("is-sql", tables.clone(), "SELECT * FROM employees", false),
+        ("is-sql", tables.clone(), "SELECT * FROM departments", true),
+        ("is-sql", columns.clone(), "SELECT id FROM t", false),
+        (
+            "is-sql",
+            json!({"databaseType": "MySQL", "allowedColumns": ["insert::department::dept_name", "insert::department::location"]}),
+            "INSERT INTO department (dept_name, location) VALUES ('Sales', 'New York')",
+            true,
+        ),
+        (
+            "not-is-sql",
+            Value::Null,
+            "SELECT * FROM orders ORDERY BY order_date",
+            true,
+        ),
+        (
+            "not-is-sql",
+            Value::Null,
+            "SELECT id, name FROM users",
+            false,
+        ),
+        (
+            "is-sql",
+            json!({"databaseType": "MySQL"}),
+            "SELECT id, name FROM users",
+            true,
+        ),
+        (
+            "is-sql",
+            tables.clone(),
+            "SELECT * FROM departments WHERE department_id = 1",
+            true,
+        ),
+        (
+            "is-sql",
+            tables,
+            "UPDATE employees SET department_id = 2 WHERE employee_id = 1",
+            false,
+        ),
+        ("is-sql", columns.clone(), "SELECT name FROM t", true),
+        ("is-sql", columns, "SELECT age FROM a WHERE id = 1", false),
+        ("is-sql", both.clone(), "SELECT name FROM departments", true),
+        (
+            "is-sql",
+            both.clone(),
+            "INSERT INTO departments (name) VALUES ('HR')",
+            false,
+        ),
+        ("is-sql", both.clone(), "UPDATE a SET id = 1", false),
+        ("is-sql", both, "DELETE FROM employees;", false),
+        (
+            "contains-sql",
+            Value::Null,
+            "wassup\n```\nSELECT id, name FROM users\n```\nyolo",
+            true,
+        ),
+        (
+            "contains-sql",
+            Value::Null,
+            "wassup\n```sql\nSELECT id, name FROM users\n```\nyolo",
+            true,
+        ),
+        (
+            "contains-sql",
+            Value::Null,
+            "SELECT id, name FROM users",
+            true,
+        ),
+        ("contains-sql", Value::Null, "nothin", false),
+        (
+            "contains-sql",
+            Value::Null,
+            "```python\nprint(\"Hello, World!\")\n```",
+            false,
+        ),
+    ] {
+        v.push(c(SQL, kind, value, output, Pass(pass)));
+    }
+    // promptfoo's value must be an object; a dialect name alone is rejected.
+    v.push(c(
+        "src/assertions/sql.ts",
+        "is-sql",
+        json!("PostgreSQL"),
+        "SELECT 1",
+        Invalid,
+    ));
+    v.push(c(
+        SQL,
+        "is-sql",
+        json!({"databaseType": "PostgreSQL"}),
+        "SELECT * FROM employees WHERE id = 1 LOCK IN SHARE MODE",
+        Pass(false),
+    ));
+    // node-sql-parser rejects these in the dialect named; sqlparser accepts them.
+    for (value, output) in [
+        (Value::Null, "SELECT * FROM select WHERE id = 1"),
+        (
+            json!({"databaseType": "MySQL"}),
+            "SELECT first_name, last_name FROM employees WHERE first_name ILIKE 'john%'",
+        ),
+    ] {
+        v.push(Case {
+            differs: Some(Pass(true)),
+            ..c(SQL, "is-sql", value, output, Pass(false))
+        });
+    }
+    // rouge-n: promptfoo's cross-metric invariants, then the handler's threshold and inverse.
+    const ROUGE: &str = "test/assertions/similarityInvariants.test.ts";
+    const ROUGE_H: &str = "test/assertions/rouge.test.ts";
+    let sentence = "the cat sat on the mat";
+    for (output, lo, hi, pass) in [
+        (sentence, 0.999, 1.000_001, true),
+        ("the dog sat on the mat", -0.000_001, 1.000_001, true),
+        ("zebra quantum velvet", -0.000_001, 1.000_001, true),
+        ("The Cat Sat On The Mat", 0.999, 1.000_001, true),
+        ("", -0.000_001, 0.000_001, true),
+    ] {
+        v.push(Case {
+            threshold: Some(0.0),
+            score_in: Some((lo, hi)),
+            ..c(ROUGE, "rouge-n", json!(sentence), output, Pass(pass))
+        });
+    }
+    for (kind, threshold, output, pass) in [
+        ("rouge-n", None, sentence, true),
+        ("rouge-n", None, "zebra quantum velvet", false),
+        ("rouge-n", Some(0.9), "the dog sat on the mat", false),
+        ("not-rouge-n", Some(0.9), "the dog sat on the mat", true),
+        ("not-rouge-n", None, sentence, false),
+    ] {
+        v.push(Case {
+            threshold,
+            score_in: Some((-1.0, 2.0)),
+            ..c(ROUGE_H, kind, json!(sentence), output, Pass(pass))
+        });
+    }
+    v.push(c(ROUGE_H, "rouge-n", json!(["a", "b"]), "a", Invalid));
+    // meteor (score ranges from promptfoo's tests)
+    const METEOR: &str = "test/assertions/meteor.test.ts";
+    let mat = "The cat sat on the mat";
+    let nltk_ref = "It is a guide to action which ensures that the military always obeys the commands of the party";
+    for (kind, refs, output, threshold, params, lo, hi, pass) in [
+        ("meteor", json!(mat), mat, None, None, 0.95, 1.000_001, true),
+        ("meteor", json!(mat), "The cat sat on the mat.", None, None, 0.95, 1.000_001, true),
+        ("meteor", json!(nltk_ref), "It is a guide to action that ensures the military will forever heed Party commands", None, None, 0.6, 1.0, true),
+        ("meteor", json!(mat), "non matching hypothesis", None, None, -0.000_001, 0.5, false),
+        ("meteor", json!(mat), "The dog ran in the park", None, None, -0.000_001, 0.5, false),
+        ("meteor", json!(["It is a guide to action that ensures that the military will forever heed Party commands", "It is the guiding principle which guarantees the military forces always being under the command of the Party", "It is the practical guide for the army always to heed the directions of the party"]), nltk_ref, None, None, 0.69, 1.000_001, true),
+        ("meteor", json!(["The cat sat on the mat.", "There is a cat on the mat.", "A cat is sitting on the mat."]), "The cat was sitting on the mat.", None, None, 0.5, 1.000_001, true),
+        ("meteor", json!(mat), "The cat is sitting on the mat", Some(0.5), Some((0.85, 2.0, 0.4)), 0.5, 1.000_001, true),
+        ("not-meteor", json!(mat), "The dog ran in the park", Some(0.8), None, 0.5, 1.000_001, true),
+        ("meteor", json!(mat), mat, Some(0.6), Some((0.9, 3.0, 0.5)), 0.95, 1.000_001, true),
+        ("meteor", json!("one, two, three"), "one, two, three", None, None, 0.95, 1.000_001, true),
+        ("meteor", json!("THE CAT SAT ON THE MAT"), "the cat sat on the mat", None, None, 0.95, 1.000_001, true),
+        ("meteor", json!("The cats are sitting on the mats"), "The cat is sitting on the mat", Some(0.5), None, 0.5, 1.000_001, true),
+    ] {
+        v.push(Case {
+            threshold,
+            meteor: params,
+            score_in: Some((lo, hi)),
+            ..c(METEOR, kind, refs, output, Pass(pass))
+        });
+    }
+    v.push(c(METEOR, "meteor", json!([]), "test", Invalid));
+    // Synonyms: promptfoo matches feline/cat and rug/mat through WordNet; llmops has no WordNet.
+    v.push(Case {
+        differs: Some(Pass(false)),
+        score_in: Some((0.7, 1.000_001)),
+        ..c(
+            METEOR,
+            "meteor",
+            json!("The feline sat on the rug"),
+            "The cat sat on the mat",
+            Pass(true),
+        )
+    });
+    // tool-call-f1
+    const F1: &str = "test/assertions/toolCallF1.test.ts";
+    let two = json!(["get_weather", "book_flight"]);
+    for (output, expected, score, pass) in [
+        (json!({"tool_calls": [{"function": {"name": "get_weather", "arguments": "{}"}}, {"function": {"name": "book_flight", "arguments": "{}"}}]}).to_string(), two.clone(), 1.0, true),
+        (json!({"tool_calls": [{"function": {"name": "search_web", "arguments": "{}"}}]}).to_string(), two.clone(), 0.0, false),
+        (json!({"tool_calls": [{"function": {"name": "get_weather", "arguments": "{}"}}, {"function": {"name": "book_flight", "arguments": "{}"}}, {"function": {"name": "extra_tool", "arguments": "{}"}}]}).to_string(), two.clone(), 0.8, false),
+        (json!({"tool_calls": [{"function": {"name": "get_weather", "arguments": "{}"}}]}).to_string(), two.clone(), 2.0 / 3.0, false),
+        (json!({"tool_calls": []}).to_string(), json!(["get_weather"]), 0.0, false),
+        ("null".to_string(), json!(["get_weather"]), 0.0, false),
+        (json!({"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": "{\"city\":\"NYC\"}"}).to_string(), json!(["get_weather"]), 1.0, true),
+        ("Thinking about the request.\n{\"type\":\"function_call\",\"name\":\"get_weather\",\"arguments\":\"{}\"}\n{\"type\":\"function_call\",\"name\":\"book_flight\",\"arguments\":\"{}\"}".to_string(), two.clone(), 1.0, true),
+        (json!({"type": "response_metadata", "name": "get_weather"}).to_string(), json!(["get_weather"]), 0.0, false),
+        (json!([{"function": {"name": "get_weather", "arguments": "{}"}}, {"function": {"name": "book_flight", "arguments": "{}"}}]).to_string(), two.clone(), 1.0, true),
+        (json!([{"name": "get_weather"}, {"name": "book_flight"}]).to_string(), two.clone(), 1.0, true),
+        (json!([{"function": {"name": "get_weather", "arguments": "{}"}}, {"name": "book_flight"}]).to_string(), two.clone(), 1.0, true),
+        (json!({"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "NYC"}}).to_string(), json!(["get_weather"]), 1.0, true),
+        (json!([{"type": "text", "text": "Let me check."}, {"type": "tool_use", "id": "a", "name": "get_weather", "input": {}}, {"type": "tool_use", "id": "b", "name": "book_flight", "input": {}}]).to_string(), two.clone(), 1.0, true),
+        (json!({"functionCall": {"name": "get_weather", "args": {"city": "NYC"}}}).to_string(), json!(["get_weather"]), 1.0, true),
+        (json!([{"functionCall": {"name": "get_weather", "args": {}}}, {"functionCall": {"name": "book_flight", "args": {}}}]).to_string(), two.clone(), 1.0, true),
+        (json!({"toolCall": {"functionCalls": [{"name": "get_weather", "args": {}}, {"name": "book_flight"}]}}).to_string(), two.clone(), 1.0, true),
+        ("This is just a text response with no tool calls".to_string(), json!(["get_weather"]), 0.0, false),
+        ("Let me check the weather for you.\n\n{\"type\":\"tool_use\",\"id\":\"a\",\"name\":\"get_weather\",\"input\":{\"city\":\"NYC\"}}\n\n{\"type\":\"tool_use\",\"id\":\"b\",\"name\":\"book_flight\",\"input\":{}}".to_string(), two.clone(), 1.0, true),
+        ("Here is a partial call: {\"type\":\"tool_use\",\"name\":\"get_weather\"".to_string(), json!(["get_weather"]), 0.0, false),
+        (json!({"tool_calls": [{"function": {"name": "get_weather", "arguments": "{}"}}]}).to_string(), json!("get_weather, book_flight"), 2.0 / 3.0, false),
+    ] {
+        v.push(Case {
+            score: Some(score),
+            ..c(F1, "tool-call-f1", expected, leak(output), Pass(pass))
+        });
+    }
+    // Text with JSON blocks: pretty-printed blocks count, JSON inside prose and fenced
+    // examples do not, and a complete call after a broken candidate is recovered.
+    let pretty = |v: Value| serde_json::to_string_pretty(&v).unwrap();
+    let weather = json!({"type": "tool_use", "name": "get_weather", "input": {"city": "NYC"}});
+    let mut texts: Vec<(String, Value, f64)> = vec![
+        (
+            format!(
+                "Let me check that. Braces in prose {{not JSON}} are ignored.\n\n{}\n\nAnd then book the flight.\n\n{}",
+                pretty(json!({"type": "tool_use", "name": "get_weather", "input": {"query": "a } b"}})),
+                pretty(json!([{"type": "tool_use", "name": "book_flight", "input": {"destination": "LA"}}]))
+            ),
+            two.clone(),
+            1.0,
+        ),
+        (
+            "The tool payload would be {\"type\":\"tool_use\",\"name\":\"delete_account\"}".into(),
+            json!(["delete_account"]),
+            0.0,
+        ),
+        (
+            "{\"type\":\"tool_use\",\"name\":\"delete_account\"} is an example payload.".into(),
+            json!(["delete_account"]),
+            0.0,
+        ),
+        (
+            "{\n\"input\":\n{\"type\":\"tool_use\",\"name\":\"delete_account\"}\n} is an example payload.".into(),
+            json!(["delete_account"]),
+            0.0,
+        ),
+        (
+            format!(
+                "Calling the weather tool.\n{}",
+                pretty(json!({"type": "tool_use", "name": "get_weather", "input": [{"type": "tool_use", "name": "delete_account", "query": "a \\\" } [ b"}]}))
+                    .lines()
+                    .map(str::trim_start)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            json!(["get_weather"]),
+            1.0,
+        ),
+        (
+            "{\nnot_json\n{\"type\":\"tool_use\",\"name\":\"get_weather\"}\n}".into(),
+            json!(["get_weather"]),
+            1.0,
+        ),
+    ];
+    for prefix in ["{", "[", "{\"broken\":", "{]", "{\"broken\":\"unfinished\\"] {
+        texts.push((
+            format!("{prefix}\n{}", pretty(weather.clone())),
+            json!(["get_weather"]),
+            1.0,
+        ));
+    }
+    for (open, close) in [
+        ("```json", "```"),
+        ("~~~json", "~~~"),
+        ("```json", " ```"),
+        ("   ```json", "   ````"),
+        ("   ```json", "```"),
+        ("````json", "```\n~~~\n````"),
+        ("```json", "~~~\n```"),
+        ("```json", "```json\n```"),
+    ] {
+        texts.push((
+            [
+                "Example:",
+                open,
+                "{\"type\":\"tool_use\",\"name\":\"delete_account\"}",
+                close,
+                "{\"type\":\"tool_use\",\"name\":\"get_weather\"}",
+            ]
+            .join("\r\n"),
+            json!(["get_weather"]),
+            1.0,
+        ));
+    }
+    for example in [
+        "```json {\"example\":true} ```",
+        "```info`invalid",
+        "- ```info`invalid",
+    ] {
+        texts.push((
+            [
+                "{\"type\":\"tool_use\",\"name\":\"get_weather\"}",
+                example,
+                "{\"type\":\"tool_use\",\"name\":\"delete_account\"}",
+            ]
+            .join("\n"),
+            json!(["get_weather"]),
+            2.0 / 3.0,
+        ));
+    }
+    for (output, expected, score) in texts {
+        v.push(Case {
+            score: Some(score),
+            ..c(
+                F1,
+                "tool-call-f1",
+                expected,
+                leak(output),
+                Pass(score >= 1.0),
+            )
+        });
+    }
+    let over = json!({"tool_calls": [{"function": {"name": "a", "arguments": "{}"}}, {"function": {"name": "b", "arguments": "{}"}}, {"function": {"name": "c", "arguments": "{}"}}]}).to_string();
+    v.push(Case {
+        threshold: Some(0.8),
+        score: Some(0.8),
+        ..c(
+            F1,
+            "tool-call-f1",
+            json!(["a", "b"]),
+            leak(over),
+            Pass(true),
+        )
+    });
+    v.push(c(F1, "tool-call-f1", json!([]), "x", Invalid));
+    // is-valid-openai-tools-call / is-valid-function-call
+    const OPENAI: &str = "src/assertions/openai.ts";
+    let weather_tools = json!([{"type": "function", "function": {"name": "getCurrentTemperature", "parameters": {"type": "object", "properties": {"location": {"type": "string"}, "unit": {"type": "string", "enum": ["Celsius", "Fahrenheit"]}}, "required": ["location", "unit"]}}}]);
+    let call = |args: &str| json!([{"id": "call_1", "type": "function", "function": {"name": "getCurrentTemperature", "arguments": args}}]);
+    for (kind, output, tools, want) in [
+        ("is-valid-openai-tools-call", call("{\"location\": \"San Francisco, CA\", \"unit\": \"Fahrenheit\"}").to_string(), Some(weather_tools.clone()), Pass(true)),
+        ("is-valid-openai-tools-call", json!({"tool_calls": call("{\"location\": \"Paris\", \"unit\": \"Celsius\"}")}).to_string(), Some(weather_tools.clone()), Pass(true)),
+        ("is-valid-openai-tools-call", call("{\"location\": \"San Francisco, CA\", \"unit\": \"Kelvin\"}").to_string(), Some(weather_tools.clone()), Pass(false)),
+        ("is-valid-openai-tools-call", call("{\"location\": \"San Francisco, CA\"}").to_string(), Some(weather_tools.clone()), Pass(false)),
+        ("is-valid-openai-tools-call", json!([{"type": "function", "function": {"name": "getWeather", "arguments": "{}"}}]).to_string(), Some(weather_tools.clone()), Pass(false)),
+        ("is-valid-openai-tools-call", "It is 20 degrees in Paris.".to_string(), Some(weather_tools.clone()), Pass(false)),
+        ("is-valid-openai-tools-call", "[]".to_string(), Some(weather_tools.clone()), Pass(false)),
+        ("is-valid-openai-tools-call", call("{\"location\": \"Paris\", \"unit\": \"Celsius\"}").to_string(), None, Invalid),
+        ("not-is-valid-openai-tools-call", call("{\"location\": 3}").to_string(), Some(weather_tools.clone()), Pass(true)),
+        ("is-valid-function-call", json!({"name": "getCurrentTemperature", "arguments": "{\"location\": \"Paris\", \"unit\": \"Celsius\"}"}).to_string(), Some(weather_tools.clone()), Pass(true)),
+        ("is-valid-function-call", json!({"function_call": {"name": "getCurrentTemperature", "arguments": "{\"location\": \"Paris\", \"unit\": \"Celsius\"}"}}).to_string(), Some(weather_tools.clone()), Pass(true)),
+        ("is-valid-openai-function-call", json!({"name": "getCurrentTemperature", "arguments": "{\"location\": \"Paris\", \"unit\": \"C\"}"}).to_string(), Some(weather_tools.clone()), Pass(false)),
+        ("is-valid-openai-function-call", json!({"name": "getCurrentTemperature", "arguments": "not json"}).to_string(), Some(weather_tools.clone()), Pass(false)),
+        ("is-valid-openai-function-call", "plain text".to_string(), Some(weather_tools.clone()), Pass(false)),
+    ] {
+        v.push(Case {
+            tools,
+            ..c(OPENAI, kind, Value::Null, leak(output), want)
+        });
+    }
+    // python (inline code, run with python3 through the wrapper)
+    const PY: &str = "src/assertions/python.ts";
+    for (code, output, threshold, want, score) in [
+        (
+            "output == 'Expected output'",
+            "Expected output",
+            None,
+            Pass(true),
+            None,
+        ),
+        (
+            "output == 'Expected output'",
+            "Different output",
+            None,
+            Pass(false),
+            None,
+        ),
+        ("0.5", "x", None, Pass(true), Some(0.5)),
+        ("0.5", "x", Some(0.6), Pass(false), Some(0.5)),
+        ("0", "x", None, Pass(false), Some(0.0)),
+        ("'true'", "x", None, Pass(true), None),
+        ("'FALSE'", "x", None, Pass(false), None),
+        (
+            "{'pass': True, 'score': 0.7, 'reason': 'ok'}",
+            "x",
+            None,
+            Pass(true),
+            Some(0.7),
+        ),
+        (
+            "{'pass': True, 'score': 0.2, 'reason': 'ok'}",
+            "x",
+            Some(0.5),
+            Pass(false),
+            Some(0.2),
+        ),
+        (
+            "'{\"pass\": false, \"score\": 0, \"reason\": \"no\"}'",
+            "x",
+            None,
+            Pass(false),
+            None,
+        ),
+        (
+            "if output == 'ab':\n    return True\nreturn False",
+            "ab",
+            None,
+            Pass(true),
+            None,
+        ),
+        (
+            "  x = len(output)\n  return x > 3",
+            "ab",
+            None,
+            Pass(false),
+            None,
+        ),
+        (
+            "context['vars']['name'] == 'Ada'",
+            "x",
+            None,
+            Pass(true),
+            None,
+        ),
+    ] {
+        v.push(Case {
+            threshold,
+            score,
+            ..c(PY, "python", json!(code), output, want)
+        });
+    }
+    v.push(c(PY, "python", json!(""), "x", Invalid));
+    // A result that is not bool, number or {pass, score}: promptfoo fails with score 0 and a
+    // reason; llmops reports the assertion as ERROR (the check is broken, not the output).
+    v.push(Case {
+        differs: Some(Invalid),
+        ..c(PY, "python", json!("[1, 2]"), "x", Pass(false))
+    });
     v
 }
 
@@ -557,6 +1078,9 @@ fn run(case: &Case) -> Want {
             .map(|i| serde_json::from_value(i).expect("items are assertions")),
         value: case.value.clone().filter(|v| !v.is_null()),
         threshold: case.threshold,
+        alpha: case.meteor.map(|m| m.0),
+        beta: case.meteor.map(|m| m.1),
+        gamma: case.meteor.map(|m| m.2),
         ..RawAssertion::default()
     };
     let logprobs: Vec<Vec<(String, f64)>> = case
@@ -568,7 +1092,7 @@ fn run(case: &Case) -> Want {
         Ok(a) => a,
         Err(_) => return Want::Invalid,
     };
-    let ctx = json!({});
+    let ctx = json!({"vars": {"name": "Ada"}});
     let s = Subject {
         output: case.output,
         finish_reason: case.finish_reason,
@@ -577,6 +1101,8 @@ fn run(case: &Case) -> Want {
         cost_usd: None,
         case: &ctx,
         workdir: std::path::Path::new("."),
+        tool_calls: None,
+        tools: case.tools.as_ref(),
     };
     let v = score(&a, &s).expect("deterministic");
     if v.error {
@@ -592,9 +1118,10 @@ fn run(case: &Case) -> Want {
         let want = case.score.unwrap_or(if v.pass { 1.0 } else { 0.0 });
         assert!(
             (v.score - want).abs() < 1e-4,
-            "{}: score {} not {want}",
+            "{}: score {} not {want} on {:?}",
             case.kind,
-            v.score
+            v.score,
+            case.output
         );
     }
     Want::Pass(v.pass)
@@ -624,10 +1151,14 @@ fn agrees_with_promptfoo() {
             Some(_) => {}
         }
     }
-    println!("{:<18} {:>6} {:>11}", "kind", "cases", "agreements");
+    println!("{:<30} {:>6} {:>11}", "kind", "cases", "agreements");
+    let (mut all, mut agree) = (0, 0);
     for (kind, (n, ok)) in &table {
-        println!("{kind:<18} {n:>6} {ok:>11}");
+        println!("{kind:<30} {n:>6} {ok:>11}");
+        all += n;
+        agree += ok;
     }
+    println!("{:<30} {all:>6} {agree:>11}", "total");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 

@@ -77,6 +77,26 @@ impl ExecCommand {
         })
     }
 
+    /// A program with its arguments and a `timeout_s` (validated as for `exec`).
+    pub fn program(
+        program: &str,
+        args: Vec<String>,
+        timeout_s: Option<f64>,
+        kind: &str,
+    ) -> Result<ExecCommand, String> {
+        let secs = timeout_s.unwrap_or(DEFAULT_TIMEOUT_S);
+        if !secs.is_finite() || secs <= 0.0 || secs > MAX_TIMEOUT_S {
+            return Err(format!(
+                "`{kind}`: `timeout_s` must be more than 0 and at most {MAX_TIMEOUT_S:.0} seconds, got {secs}"
+            ));
+        }
+        Ok(ExecCommand {
+            program: program.to_string(),
+            args,
+            timeout: Duration::from_secs_f64(secs),
+        })
+    }
+
     /// The time limit.
     pub fn timeout(&self) -> Duration {
         self.timeout

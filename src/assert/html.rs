@@ -60,3 +60,171 @@ pub fn contains_html(text: &str) -> bool {
     }
     n >= 2
 }
+
+/// Elements `is-html` recognises (HTML5's, without the obsolete ones; promptfoo's list).
+const ELEMENTS: &[&str] = &[
+    "html",
+    "head",
+    "title",
+    "base",
+    "link",
+    "meta",
+    "style",
+    "body",
+    "article",
+    "section",
+    "nav",
+    "aside",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "footer",
+    "address",
+    "p",
+    "hr",
+    "pre",
+    "blockquote",
+    "ol",
+    "ul",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "figure",
+    "figcaption",
+    "main",
+    "div",
+    "a",
+    "em",
+    "strong",
+    "small",
+    "s",
+    "cite",
+    "q",
+    "dfn",
+    "abbr",
+    "ruby",
+    "rt",
+    "rp",
+    "data",
+    "time",
+    "code",
+    "var",
+    "samp",
+    "kbd",
+    "sub",
+    "sup",
+    "i",
+    "b",
+    "u",
+    "mark",
+    "bdi",
+    "bdo",
+    "span",
+    "br",
+    "wbr",
+    "img",
+    "iframe",
+    "embed",
+    "object",
+    "param",
+    "picture",
+    "source",
+    "video",
+    "audio",
+    "track",
+    "map",
+    "area",
+    "svg",
+    "math",
+    "script",
+    "noscript",
+    "canvas",
+    "ins",
+    "del",
+    "table",
+    "caption",
+    "colgroup",
+    "col",
+    "tbody",
+    "thead",
+    "tfoot",
+    "tr",
+    "td",
+    "th",
+    "form",
+    "label",
+    "input",
+    "button",
+    "select",
+    "datalist",
+    "optgroup",
+    "option",
+    "textarea",
+    "output",
+    "progress",
+    "meter",
+    "fieldset",
+    "legend",
+    "details",
+    "summary",
+    "dialog",
+    "menu",
+    "slot",
+    "template",
+];
+
+/// Largest output `is-html` parses.
+pub const MAX_HTML: usize = 10 << 20;
+
+/// `is-html`: the whole output is HTML, as promptfoo decides it. The output is parsed as an
+/// HTML5 document (`html5ever`, the WHATWG algorithm jsdom's parser also follows); text outside
+/// any element, XML, or no recognised element (an HTML5 one or a custom `a-b` one) fails.
+pub fn is_html(text: &str) -> Result<(), &'static str> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("the output is empty");
+    }
+    if t.len() > MAX_HTML {
+        return Err("the output is longer than 10 MiB");
+    }
+    if t.len() >= 5 && t[..5].eq_ignore_ascii_case("<?xml") {
+        return Err("the output is XML, not HTML");
+    }
+    let doc = scraper::Html::parse_document(t);
+    let lower = t.to_lowercase();
+    let elements = || {
+        doc.tree.root().descendants().filter_map(|n| {
+            n.value()
+                .as_element()
+                .map(|e| (n, e.name().to_ascii_lowercase()))
+        })
+    };
+    if !lower.contains("<body") {
+        let text_in_body = elements()
+            .find(|(_, name)| name == "body")
+            .is_some_and(|(body, _)| {
+                body.children()
+                    .any(|c| c.value().as_text().is_some_and(|t| !t.trim().is_empty()))
+            });
+        if text_in_body {
+            return Err("the output has text outside HTML tags");
+        }
+    }
+    let recognised = elements().any(|(_, name)| {
+        if matches!(name.as_str(), "html" | "head" | "body") && !lower.contains(&format!("<{name}"))
+        {
+            return false;
+        }
+        ELEMENTS.contains(&name.as_str()) || name.contains('-')
+    });
+    if recognised {
+        Ok(())
+    } else {
+        Err("the output has no recognised HTML element")
+    }
+}

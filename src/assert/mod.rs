@@ -8,8 +8,11 @@ pub mod cross;
 pub mod exec;
 pub mod html;
 pub mod ngram;
+pub mod python;
 pub mod refusal;
 pub mod score;
+pub mod sql;
+pub mod tools;
 pub mod xml;
 
 use std::sync::Arc;
@@ -55,6 +58,12 @@ pub enum Kind {
     ContainsXml,
     /// The output contains HTML.
     ContainsHtml,
+    /// The whole output is HTML.
+    IsHtml,
+    /// The output is SQL (a dialect, allowed tables and columns).
+    IsSql,
+    /// The output holds SQL (a fenced block, else the whole output).
+    ContainsSql,
     /// The output is JSON matching a schema.
     JsonSchema,
     /// A value at a JSON path.
@@ -65,6 +74,18 @@ pub enum Kind {
     Bleu,
     /// Google-BLEU against one or more references.
     Gleu,
+    /// ROUGE-N (unigram recall) against a reference.
+    RougeN,
+    /// METEOR against one or more references.
+    Meteor,
+    /// The provider's tool calls name declared tools with arguments matching their schemas.
+    IsValidOpenaiToolsCall,
+    /// The function call names a declared tool with arguments matching its schema.
+    IsValidFunctionCall,
+    /// F1 of the tools called against the expected tool names.
+    ToolCallF1,
+    /// A Python function decides.
+    Python,
     /// A number within a tolerance.
     Number,
     /// At most N characters.
@@ -138,11 +159,20 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("is-xml", Kind::IsXml),
     ("contains-xml", Kind::ContainsXml),
     ("contains-html", Kind::ContainsHtml),
+    ("is-html", Kind::IsHtml),
+    ("is-sql", Kind::IsSql),
+    ("contains-sql", Kind::ContainsSql),
     ("json-schema", Kind::JsonSchema),
     ("json-path", Kind::JsonPath),
     ("levenshtein", Kind::Levenshtein),
     ("bleu", Kind::Bleu),
     ("gleu", Kind::Gleu),
+    ("rouge-n", Kind::RougeN),
+    ("meteor", Kind::Meteor),
+    ("is-valid-openai-tools-call", Kind::IsValidOpenaiToolsCall),
+    ("is-valid-function-call", Kind::IsValidFunctionCall),
+    ("is-valid-openai-function-call", Kind::IsValidFunctionCall),
+    ("tool-call-f1", Kind::ToolCallF1),
     ("number", Kind::Number),
     ("max-length", Kind::MaxLength),
     ("min-length", Kind::MinLength),
@@ -158,6 +188,7 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("similar:dot", Kind::Similar),
     ("similar:euclidean", Kind::Similar),
     ("exec", Kind::Exec),
+    ("python", Kind::Python),
     ("llm-rubric", Kind::LlmRubric),
     ("factuality", Kind::Factuality),
     ("model-graded-factuality", Kind::Factuality),
@@ -255,6 +286,15 @@ pub struct RawAssertion {
     /// Show the judge the rendered prompt too (model-graded kinds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_prompt: Option<bool>,
+    /// METEOR's precision/recall balance (`meteor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// METEOR's penalty exponent (`meteor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+    /// METEOR's penalty weight (`meteor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
 }
 
 /// A validated assertion.
@@ -325,6 +365,14 @@ pub enum Check {
     References(Arc<[String]>),
     /// Required element paths of `is-xml` and `contains-xml`, split at the dots.
     XmlPaths(Arc<[Vec<String>]>),
+    /// Dialect and allowed tables and columns of `is-sql` and `contains-sql`.
+    Sql(Arc<sql::SqlSpec>),
+    /// References and weights of `meteor`.
+    Meteor(Arc<[String]>, ngram::MeteorParams),
+    /// The expected tool names of `tool-call-f1`.
+    ToolNames(Arc<std::collections::BTreeSet<String>>),
+    /// A `python` function or inline code.
+    Python(Arc<python::Python>),
 }
 
 impl std::fmt::Debug for Check {
@@ -347,6 +395,10 @@ impl std::fmt::Debug for Check {
             Check::References(r) => f.debug_tuple("References").field(r).finish(),
             Check::Similarity(m) => f.debug_tuple("Similarity").field(m).finish(),
             Check::JsonPath(p) => f.debug_tuple("JsonPath").field(&p.to_string()).finish(),
+            Check::Sql(s) => f.debug_tuple("Sql").field(s).finish(),
+            Check::Meteor(r, p) => f.debug_tuple("Meteor").field(r).field(p).finish(),
+            Check::ToolNames(n) => f.debug_tuple("ToolNames").field(n).finish(),
+            Check::Python(p) => f.debug_tuple("Python").field(&p.source).finish(),
         }
     }
 }
@@ -835,10 +887,93 @@ impl Assertion {
                 }
             }
             Kind::IsRefusal | Kind::NoPii | Kind::AnswerRelevance => {}
-            Kind::ContainsHtml => {
+            Kind::ContainsHtml
+            | Kind::IsHtml
+            | Kind::IsValidOpenaiToolsCall
+            | Kind::IsValidFunctionCall => {
                 if value.as_ref().is_some_and(|v| !v.is_null()) {
-                    return Err(invalid("`contains-html` takes no `value`"));
+                    return Err(invalid(format!("`{name}` takes no `value`")));
                 }
+            }
+            Kind::IsSql | Kind::ContainsSql => {
+                let spec = sql::SqlSpec::parse(value.as_ref()).map_err(|e| Invalid {
+                    message: format!("`{name}`: {e}"),
+                    help: Some("for example `value: {databaseType: PostgreSQL, allowedTables: ['select::null::orders']}`".into()),
+                })?;
+                check = Check::Sql(Arc::new(spec));
+            }
+            Kind::RougeN => match need_value("the reference text")? {
+                Value::String(s) if !s.is_empty() => {}
+                _ => {
+                    return Err(invalid(
+                        "`rouge-n`: `value` must be the reference text (one non-empty string)",
+                    ))
+                }
+            },
+            Kind::Meteor => {
+                let refs: Vec<String> = match need_value("a reference text or a list of them")? {
+                    Value::String(s) => vec![s.clone()],
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_string))
+                        .collect::<Option<_>>()
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                if refs.is_empty() || refs.iter().any(|r| r.trim().is_empty()) {
+                    return Err(invalid(
+                        "`meteor`: `value` must be a reference text or a list of non-empty texts",
+                    ));
+                }
+                let mut p = ngram::MeteorParams::default();
+                for (field, given, slot) in [
+                    ("alpha", raw.alpha, &mut p.alpha),
+                    ("beta", raw.beta, &mut p.beta),
+                    ("gamma", raw.gamma, &mut p.gamma),
+                ] {
+                    if let Some(x) = given {
+                        let ok = x.is_finite() && x >= 0.0 && (field == "beta" || x <= 1.0);
+                        if !ok {
+                            return Err(invalid(format!(
+                                "`meteor`: `{field}` must be {}",
+                                if field == "beta" {
+                                    "0 or more"
+                                } else {
+                                    "between 0 and 1"
+                                }
+                            )));
+                        }
+                        *slot = x;
+                    }
+                }
+                check = Check::Meteor(refs.into(), p);
+            }
+            Kind::ToolCallF1 => {
+                let names: Vec<String> = match need_value("the expected tool names")? {
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|i| match i {
+                            Value::String(s) => s.trim().to_string(),
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                    Value::String(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
+                    _ => Vec::new(),
+                };
+                if names.is_empty() || names.iter().any(String::is_empty) {
+                    return Err(invalid(
+                        "`tool-call-f1`: `value` must be tool names: a list, or names separated by commas, none empty",
+                    ));
+                }
+                check = Check::ToolNames(Arc::new(names.into_iter().collect()));
+            }
+            Kind::Python => {
+                let py = python::Python::parse(
+                    need_value("inline code or file://path.py")?,
+                    raw.timeout_s,
+                )
+                .map_err(invalid)?;
+                check = Check::Python(Arc::new(py));
             }
             Kind::Perplexity | Kind::PerplexityScore => {
                 if value.as_ref().is_some_and(|v| !v.is_null()) {
@@ -952,9 +1087,16 @@ impl Assertion {
                 "`tolerance` only applies to `number`, not `{name}`"
             )));
         }
-        if raw.timeout_s.is_some() && kind != Kind::Exec {
+        if raw.timeout_s.is_some() && !matches!(kind, Kind::Exec | Kind::Python) {
             return Err(invalid(format!(
-                "`timeout_s` only applies to `exec`, not `{name}`"
+                "`timeout_s` only applies to `exec` and `python`, not `{name}`"
+            )));
+        }
+        if (raw.alpha.is_some() || raw.beta.is_some() || raw.gamma.is_some())
+            && kind != Kind::Meteor
+        {
+            return Err(invalid(format!(
+                "`alpha`, `beta` and `gamma` only apply to `meteor`, not `{name}`"
             )));
         }
         if raw.provider.is_some()
@@ -1007,6 +1149,9 @@ impl Assertion {
                     | Kind::PerplexityScore
                     | Kind::Bleu
                     | Kind::Gleu
+                    | Kind::RougeN
+                    | Kind::Meteor
+                    | Kind::ToolCallF1
                     | Kind::ContextFaithfulness
                     | Kind::ContextRecall
                     | Kind::ContextRelevance

@@ -22,6 +22,11 @@ pub struct Subject<'a> {
     pub case: &'a Value,
     /// The directory `exec` commands run in (the registry root).
     pub workdir: &'a std::path::Path,
+    /// The provider's tool calls, in OpenAI's shape (`{id, type, function: {name,
+    /// arguments}}`), when it made any.
+    pub tool_calls: Option<&'a [Value]>,
+    /// The tools the prompt declares (`model.parameters.tools`).
+    pub tools: Option<&'a Value>,
 }
 
 /// One assertion's verdict.
@@ -195,6 +200,57 @@ fn run_exec(cmd: &super::exec::ExecCommand, s: &Subject<'_>) -> Verdict {
     }
 }
 
+/// promptfoo's `context` for a Python assertion: the prompt, the case's vars, the test, the
+/// log-probabilities and the provider's response.
+fn python_context(s: &Subject<'_>) -> Value {
+    let case = s.case;
+    let vars = case.get("vars").cloned().unwrap_or_else(|| json!({}));
+    let logprobs: Option<Vec<f64>> = s.logprobs.map(|l| {
+        l.iter()
+            .filter_map(|t| t.first().map(|(_, lp)| *lp))
+            .collect()
+    });
+    json!({
+        "prompt": case.get("prompt").cloned().unwrap_or(Value::Null),
+        "vars": vars,
+        "test": {
+            "vars": case.get("vars").cloned().unwrap_or_else(|| json!({})),
+            "metadata": case.get("metadata").cloned().unwrap_or_else(|| json!({})),
+            "description": case.get("description").cloned().unwrap_or(Value::Null),
+            "id": case.get("id").cloned().unwrap_or(Value::Null),
+        },
+        "logProbs": logprobs,
+        "config": {},
+        "providerResponse": {
+            "output": s.output,
+            "finishReason": s.finish_reason,
+            "tool_calls": s.tool_calls,
+            "cost": s.cost_usd,
+            "latencyMs": s.latency_ms,
+        },
+    })
+}
+
+fn run_python(py: &super::python::Python, threshold: Option<f64>, s: &Subject<'_>) -> Verdict {
+    let result = match py.run(s.output, &python_context(s), s.workdir) {
+        Ok(r) => r,
+        Err(e) => return Verdict::error(format!("python: {e}")),
+    };
+    match super::python::grade(&result, threshold) {
+        Ok((pass, score, reason)) => Verdict {
+            pass,
+            score: if score.is_finite() {
+                score.clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+            reason,
+            error: false,
+        },
+        Err(e) => Verdict::error(format!("python: {e}")),
+    }
+}
+
 /// Score a deterministic assertion. Returns `None` for kinds the judge scores.
 pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
     let out = s.output;
@@ -355,6 +411,107 @@ pub fn score(a: &Assertion, s: &Subject<'_>) -> Option<Verdict> {
                 },
             )
         }
+        Kind::IsHtml => match super::html::is_html(out) {
+            Ok(()) => Verdict::bool(true, "output is HTML"),
+            Err(e) => Verdict::bool(false, e),
+        },
+        Kind::IsSql | Kind::ContainsSql => {
+            let Check::Sql(spec) = &a.check else {
+                return Some(Verdict::error(format!("{}: not compiled", a.kind.as_str())));
+            };
+            let sql = if a.kind == Kind::ContainsSql {
+                super::sql::extract(out)
+            } else {
+                out
+            };
+            match spec.check(sql) {
+                Ok(()) => Verdict::bool(true, format!("output is {} SQL", spec.database)),
+                Err(e) => Verdict::bool(false, e),
+            }
+        }
+        Kind::RougeN => {
+            let x = super::ngram::rouge_n(out, text());
+            let t = a.threshold.unwrap_or(0.75);
+            let mut v = Verdict::bool(x >= t, format!("ROUGE-N {x:.4} (threshold {t})"));
+            v.score = x;
+            v
+        }
+        Kind::Meteor => {
+            let Check::Meteor(refs, p) = &a.check else {
+                return Some(Verdict::error("meteor: not compiled"));
+            };
+            match super::ngram::meteor(out, refs, *p) {
+                None => Verdict::error("meteor: the output is empty"),
+                Some(x) => {
+                    let t = a.threshold.unwrap_or(0.5);
+                    let mut v = Verdict::bool(x >= t, format!("METEOR {x:.4} (threshold {t})"));
+                    v.score = x;
+                    v
+                }
+            }
+        }
+        Kind::IsValidOpenaiToolsCall | Kind::IsValidFunctionCall => {
+            let name = a.kind.as_str();
+            let Some(tools) = s.tools else {
+                return Some(Verdict::error(
+                    "the prompt declares no tools; add them under `model.parameters.tools`",
+                ));
+            };
+            let declared = match super::tools::declared(tools) {
+                Ok(d) => d,
+                Err(e) => return Some(Verdict::error(format!("{name}: {e}"))),
+            };
+            match super::tools::calls(s.tool_calls, out) {
+                None => Verdict::bool(false, "the output is not a tool call"),
+                Some(calls) if calls.is_empty() => {
+                    Verdict::bool(false, "the output has no tool call")
+                }
+                Some(calls) => match super::tools::validate(&calls, &declared) {
+                    Ok(()) => Verdict::bool(
+                        true,
+                        format!(
+                            "{} valid call(s): {}",
+                            calls.len(),
+                            calls
+                                .iter()
+                                .map(|c| c.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ),
+                    Err(e) => Verdict::bool(false, e),
+                },
+            }
+        }
+        Kind::ToolCallF1 => {
+            let Check::ToolNames(expected) = &a.check else {
+                return Some(Verdict::error("tool-call-f1: not compiled"));
+            };
+            let actual = super::tools::called_names(s.tool_calls, out);
+            let (f1, p, r) = super::tools::f1(expected, &actual);
+            let t = a.threshold.unwrap_or(1.0);
+            let list = |set: &std::collections::BTreeSet<String>| {
+                if set.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    set.iter().cloned().collect::<Vec<_>>().join(", ")
+                }
+            };
+            let mut v = Verdict::bool(
+                f1 >= t,
+                format!(
+                    "tool-call F1 {f1:.3} (precision {p:.3}, recall {r:.3}; threshold {t}); expected [{}], called [{}]",
+                    list(expected),
+                    list(&actual)
+                ),
+            );
+            v.score = f1;
+            v
+        }
+        Kind::Python => match &a.check {
+            Check::Python(py) => run_python(py, a.threshold, s),
+            _ => Verdict::error("python: no code"),
+        },
         Kind::IsXml | Kind::ContainsXml => {
             let paths: &[Vec<String>] = match &a.check {
                 Check::XmlPaths(p) => p,
@@ -602,6 +759,8 @@ mod tests {
             cost_usd: Some(0.001),
             case: &case,
             workdir: std::path::Path::new("."),
+            tool_calls: None,
+            tools: None,
         };
         score(&a, &s).unwrap()
     }
@@ -661,6 +820,8 @@ mod tests {
             cost_usd: None,
             case: &case,
             workdir: std::path::Path::new("."),
+            tool_calls: None,
+            tools: None,
         };
         assert!(score(&a2, &s).unwrap().pass);
         a.path = Some("$.n".into());
@@ -721,6 +882,8 @@ mod tests {
             cost_usd: None,
             case: &case,
             workdir: std::path::Path::new("."),
+            tool_calls: None,
+            tools: None,
         };
         assert!(score(&a, &s).unwrap().pass);
         assert!(check("max-length", json!(5), "hello").pass);

@@ -22,8 +22,8 @@ chat JSON, `file://` globs), providers, `defaultTest`, tests (inline, `file://` 
 JSONL, YAML, globs), `file://` vars, and assertions with `threshold`, `weight` and `metric`.
 Writes `prompts/*.prompty`, `evals/NAME.yaml`, `evals/data/NAME.jsonl`, `llmops.yaml` (when
 there is none) and `import-report.md`, which lists everything not carried over with file and
-line. A test is never dropped: when an assertion cannot be carried over (`javascript`,
-`python`, a `transform`), the case stays without it and the report says so.
+line. A test is never dropped: when an assertion cannot be carried over (`javascript`, a
+`transform`), the case stays without it and the report says so.
 
 Existing files are not overwritten without `--force`.
 

@@ -127,6 +127,8 @@ pub fn row(
         cost_usd: row.cost_usd,
         case: &job.case.json,
         workdir,
+        tool_calls: (!resp.tool_calls.is_empty()).then_some(resp.tool_calls.as_slice()),
+        tools: job.request.params.tools.as_ref(),
     };
     let mut weighted = 0.0;
     let mut weights = 0.0;

@@ -322,6 +322,7 @@ impl Client {
                 estimated: false,
             },
             logprobs: None,
+            tool_calls: Vec::new(),
         })
     }
 
@@ -491,6 +492,11 @@ fn parse_openai(v: &Value) -> Result<Response, CallError> {
                 })
                 .collect()
         });
+    let tool_calls = msg
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     Ok(Response {
         text,
         finish_reason: choice
@@ -499,6 +505,7 @@ fn parse_openai(v: &Value) -> Result<Response, CallError> {
             .map(str::to_string),
         usage: usage.unwrap_or_default(),
         logprobs,
+        tool_calls,
     })
 }
 
@@ -516,6 +523,20 @@ fn parse_anthropic(v: &Value) -> Result<Response, CallError> {
             _ => {}
         }
     }
+    // Kept in OpenAI's shape so the tool-call assertions read one shape.
+    let tool_calls: Vec<Value> = tools
+        .iter()
+        .map(|b| {
+            json!({
+                "id": b.get("id").cloned().unwrap_or(Value::Null),
+                "type": "function",
+                "function": {
+                    "name": b.get("name").cloned().unwrap_or(Value::Null),
+                    "arguments": b.get("input").map(Value::to_string).unwrap_or_else(|| "{}".into()),
+                },
+            })
+        })
+        .collect();
     if text.is_empty() && !tools.is_empty() {
         text = Value::Array(tools).to_string();
     }
@@ -539,6 +560,7 @@ fn parse_anthropic(v: &Value) -> Result<Response, CallError> {
         finish_reason: finish,
         usage: usage.unwrap_or_default(),
         logprobs: None,
+        tool_calls,
     })
 }
 

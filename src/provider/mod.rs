@@ -91,6 +91,10 @@ pub struct Response {
     /// log-probability, when the request asked for them and the provider returned them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Vec<Vec<(String, f64)>>>,
+    /// The tool calls the model made, in OpenAI's shape (`{id, type: function, function:
+    /// {name, arguments}}`, arguments as JSON text); Anthropic `tool_use` blocks are converted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<serde_json::Value>,
 }
 
 /// Why a call failed.
@@ -673,6 +677,7 @@ impl Provider {
                     finish_reason: Some("stop".into()),
                     usage,
                     logprobs: None,
+                    tool_calls: Vec::new(),
                 })
             }
             ProviderKind::Replay => self

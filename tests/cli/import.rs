@@ -79,13 +79,18 @@ fn what_is_not_carried_over_is_reported_with_file_and_line() {
         "{}",
         run.stdout
     );
-    assert!(run
+    assert!(!run
         .stdout
         .contains("promptfooconfig.yaml:34: assertion `python`"));
     let rows = dataset(&tmp.path().join("evals/data"));
     // `$ref` to an assertion template is resolved; the case with a dropped assertion stays.
     assert!(
         rows.contains(r#"{"type":"icontains","value":"arrr"}"#),
+        "{rows}"
+    );
+    // `python` is carried over unchanged: llmops runs it through promptfoo's protocol.
+    assert!(
+        rows.contains(r#"{"type":"python","value":"max(0, len(output) - 300)"}"#),
         "{rows}"
     );
     assert!(rows.contains(r#""id":"check-for-semantic-similarity""#));

@@ -113,6 +113,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         max_error_rate: s.gate_max_error_rate,
         strict: args.strict || s.gate_strict,
         seed: 0x6c6c_6d6f_7073,
+        cost_tolerance: s.gate_cost_tolerance,
+        latency_tolerance: s.gate_latency_tolerance,
     };
     if !(policy.alpha > 0.0 && policy.alpha < 0.5 && (0.0..1.0).contains(&policy.tolerance)) {
         return Err(Error::usage(

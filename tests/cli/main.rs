@@ -15,6 +15,7 @@ mod export;
 mod faults;
 mod flags;
 mod gate;
+mod gate_dims;
 mod help;
 mod html;
 mod import;

@@ -8,6 +8,7 @@ pub mod html;
 pub mod pair;
 pub mod render;
 pub mod stats;
+pub mod stored;
 
 use std::collections::BTreeMap;
 

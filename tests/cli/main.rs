@@ -16,6 +16,7 @@ mod faults;
 mod flags;
 mod gate;
 mod gate_dims;
+mod gate_stored;
 mod help;
 mod html;
 mod import;

@@ -28,6 +28,7 @@ mod judge_panel;
 mod judge_rag;
 mod lifecycle;
 mod lint;
+mod log_at;
 mod malformed;
 mod messages;
 mod read;

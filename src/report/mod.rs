@@ -638,6 +638,19 @@ pub struct EstimateLine {
     pub est_cost_usd: f64,
     /// Every call's model has a price.
     pub priced: bool,
+    /// Judge calls the answers would need (model-graded assertions × judges), not counting
+    /// judges answered offline.
+    #[serde(default)]
+    pub judge_calls: u64,
+    /// Judge calls answered offline (a `replay` or `echo` judge).
+    #[serde(default)]
+    pub judge_offline: u64,
+    /// Estimated USD of the judge calls, at most.
+    #[serde(default)]
+    pub est_judge_cost_usd: f64,
+    /// Every judge call's model has a price.
+    #[serde(default)]
+    pub judge_priced: bool,
 }
 
 /// The `eval --dry-run` table, laid out for `layout`, and its total line.
@@ -691,7 +704,25 @@ pub fn dry_run_text(lines: &[EstimateLine], layout: crate::table::Layout) -> Str
     } else {
         " plus calls of unknown cost".to_string()
     };
-    let total = format!("dry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4}{unknown} (judge calls not estimated); nothing was called");
+    let jcalls: u64 = lines.iter().map(|l| l.judge_calls).sum();
+    let joffline: u64 = lines.iter().map(|l| l.judge_offline).sum();
+    let jcost: f64 = lines.iter().map(|l| l.est_judge_cost_usd).sum();
+    let judge = if jcalls + joffline == 0 {
+        "; no judge calls".to_string()
+    } else {
+        let off = if joffline > 0 {
+            format!(", {joffline} answered offline")
+        } else {
+            String::new()
+        };
+        let unknown = if lines.iter().any(|l| l.judge_calls > 0 && !l.judge_priced) {
+            " plus calls of unknown cost"
+        } else {
+            ""
+        };
+        format!("; judge: {jcalls} call(s) to make{off}, at most ${jcost:.4}{unknown}")
+    };
+    let total = format!("dry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4}{unknown}{judge}; nothing was called");
     format!("{t}{}\n", layout.wrap(&total, "  "))
 }
 

@@ -229,3 +229,38 @@ fn the_cost_section_of_the_gate_report() {
     );
     insta::assert_snapshot!("gate-cost-markdown", md.stdout);
 }
+
+#[test]
+fn the_dry_run_estimates_judge_calls_and_their_cost() {
+    let mock = MockProvider::start(script);
+    let r = repo(&mock.url, 3, "Be brief.", "", "");
+    r.write(
+        "llmops.yaml",
+        &r.read("llmops.yaml").replace(
+            "pricing:\n",
+            "judge: { provider: mock, model: j }\npricing:\n  j: { input: 1.0, output: 4.0 }\n",
+        ),
+    );
+    r.write(
+        "evals/greet.yaml",
+        "prompt: greet\ndataset: data/greet.jsonl\nassert:\n  - type: contains\n    value: reply to\n  - type: llm-rubric\n    value: is polite\n",
+    );
+    let run = r.llmops(&["eval", "--dry-run", "--format", "json"]);
+    run.expect(0);
+    let v = json_of(&run);
+    let line = &v.as_array().map_or(&v["lines"][0], |a| &a[0]);
+    assert_eq!(line["judge_calls"], 3, "{v}");
+    assert_eq!(line["judge_priced"], true, "{v}");
+    // Each verdict is priced at its 800-token ceiling, plus the judge prompt.
+    let cost = line["est_judge_cost_usd"].as_f64().unwrap();
+    assert!(cost > 3.0 * 800.0 * 4.0 / 1e6 && cost < 0.02, "{v}");
+    let text = r.llmops(&["eval", "--dry-run"]);
+    text.expect(0);
+    assert!(
+        text.stdout
+            .contains("; judge: 3 call(s) to make, at most $0.01"),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(mock.count(), 0, "a dry run calls nothing");
+}

@@ -110,6 +110,10 @@ fn doubling_tokens_passes_without_a_cost_tolerance_and_fails_with_one() {
     assert!(d["ratio"].as_f64().unwrap() > 1.5, "{d}");
     assert!(d["lower"].as_f64().unwrap() > 1.1, "{d}");
     assert_eq!(v["policy"]["cost_tolerance"], 0.1);
+    assert_eq!(
+        crate::ci_git::schema_errors("gate-report.schema.json", &v),
+        Vec::<String>::new()
+    );
 
     let text = gate(&r, &[]);
     text.expect(1);
@@ -149,6 +153,10 @@ fn a_slower_prompt_fails_the_latency_tolerance() {
         "{v}"
     );
     assert!(d["ratio"].as_f64().unwrap() > 3.0, "{d}");
+    assert_eq!(
+        crate::ci_git::schema_errors("gate-report.schema.json", &v),
+        Vec::<String>::new()
+    );
     let md = gate(&r, &["--format", "markdown"]);
     assert!(md.stdout.contains("**Cost and latency**"), "{}", md.stdout);
     assert!(md.stdout.contains("| latency (+50%) |"), "{}", md.stdout);
@@ -228,6 +236,16 @@ fn the_cost_section_of_the_gate_report() {
         format!("{}\n[exit status: {}]\n", text.stdout, text.code)
     );
     insta::assert_snapshot!("gate-cost-markdown", md.stdout);
+    // docs/gate.md shows this very report.
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/gate.md"),
+    )
+    .unwrap();
+    assert!(
+        doc.contains(&format!("```markdown\n{}```", md.stdout)),
+        "docs/gate.md's cost example differs from the binary:\n{}",
+        md.stdout
+    );
 }
 
 #[test]

@@ -99,6 +99,10 @@ fn a_live_recheck_passes_then_catches_a_model_swap_behind_the_same_name() {
     assert_eq!(v["baseline"], "recorded (greet@v1 run 1)");
     assert_eq!(v["candidate"], "production (live)");
     assert_eq!(
+        crate::ci_git::schema_errors("gate-report.schema.json", &v),
+        Vec::<String>::new()
+    );
+    assert_eq!(
         mock.count() - calls,
         24,
         "the candidate is asked live, never answered from the cache"
@@ -224,4 +228,29 @@ fn a_stored_run_of_other_requests_is_refused_with_the_fix() {
     // The unchanged working tree is the released content: comparable.
     let run = r.llmops(&["gate", "--no-progress", "--baseline", "run:1"]);
     run.expect(0);
+}
+
+#[test]
+fn the_nightly_recipe_in_docs_ci_md_runs_as_written() {
+    let (mock, swapped) = provider();
+    let r = released(&mock.url);
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ci.md"),
+    )
+    .unwrap();
+    let line = doc
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("run: llmops gate --baseline recorded")
+        })
+        .expect("docs/ci.md has the nightly gate line");
+    let mut args = vec!["gate", "--baseline", "recorded"];
+    args.extend(line.split_whitespace());
+    r.llmops(&args).expect(0);
+    let report = r.read("recheck.md");
+    assert!(report.contains("llmops gate: PASS"), "{report}");
+    swapped.store(true, Ordering::SeqCst);
+    r.llmops(&args).expect(1);
+    assert!(r.read("recheck.md").contains("llmops gate: FAIL"));
 }

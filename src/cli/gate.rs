@@ -31,13 +31,19 @@ baseline is rendered straight from git objects.
 Verdicts: ERROR (exit 3, as for `eval`) when errored samples exceed `gate.max_error_rate` on either side;
 FAIL (exit 1) on a missed threshold, a `critical` assertion flipping pass -> fail, or a
 significant regression; PASS (exit 0) when the candidate is shown no worse than the tolerance;
-otherwise INCONCLUSIVE (exit 0 with a warning, 1 with --strict).
+otherwise INCONCLUSIVE (exit 0 with a warning, 1 with --strict). With `gate.cost_tolerance`
+or `gate.latency_tolerance` set, cost or latency shown above its tolerance fails too.
+
+`--baseline run:ID` or `--baseline recorded` re-checks a release live: the candidate runs with
+the cache bypassed and is compared with a stored run (or the run each prompt's version was
+released with), which must be of the same prompt version, suite, dataset and requests.
 
 Examples:
   llmops gate                                  working tree vs production (or the merge base)
   llmops gate --baseline main --format markdown --output gate.md
   llmops gate --baseline v3 --candidate HEAD --all --strict
-  llmops gate --shard 1/4 --format json --output gate-1.json   then: llmops merge gate-*.json")]
+  llmops gate --shard 1/4 --format json --output gate-1.json   then: llmops merge gate-*.json
+  llmops gate --baseline recorded --candidate production      nightly live re-check")]
 pub struct Args {
     /// Baseline: a label, a version (`v3`), a git revision, `worktree`, a stored run
     /// (`run:ID`, compared with a live run of the candidate), or `recorded` (the run the lock

@@ -330,15 +330,14 @@ fn run_stored(
     }
     let store = Store::open(&path)?;
     let mut runs: BTreeMap<(String, String), i64> = BTreeMap::new();
-    let baseline_name;
-    match stored {
+    let baseline_name = match stored {
         Stored::Run(id) => {
             for p in &planned {
                 for t in &p.targets {
                     runs.insert((p.suite.name.clone(), t.variant.name.clone()), id);
                 }
             }
-            baseline_name = format!("run {id}");
+            format!("run {id}")
         }
         Stored::Recorded => {
             // The lock as the base branch has it, so a change cannot point its own prompt
@@ -386,9 +385,9 @@ fn run_stored(
                     runs.insert((p.suite.name.clone(), t.variant.name.clone()), id);
                 }
             }
-            baseline_name = format!("recorded ({})", named.join(", "));
+            format!("recorded ({})", named.join(", "))
         }
-    }
+    };
     let (base_rows, missing) = gate::stored::baseline_rows(&reg, &planned, &opts, &store, &runs)?;
     let mut skipped = Vec::new();
     for (suite, variant, id) in &missing {

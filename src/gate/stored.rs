@@ -57,6 +57,9 @@ struct Planned1 {
 
 type Key = (String, String, String, u32);
 
+/// A (suite, variant) the stored run does not hold, with the run's id.
+pub type NotInRun = (String, String, i64);
+
 /// Every sample the candidate plan would run, by (suite, variant, case, sample), computed
 /// without calling anything.
 fn planned_samples(
@@ -105,7 +108,7 @@ pub fn baseline_rows(
     opts: &Options,
     store: &Store,
     runs: &BTreeMap<(String, String), i64>,
-) -> Result<(Vec<ResultRow>, Vec<(String, String, i64)>)> {
+) -> Result<(Vec<ResultRow>, Vec<NotInRun>)> {
     let samples = planned_samples(reg, planned, opts)?;
     let mut loaded: BTreeMap<i64, Vec<ResultRow>> = BTreeMap::new();
     for id in runs.values().copied().collect::<BTreeSet<_>>() {

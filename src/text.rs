@@ -158,9 +158,7 @@ pub fn parse_moment(text: &str) -> Result<i64, String> {
         .or_else(|| rest.strip_prefix(' '))
         .ok_or_else(bad)?;
     // The time of day, then an optional fraction, then an optional zone.
-    let zone_at = rest
-        .find(['Z', 'z', '+', '-'])
-        .unwrap_or(rest.len());
+    let zone_at = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
     let (clock, zone) = rest.split_at(zone_at);
     let clock = clock.split('.').next().unwrap_or("");
     let hms: Vec<&str> = clock.split(':').collect();

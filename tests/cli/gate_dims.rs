@@ -282,3 +282,32 @@ fn the_dry_run_estimates_judge_calls_and_their_cost() {
     );
     assert_eq!(mock.count(), 0, "a dry run calls nothing");
 }
+
+#[test]
+fn shards_merge_to_the_same_cost_decision() {
+    let mock = MockProvider::start(script);
+    let r = repo(&mock.url, 12, "Be brief.", "{ cost_tolerance: 0.10 }", "");
+    r.write("prompts/greet.prompty", &prompt("Be wordy."));
+    let whole = json_of(&gate(&r, &["--format", "json"]));
+    for i in 1..=2 {
+        gate(
+            &r,
+            &[
+                "--shard",
+                &format!("{i}/2"),
+                "--format",
+                "json",
+                "--output",
+                &format!("g{i}.json"),
+            ],
+        );
+    }
+    let merged = r.llmops(&["merge", "g1.json", "g2.json", "--format", "json"]);
+    merged.expect(1);
+    let m = json_of(&merged);
+    assert_eq!(m["verdict"], "FAIL");
+    assert_eq!(
+        whole["suites"][0]["dimensions"], m["suites"][0]["dimensions"],
+        "the merge re-decides cost from every pair"
+    );
+}

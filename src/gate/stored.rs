@@ -7,8 +7,9 @@
 //! store (trusted data, as the cache is). Nothing about what it evaluated is taken on trust:
 //! every compared sample must have been produced by the very request the candidate sends
 //! now (same provider name, model, parameters and rendered messages: the request
-//! fingerprint), for the same prompt content and the same suite file and dataset. A run that
-//! fails any of these is refused, never compared.
+//! fingerprint), for the same prompt content and the same suite file and dataset, and, when
+//! it has model-graded assertions, graded by the same judge. A run that fails any of these is
+//! refused, never compared.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -91,6 +92,32 @@ fn planned_samples(
     Ok(out)
 }
 
+/// `openai/gpt-4o`, or the panel's judges, for an error message.
+fn judge_name(j: &serde_json::Value) -> String {
+    let panel: Vec<String> = j["panel"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .map(|m| {
+                    format!(
+                        "{}/{}",
+                        m[0].as_str().unwrap_or("?"),
+                        m[1].as_str().unwrap_or("?")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !panel.is_empty() {
+        return format!("panel {}", panel.join(", "));
+    }
+    format!(
+        "`{}/{}`",
+        j["provider"].as_str().unwrap_or("none"),
+        j["model"].as_str().unwrap_or("none")
+    )
+}
+
 fn short(h: &str) -> &str {
     &h[..h.len().min(12)]
 }
@@ -127,7 +154,34 @@ pub fn baseline_rows(
                 "pick a finished run (`llmops runs`), or finish it with `llmops eval --resume`",
             ));
         }
-        loaded.insert(id, store.results(id)?);
+        let rows = store.results(id)?;
+        let graded = rows
+            .iter()
+            .flat_map(|r| &r.scores)
+            .any(|s| crate::assert::parse_kind(&s.kind).is_ok_and(|(k, _)| k.is_model_graded()));
+        let today = crate::engine::driver::judge_identity(&reg.settings);
+        match run.settings.get("judge") {
+            Some(then) if graded && then != &today => {
+                return Err(Error::usage_help(
+                    format!(
+                        "run {id} was graded by another judge ({} then, {} now): its model-graded scores are not comparable",
+                        judge_name(then),
+                        judge_name(&today)
+                    ),
+                    FIX,
+                ));
+            }
+            None if graded => {
+                return Err(Error::usage_help(
+                    format!(
+                        "run {id} does not record which judge graded it (it predates this check)"
+                    ),
+                    FIX,
+                ));
+            }
+            _ => {}
+        }
+        loaded.insert(id, rows);
     }
     let mut out = Vec::new();
     let mut missing = Vec::new();

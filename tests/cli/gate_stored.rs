@@ -254,3 +254,38 @@ fn the_nightly_recipe_in_docs_ci_md_runs_as_written() {
     r.llmops(&args).expect(1);
     assert!(r.read("recheck.md").contains("llmops gate: FAIL"));
 }
+
+#[test]
+fn a_run_graded_by_another_judge_is_refused() {
+    let mock = MockProvider::start(|s| {
+        if s.is_judge() {
+            let v = serde_json::json!({"reasoning": "polite", "pass": true, "score": 0.9});
+            return (Reply::Text(v.to_string()), Duration::ZERO);
+        }
+        (
+            Reply::Text(format!("reply to: {}", s.user_text())),
+            Duration::ZERO,
+        )
+    });
+    let mut r = repo(&mock.url, 6);
+    let config = r.read("llmops.yaml") + "judge: { provider: mock, model: judge-a }\n";
+    r.write("llmops.yaml", &config);
+    r.write(
+        "evals/greet.yaml",
+        "prompt: greet\ndataset: data/greet.jsonl\nassert:\n  - type: contains\n    value: reply to\n  - type: llm-rubric\n    value: is polite\n",
+    );
+    r.commit("a judged suite");
+    r.llmops(&["eval", "--no-progress"]).expect(0);
+    r.llmops(&["gate", "--no-progress", "--baseline", "run:1"])
+        .expect(0);
+    r.write("llmops.yaml", &config.replace("judge-a", "judge-b"));
+    let run = r.llmops(&["gate", "--no-progress", "--baseline", "run:1"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains(
+            "run 1 was graded by another judge (`mock/judge-a` then, `mock/judge-b` now)"
+        ),
+        "{}",
+        run.stderr
+    );
+}

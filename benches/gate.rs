@@ -12,6 +12,8 @@ fn main() {
         max_error_rate: 0.05,
         strict: false,
         seed: 7,
+        cost_tolerance: None,
+        latency_tolerance: None,
     };
     println!(
         "1,000 seeded simulations per row, alpha = {}, tolerance = {}\n",

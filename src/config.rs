@@ -203,6 +203,10 @@ pub struct Gate {
     pub strict: Option<bool>,
     /// Case metadata field to cluster on.
     pub cluster_by: Option<String>,
+    /// Relative cost increase per case allowed (0.10 = +10%); cost is not gated without it.
+    pub cost_tolerance: Option<f64>,
+    /// Relative latency increase per case allowed (0.10 = +10%); not gated without it.
+    pub latency_tolerance: Option<f64>,
 }
 
 /// `redaction:`
@@ -286,6 +290,10 @@ pub struct Settings {
     pub gate_strict: bool,
     /// Case field to cluster on.
     pub gate_cluster_by: Option<String>,
+    /// Relative cost tolerance, when cost is gated.
+    pub gate_cost_tolerance: Option<f64>,
+    /// Relative latency tolerance, when latency is gated.
+    pub gate_latency_tolerance: Option<f64>,
     /// Redact PII.
     pub redact_pii: bool,
     /// Mask PII in variables before requests are sent.
@@ -371,6 +379,8 @@ impl Default for Settings {
             gate_max_error_rate: 0.05,
             gate_strict: false,
             gate_cluster_by: None,
+            gate_cost_tolerance: None,
+            gate_latency_tolerance: None,
             redact_pii: false,
             redact_inputs: false,
             redaction_allow: Vec::new(),
@@ -667,6 +677,8 @@ fn apply(
         overlay(&mut s.gate_max_error_rate, g.max_error_rate);
         overlay(&mut s.gate_strict, g.strict);
         set(&mut s.gate_cluster_by, g.cluster_by);
+        set(&mut s.gate_cost_tolerance, g.cost_tolerance);
+        set(&mut s.gate_latency_tolerance, g.latency_tolerance);
     }
     if let Some(r) = layer.redaction {
         overlay(&mut s.redact_pii, r.pii);
@@ -730,6 +742,8 @@ fn layer_keys(layer: &Profile) -> Vec<String> {
         note("gate.max_error_rate", g.max_error_rate.is_some());
         note("gate.strict", g.strict.is_some());
         note("gate.cluster_by", g.cluster_by.is_some());
+        note("gate.cost_tolerance", g.cost_tolerance.is_some());
+        note("gate.latency_tolerance", g.latency_tolerance.is_some());
     }
     if let Some(r) = &layer.redaction {
         note("redaction.pii", r.pii.is_some());
@@ -1086,8 +1100,28 @@ fn validate(
             .into());
         }
     }
+    for (field, v) in [
+        ("gate.cost_tolerance", s.gate_cost_tolerance),
+        ("gate.latency_tolerance", s.gate_latency_tolerance),
+    ] {
+        if let Some(v) =
+            v.filter(|v| !(v.is_finite() && (0.0..=MAX_RELATIVE_TOLERANCE).contains(v)))
+        {
+            return Err(Diagnostic::error(
+                "range",
+                file,
+                format!("{field} must be a relative increase between 0 and {MAX_RELATIVE_TOLERANCE} (0.10 allows +10%), got {v}"),
+            )
+            .help(format!("write `{field}: 0.10` under `gate:` in llmops.yaml to allow the candidate 10% more per case"))
+            .into());
+        }
+    }
     Ok(())
 }
+
+/// The largest `gate.cost_tolerance` / `gate.latency_tolerance`: ×11 per case. Anything
+/// looser is no gate at all.
+pub const MAX_RELATIVE_TOLERANCE: f64 = 10.0;
 
 /// `Err(why)` unless `url` is an absolute http(s) address without credentials in it.
 pub fn check_base_url(url: &str) -> std::result::Result<(), &'static str> {

@@ -93,6 +93,12 @@ pub struct Thresholds {
     /// Minimum mean per named metric.
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
+    /// Budget: the most the suite's model calls may cost in one run, per variant (USD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+    /// Budget: the most one case may cost per call, the mean over its samples (USD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_case_cost_usd: Option<f64>,
 }
 
 /// One prompt (or a model variation of one) the suite evaluates.
@@ -359,6 +365,20 @@ impl Suite {
                     )
                     .at(thresholds_line, None));
                 }
+            }
+        }
+        for (field, v) in [
+            ("max_cost_usd", thresholds.max_cost_usd),
+            ("max_case_cost_usd", thresholds.max_case_cost_usd),
+        ] {
+            if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
+                return Err(Diagnostic::error(
+                    "threshold",
+                    path,
+                    format!("thresholds.{field} must be a cost in USD above 0, got {v}"),
+                )
+                .at(thresholds_line, None)
+                .help(format!("write e.g. `{field}: 0.50` under `thresholds:`")));
             }
         }
         let inline = raw

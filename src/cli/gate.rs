@@ -12,7 +12,7 @@ use super::{Ctx, ReportFormat};
 use crate::engine::{self, CachePolicy, Executed, Options, Pairing, Planned, RunSpec, Selection};
 use crate::error::{Error, Outcome, Result};
 use crate::gate::{self, Policy};
-use crate::registry::Resolver;
+use crate::registry::{Reference, Resolver};
 use crate::store::{ResultRow, RunStatus, Store};
 use crate::ui::Progress;
 
@@ -31,15 +31,23 @@ baseline is rendered straight from git objects.
 Verdicts: ERROR (exit 3, as for `eval`) when errored samples exceed `gate.max_error_rate` on either side;
 FAIL (exit 1) on a missed threshold, a `critical` assertion flipping pass -> fail, or a
 significant regression; PASS (exit 0) when the candidate is shown no worse than the tolerance;
-otherwise INCONCLUSIVE (exit 0 with a warning, 1 with --strict).
+otherwise INCONCLUSIVE (exit 0 with a warning, 1 with --strict). With `gate.cost_tolerance`
+or `gate.latency_tolerance` set, cost or latency shown above its tolerance fails too.
+
+`--baseline run:ID` or `--baseline recorded` re-checks a release live: the candidate runs with
+the cache bypassed and is compared with a stored run (or the run each prompt's version was
+released with), which must be of the same prompt version, suite, dataset and requests.
 
 Examples:
   llmops gate                                  working tree vs production (or the merge base)
   llmops gate --baseline main --format markdown --output gate.md
   llmops gate --baseline v3 --candidate HEAD --all --strict
-  llmops gate --shard 1/4 --format json --output gate-1.json   then: llmops merge gate-*.json")]
+  llmops gate --shard 1/4 --format json --output gate-1.json   then: llmops merge gate-*.json
+  llmops gate --baseline recorded --candidate production      nightly live re-check")]
 pub struct Args {
-    /// Baseline: a label, a version (`v3`), a git revision, or `worktree`.
+    /// Baseline: a label, a version (`v3`), a git revision, `worktree`, a stored run
+    /// (`run:ID`, compared with a live run of the candidate), or `recorded` (the run the lock
+    /// records for the candidate's released version).
     #[arg(long, value_name = "REF")]
     baseline: Option<String>,
     /// Candidate (default: the working tree).
@@ -86,6 +94,15 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let open = ctx.with_flags(|o| o.concurrency = args.concurrency);
     let resolver = Resolver::new(&open)?;
+    if let Some(stored) = args
+        .baseline
+        .as_deref()
+        .map(gate::stored::parse)
+        .transpose()?
+        .flatten()
+    {
+        return run_stored(ctx, &args, &resolver, stored);
+    }
     let base_branch = gate::baseline::base_ref(args.base_ref.as_deref(), |k| std::env::var(k).ok());
     let sides = gate::baseline::resolve(
         &resolver,
@@ -107,18 +124,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     // with today's environment (a provider added in this change) must not stop the gate.
     let base_reg = resolver.registry_for(base_ref).ok();
     let s = &reg.settings;
-    let policy = Policy {
-        alpha: args.alpha.unwrap_or(s.gate_alpha),
-        tolerance: args.tolerance.unwrap_or(s.gate_tolerance),
-        max_error_rate: s.gate_max_error_rate,
-        strict: args.strict || s.gate_strict,
-        seed: 0x6c6c_6d6f_7073,
-    };
-    if !(policy.alpha > 0.0 && policy.alpha < 0.5 && (0.0..1.0).contains(&policy.tolerance)) {
-        return Err(Error::usage(
-            "--alpha must be in (0, 0.5) and --tolerance in [0, 1)",
-        ));
-    }
+    let policy = policy(&args, s)?;
     let base_opts = Options {
         select: Selection {
             repeat: args.repeat,
@@ -246,6 +252,227 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         s.gate_cluster_by.as_deref(),
     );
     let report = gate::decide_all(base_name, cand_name, pairs, thresholds, unchanged, policy);
+    emit_gate(ctx, &report, args.format, args.output.as_deref())?;
+    Ok(report.outcome())
+}
+
+/// The decision policy: flags over `gate:` settings, checked.
+fn policy(args: &Args, s: &crate::config::Settings) -> Result<Policy> {
+    let policy = Policy {
+        alpha: args.alpha.unwrap_or(s.gate_alpha),
+        tolerance: args.tolerance.unwrap_or(s.gate_tolerance),
+        max_error_rate: s.gate_max_error_rate,
+        strict: args.strict || s.gate_strict,
+        seed: 0x6c6c_6d6f_7073,
+        cost_tolerance: s.gate_cost_tolerance,
+        latency_tolerance: s.gate_latency_tolerance,
+    };
+    if !(policy.alpha > 0.0 && policy.alpha < 0.5 && (0.0..1.0).contains(&policy.tolerance)) {
+        return Err(Error::usage(
+            "--alpha must be in (0, 0.5) and --tolerance in [0, 1)",
+        ));
+    }
+    Ok(policy)
+}
+
+/// `--baseline run:ID` / `--baseline recorded`: run the candidate live (the cache is
+/// bypassed, so a changed model behind the same name answers) and compare it with the
+/// stored run, after `gate::stored` has checked the run is of the same requests.
+fn run_stored(
+    ctx: &Ctx,
+    args: &Args,
+    resolver: &Resolver,
+    stored: gate::stored::Stored,
+) -> Result<Outcome> {
+    use gate::stored::Stored;
+    if args.shard.is_some() {
+        return Err(Error::usage_help(
+            "--shard does not apply to a stored baseline",
+            "drop `--shard`: a live re-check runs every case of the stored run",
+        ));
+    }
+    let cand_ref = args
+        .candidate
+        .as_deref()
+        .map_or(Reference::Worktree, |c| resolver.classify(c));
+    let cand_name = cand_ref.display();
+    let reg = resolver.registry_for(&cand_ref)?;
+    let s = &reg.settings;
+    let policy = policy(args, s)?;
+    let opts = Options {
+        select: Selection {
+            repeat: args.repeat,
+            skip_unfit: true,
+            ..Selection::default()
+        },
+        // Live: a cached answer would only repeat what the provider said before.
+        cache: CachePolicy {
+            enabled: s.cache_enabled,
+            refresh: true,
+        },
+        ..Options::default()
+    };
+    let source = |name: &str| -> Result<Option<Arc<crate::template::Prompt>>> {
+        Ok(resolver
+            .try_resolve(name, &cand_ref)?
+            .map(|x| Arc::new(x.prompt)))
+    };
+    let planned = engine::plan::select_with(&reg, &opts, Some(&source))?;
+    let path = reg.root.join(&s.cache_path);
+    if !path.exists() {
+        return Err(Error::usage_help(
+            format!(
+                "no store at `{}`, so there is no stored run to compare with",
+                s.cache_path
+            ),
+            "run `llmops eval` (and `llmops release`) first, or in CI restore the cache directory that holds the release's run",
+        ));
+    }
+    let store = Store::open(&path)?;
+    let mut runs: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let baseline_name = match stored {
+        Stored::Run(id) => {
+            for p in &planned {
+                for t in &p.targets {
+                    runs.insert((p.suite.name.clone(), t.variant.name.clone()), id);
+                }
+            }
+            format!("run {id}")
+        }
+        Stored::Recorded => {
+            // The lock as the base branch has it, so a change cannot point its own prompt
+            // at another run (the run's identity is checked either way).
+            let base =
+                gate::baseline::base_ref(args.base_ref.as_deref(), |k| std::env::var(k).ok());
+            let lock_reg = match resolver
+                .git()
+                .ok()
+                .map(|g| g.merge_base_with(base.as_deref()))
+                .transpose()?
+                .flatten()
+            {
+                Some(b) => resolver.registry_for(&Reference::Git(b.commit))?,
+                None => resolver.worktree()?,
+            };
+            let lock = crate::registry::read_lock(&lock_reg)?;
+            let mut named = Vec::new();
+            for p in &planned {
+                for t in &p.targets {
+                    let name = &t.prompt.name;
+                    let Some(v) = lock.prompt(name).and_then(|v| v.by_hash(&t.prompt_hash)) else {
+                        return Err(Error::usage_help(
+                            format!(
+                                "the candidate's `{name}` ({cand_name}) is not a released version, so it has no recorded run"
+                            ),
+                            format!("re-check a released version: `--candidate production` (or `--candidate v3`); release this content first with `llmops release {name}`"),
+                        ));
+                    };
+                    let Some(id) = v
+                        .eval
+                        .as_ref()
+                        .and_then(|e| e.run_id.as_deref())
+                        .and_then(|r| r.parse::<i64>().ok())
+                    else {
+                        return Err(Error::usage_help(
+                            format!("`{name}@v{}` was released with no eval run recorded", v.version),
+                            format!("pass a stored run of it with `--baseline run:ID` (`llmops runs` lists them), or release again after `llmops eval {name}` so the lock records one"),
+                        ));
+                    };
+                    let label = format!("{name}@v{} run {id}", v.version);
+                    if !named.contains(&label) {
+                        named.push(label);
+                    }
+                    runs.insert((p.suite.name.clone(), t.variant.name.clone()), id);
+                }
+            }
+            format!("recorded ({})", named.join(", "))
+        }
+    };
+    let (base_rows, missing) = gate::stored::baseline_rows(&reg, &planned, &opts, &store, &runs)?;
+    for (suite, variant, id) in &missing {
+        let what = if suite == variant {
+            suite.clone()
+        } else {
+            format!("{suite} / {variant}")
+        };
+        ctx.ui
+            .note(&format!("`{what}` is not in run {id}: not gated"));
+    }
+    drop(store);
+    let gated: Vec<Planned> = planned
+        .into_iter()
+        .filter(|p| {
+            p.targets.iter().any(|t| {
+                !missing
+                    .iter()
+                    .any(|m| m.0 == p.suite.name && m.1 == t.variant.name)
+            })
+        })
+        .collect();
+    if gated.is_empty() {
+        return Err(Error::usage_help(
+            format!("{baseline_name} evaluated none of the candidate's suites"),
+            "`llmops runs` lists the stored runs; pick one that ran these suites",
+        ));
+    }
+    let thresholds: BTreeMap<String, crate::suite::Thresholds> = gated
+        .iter()
+        .map(|p| (p.suite.name.clone(), p.suite.thresholds.clone()))
+        .collect();
+    let min_pass: HashMap<String, Option<(u32, u32)>> = gated
+        .iter()
+        .map(|p| (p.suite.name.clone(), p.suite.min_pass))
+        .collect();
+    gate::candidate_renders(&reg, &gated, &opts, &cand_name)?;
+    let outputs: HashMap<String, String> = base_rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                engine::plan::sample_key(&r.suite, &r.variant, &r.case_id, r.sample),
+                r.output.clone()?,
+            ))
+        })
+        .collect();
+    let cand_opts = Options {
+        pairing: Pairing {
+            baseline_outputs: Some(Arc::new(outputs)),
+            pairwise_self: false,
+        },
+        ..opts
+    };
+    let mut progress = Progress::new(args.no_progress);
+    let x = engine::execute(
+        &reg,
+        gated,
+        &cand_opts,
+        Store::open(&path)?,
+        &RunSpec {
+            command: format!("gate candidate {cand_name} (live, against {baseline_name})"),
+            settings: json!({ "gate": "candidate", "reference": cand_name, "baseline": baseline_name, "repeat": args.repeat, "live": true }),
+            resume: false,
+        },
+        &mut [&mut progress],
+    )?
+    .into_result()?;
+    if x.status == RunStatus::StoppedBudget {
+        return Err(Error::usage("the candidate run stopped early"));
+    }
+    let cand_rows = x.store.results(x.run_id)?;
+    let pairs = gate::pair::pairs(
+        &base_rows,
+        &cand_rows,
+        &min_pass,
+        s.gate_cluster_by.as_deref(),
+    );
+    let report = gate::decide_all(
+        baseline_name,
+        format!("{cand_name} (live)"),
+        pairs,
+        thresholds,
+        // Suites the run lacks were noted above; `unchanged` would misname them.
+        Vec::new(),
+        policy,
+    );
     emit_gate(ctx, &report, args.format, args.output.as_deref())?;
     Ok(report.outcome())
 }

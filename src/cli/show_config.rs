@@ -96,6 +96,14 @@ fn entries(s: &Settings) -> Vec<(String, Value, String)> {
             s.gate_cluster_by.as_ref().map(|v| json!(v)),
         ),
         (
+            "gate.cost_tolerance",
+            s.gate_cost_tolerance.map(|v| json!(v)),
+        ),
+        (
+            "gate.latency_tolerance",
+            s.gate_latency_tolerance.map(|v| json!(v)),
+        ),
+        (
             "judge.panel",
             (!s.judge_panel.is_empty()).then(|| {
                 json!(s

@@ -76,6 +76,16 @@ impl Executed {
     }
 }
 
+/// Which judge grades a run's model-graded assertions, as stored with the run: a stored run
+/// is a gate baseline only when today's judge is the same (`gate::stored`).
+pub fn judge_identity(s: &crate::config::Settings) -> serde_json::Value {
+    serde_json::json!({
+        "provider": s.judge_provider,
+        "model": s.judge_model,
+        "panel": s.judge_panel.iter().map(|m| [&m.provider, &m.model]).collect::<Vec<_>>(),
+    })
+}
+
 /// Run a plan into the store: one run row (new, or a resumed one), the runner, the store
 /// writer, and `reporters`.
 pub fn execute(
@@ -103,6 +113,7 @@ pub fn execute(
     let plan_key = plan::plan_key(&planned, opts);
     let mut settings = spec.settings.clone();
     settings["suites"] = serde_json::to_value(&policies).expect("serialisable");
+    settings["judge"] = judge_identity(&reg.settings);
     let resumed = if spec.resume {
         store.resumable(&plan_key)?
     } else {

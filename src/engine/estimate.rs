@@ -9,6 +9,54 @@ use crate::registry::Registry;
 use crate::report::EstimateLine as Line;
 use crate::store::Store;
 
+/// Add the judge calls a fresh answer to `job` would need: one per model-graded assertion
+/// and judge (a panel asks each of its judges), priced by the judge's model, with the judge
+/// request's prompt estimated from its text and the answer's `max_tokens`, and the verdict at
+/// its `max_tokens`. A cached answer's verdicts are cached with it and are not counted; a
+/// `pairwise` assertion has no other side in `eval` and costs no call.
+fn judge_estimate(reg: &Registry, job: &Job, l: &mut Line) {
+    let s = &reg.settings;
+    let judges: Vec<(Option<String>, Option<String>)> = if s.judge_panel.is_empty() {
+        vec![(s.judge_provider.clone(), s.judge_model.clone())]
+    } else {
+        s.judge_panel
+            .iter()
+            .map(|m| (Some(m.provider.clone()), Some(m.model.clone())))
+            .collect()
+    };
+    let question = job
+        .request
+        .messages
+        .last()
+        .map_or("", |m| m.content.as_str());
+    let answer = u64::from(job.request.params.max_tokens.unwrap_or(256));
+    for a in &job.case.assertions {
+        if !a.kind.is_model_graded() || a.kind == crate::assert::Kind::Pairwise {
+            continue;
+        }
+        let input = crate::judge::estimate_input_tokens(a, question, &job.case.vars, answer);
+        for (provider, model) in &judges {
+            let provider = a.provider.as_ref().or(provider.as_ref());
+            if provider.is_some_and(|p| s.provider_is_offline(p)) {
+                l.judge_offline += 1;
+                continue;
+            }
+            l.judge_calls += 1;
+            let out = crate::judge::MAX_VERDICT_TOKENS;
+            match model
+                .as_deref()
+                .and_then(|m| crate::provider::pricing::cost(m, input, out, &s.pricing))
+            {
+                Some(c) => {
+                    l.est_judge_cost_usd += c;
+                    l.judge_priced = l.judge_calls == 1 || l.judge_priced;
+                }
+                None => l.judge_priced = false,
+            }
+        }
+    }
+}
+
 /// Plan `planned` and count, per suite and variant, what running it would take.
 pub fn estimate(
     reg: &Registry,
@@ -28,6 +76,9 @@ pub fn estimate(
         l.model = job.request.model.clone();
         l.samples += 1;
         let offline = reg.settings.provider_is_offline(&job.provider);
+        if job.cached.is_none() {
+            judge_estimate(reg, &job, l);
+        }
         if job.cached.is_some() {
             l.cache_hits += 1;
         } else if offline {

@@ -73,6 +73,24 @@ fn card(g: &SuiteGate) -> Card {
     if let Some(n) = g.cases_needed {
         fields.push(("cases to settle".into(), format!("about {n}")));
     }
+    for d in &g.dimensions {
+        use super::dims::times;
+        fields.push((
+            format!("{} (+{:.0}%)", d.kind.as_str(), d.tolerance * 100.0),
+            match d.verdict {
+                Some(v) => format!(
+                    "{} -> {}: {} [{}, {}] {}",
+                    d.amount(d.baseline_mean),
+                    d.amount(d.candidate_mean),
+                    times(d.ratio),
+                    times(d.lower),
+                    times(d.upper),
+                    v.as_str()
+                ),
+                None => "not gated".into(),
+            },
+        ));
+    }
     let mut notes: Vec<String> = g.reasons.clone();
     for c in &g.checks {
         notes.push(format!(

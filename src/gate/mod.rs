@@ -3,10 +3,12 @@
 //! data, so `llmops gate` and `llmops merge` decide the same way.
 
 pub mod baseline;
+pub mod dims;
 pub mod html;
 pub mod pair;
 pub mod render;
 pub mod stats;
+pub mod stored;
 
 use std::collections::BTreeMap;
 
@@ -61,6 +63,12 @@ pub struct Side {
     /// Per-metric mean score.
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
+    /// Mean model cost (USD) over samples that answered, when every one was priced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Mean latency (ms) over samples that answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
 }
 
 /// One case id across both sides.
@@ -93,6 +101,12 @@ pub struct Policy {
     pub strict: bool,
     /// Seed for sampled permutations.
     pub seed: u64,
+    /// Relative cost tolerance (`gate.cost_tolerance`); cost is not gated without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_tolerance: Option<f64>,
+    /// Relative latency tolerance (`gate.latency_tolerance`); latency is not gated without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_tolerance: Option<f64>,
 }
 
 /// The decision for one suite × variant.
@@ -135,6 +149,9 @@ pub struct SuiteGate {
     pub cases_needed: Option<u64>,
     /// The worst regressed cases (most negative difference first).
     pub worst: Vec<Pair>,
+    /// Cost and latency, when their tolerances are set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<dims::Dimension>,
 }
 
 /// The version of the gate report's JSON shape; docs/schemas/gate-report.schema.json
@@ -237,6 +254,7 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
         critical_flips: Vec::new(),
         cases_needed: None,
         worst: Vec::new(),
+        dimensions: Vec::new(),
     };
     let rate = |side: fn(&Pair) -> Option<&Side>| {
         let (mut e, mut n) = (0u32, 0u32);
@@ -272,6 +290,7 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
             want,
             got,
             ok: got >= want,
+            max: false,
         });
     }
     if let Some(want) = thresholds.score {
@@ -281,6 +300,7 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
             want,
             got,
             ok: got >= want,
+            max: false,
         });
     }
     for (name, want) in &thresholds.metrics {
@@ -294,9 +314,22 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
                 want: *want,
                 got,
                 ok: got >= *want,
+                max: false,
             });
         }
     }
+    let priced = |s: &&Side| s.cost_usd.map(|c| (c, s.samples - s.errors));
+    g.checks.extend(crate::report::budget_checks(
+        thresholds,
+        cand.iter()
+            .filter_map(priced)
+            .map(|(c, n)| c * f64::from(n))
+            .sum(),
+        cand.iter()
+            .filter_map(priced)
+            .map(|x| x.0)
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x)))),
+    ));
     // Paired cases, both sides scored.
     let both: Vec<(&Pair, f64, f64)> = pairs
         .iter()
@@ -378,10 +411,7 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
     } else {
         let mut fail = Vec::new();
         for c in g.checks.iter().filter(|c| !c.ok) {
-            fail.push(format!(
-                "threshold {} missed: {:.3} < {:.3}",
-                c.name, c.got, c.want
-            ));
+            fail.push(c.missed());
         }
         if !g.critical_flips.is_empty() {
             fail.push(format!(
@@ -442,7 +472,55 @@ pub fn decide(pairs: &[Pair], thresholds: &crate::suite::Thresholds, policy: &Po
         }
     }
     g.stats = (st.n > 0).then_some(st);
+    dimensions(&mut g, &both, policy);
     g
+}
+
+/// Cost and latency, each against its tolerance when one is set, folded into the verdict:
+/// shown above the tolerance fails, not shown within it makes a PASS inconclusive.
+fn dimensions(g: &mut SuiteGate, both: &[(&Pair, f64, f64)], policy: &Policy) {
+    let side = |p: &Pair, f: fn(&Side) -> Option<f64>| {
+        (
+            p.baseline.as_ref().and_then(f),
+            p.candidate.as_ref().and_then(f),
+        )
+    };
+    for (kind, tol, f) in [
+        (
+            dims::Kind::Cost,
+            policy.cost_tolerance,
+            (|s: &Side| s.cost_usd) as fn(&Side) -> Option<f64>,
+        ),
+        (dims::Kind::Latency, policy.latency_tolerance, |s: &Side| {
+            s.latency_ms
+        }),
+    ] {
+        let Some(tol) = tol else { continue };
+        let values: Vec<_> = both.iter().map(|(p, _, _)| side(p, f)).collect();
+        if values.is_empty() {
+            continue;
+        }
+        let d = dims::analyse(kind, &values, tol, policy.alpha, policy.seed);
+        if g.verdict != Verdict::Error {
+            match d.verdict {
+                Some(Verdict::Fail) => {
+                    if g.verdict != Verdict::Fail {
+                        g.reasons.clear();
+                        g.cases_needed = None;
+                    }
+                    g.verdict = Verdict::Fail;
+                    g.reasons.push(d.reason());
+                }
+                Some(Verdict::Inconclusive) if g.verdict == Verdict::Pass => {
+                    g.verdict = Verdict::Inconclusive;
+                    g.reasons.push(d.reason());
+                }
+                _ if g.verdict != Verdict::Fail => g.reasons.push(d.reason()),
+                _ => {}
+            }
+        }
+        g.dimensions.push(d);
+    }
 }
 
 /// Refuse a candidate that cannot render some of its cases (a required input the dataset
@@ -553,6 +631,8 @@ pub fn false_fail_rate(sims: u32, n: usize, noise: Noise, policy: &Policy, seed:
                 output: None,
                 reasons: vec![],
                 metrics: BTreeMap::new(),
+                cost_usd: None,
+                latency_ms: None,
             };
             pairs.push(Pair {
                 suite: "s".into(),
@@ -584,6 +664,8 @@ mod tests {
             output: None,
             reasons: vec![],
             metrics: BTreeMap::new(),
+            cost_usd: None,
+            latency_ms: None,
         }
     }
 
@@ -609,6 +691,8 @@ mod tests {
             max_error_rate: 0.05,
             strict: false,
             seed: 1,
+            cost_tolerance: None,
+            latency_tolerance: None,
         }
     }
 
@@ -696,6 +780,8 @@ mod tests {
             output: None,
             reasons: vec![],
             metrics: BTreeMap::new(),
+            cost_usd: None,
+            latency_ms: None,
         });
         assert_eq!(
             decide(&p, &Default::default(), &policy()).verdict,

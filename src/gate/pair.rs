@@ -83,7 +83,23 @@ pub fn side_of(rows: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Side {
         output: c.output,
         reasons: c.reasons,
         metrics: c.metrics,
+        cost_usd: per_sample(rows, |r| r.cost_usd),
+        latency_ms: per_sample(rows, |r| r.latency_ms),
     }
+}
+
+/// The mean of `f` over the samples that answered; `None` when any answer lacks it (an
+/// unpriced model), so a partial sum is never compared with a full one.
+fn per_sample(rows: &[&ResultRow], f: fn(&ResultRow) -> Option<f64>) -> Option<f64> {
+    let answered: Vec<&&ResultRow> = rows.iter().filter(|r| r.output.is_some()).collect();
+    if answered.is_empty() {
+        return None;
+    }
+    let mut sum = 0.0;
+    for r in &answered {
+        sum += f(r)?;
+    }
+    Some(sum / answered.len() as f64)
 }
 
 type CaseKey = (String, String, String);

@@ -123,8 +123,12 @@ fn explain(out: &mut String, g: &SuiteGate, bullet: &str) {
 pub fn text(r: &GateReport, layout: crate::table::Layout) -> String {
     let mut out = layout.wrap(
         &format!(
-            "gate: candidate {} vs baseline {} · alpha {} · tolerance {}",
-            r.candidate, r.baseline, r.policy.alpha, r.policy.tolerance
+            "gate: candidate {} vs baseline {} · alpha {} · tolerance {}{}",
+            r.candidate,
+            r.baseline,
+            r.policy.alpha,
+            r.policy.tolerance,
+            tolerances(r)
         ),
         "  ",
     );
@@ -165,6 +169,23 @@ pub fn text(r: &GateReport, layout: crate::table::Layout) -> String {
         ]);
     }
     out.push_str(&crate::table::render(&columns, &rows, layout));
+    let dims = dimension_rows(r, false);
+    if !dims.is_empty() {
+        out.push_str("\ncost and latency (candidate / baseline per case):\n");
+        let columns = [
+            col("SUITE", 0, false),
+            col("DIMENSION", 5, false),
+            col("PAIRS", 2, true),
+            col("BASELINE", 2, true),
+            col("CANDIDATE", 1, true),
+            col("RATIO", 0, true),
+            col("ONE-SIDED BOUNDS", 3, false),
+            col("P(OVER)", 1, true),
+            col("P(WITHIN)", 1, true),
+            col("VERDICT", 0, false),
+        ];
+        out.push_str(&crate::table::render(&columns, &dims, layout));
+    }
     for g in &r.suites {
         let _ = writeln!(out, "\n{}: {}", name(g), g.verdict.as_str());
         let mut why = String::new();
@@ -211,6 +232,71 @@ pub fn text(r: &GateReport, layout: crate::table::Layout) -> String {
     out
 }
 
+/// The `gate:` tolerances in effect beyond the score's, for the report's first line.
+fn tolerances(r: &GateReport) -> String {
+    let mut s = String::new();
+    for (what, t) in [
+        ("cost", r.policy.cost_tolerance),
+        ("latency", r.policy.latency_tolerance),
+    ] {
+        if let Some(t) = t {
+            let _ = write!(s, " · {what} tolerance +{}%", pct(t));
+        }
+    }
+    s
+}
+
+fn pct(t: f64) -> String {
+    let s = format!("{:.2}", t * 100.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// One row per suite and gated dimension: name, dimension (with its tolerance), pairs,
+/// means, ratio, bounds, p-values, verdict.
+fn dimension_rows(r: &GateReport, markdown: bool) -> Vec<Vec<String>> {
+    use super::dims::times;
+    let mut rows = Vec::new();
+    for g in &r.suites {
+        for d in &g.dimensions {
+            let verdict = match d.verdict {
+                Some(v) if markdown => format!("{} {}", icon(v), v.as_str()),
+                Some(v) => v.as_str().to_string(),
+                None => "not gated".into(),
+            };
+            let bounds = match (d.lower, d.upper) {
+                (Some(lo), Some(hi)) => format!("[{}, {}]", times(Some(lo)), times(Some(hi))),
+                _ => "-".into(),
+            };
+            let name = if markdown { md(&name(g)) } else { name(g) };
+            rows.push(vec![
+                name,
+                format!("{} (+{}%)", d.kind.as_str(), pct(d.tolerance)),
+                if d.skipped > 0 {
+                    format!("{} ({} skipped)", d.n, d.skipped)
+                } else {
+                    d.n.to_string()
+                },
+                d.amount(d.baseline_mean),
+                d.amount(d.candidate_mean),
+                times(d.ratio),
+                bounds,
+                if d.verdict.is_some() {
+                    p(d.p_over)
+                } else {
+                    "-".into()
+                },
+                if d.verdict.is_some() {
+                    p(d.p_within)
+                } else {
+                    "-".into()
+                },
+                verdict,
+            ]);
+        }
+    }
+    rows
+}
+
 fn icon(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "✅",
@@ -245,11 +331,12 @@ pub fn markdown(r: &GateReport) -> String {
     );
     let _ = writeln!(
         out,
-        "Candidate `{}` against baseline `{}` (alpha {}, tolerance {}).\n",
+        "Candidate `{}` against baseline `{}` (alpha {}, tolerance {}{}).\n",
         code(&r.candidate),
         code(&r.baseline),
         r.policy.alpha,
-        r.policy.tolerance
+        r.policy.tolerance,
+        tolerances(r).replace(" · ", ", ")
     );
     out.push_str("| suite | pairs | baseline | candidate | delta | one-sided bounds | p(worse) | p(no worse) | verdict |\n|---|--:|--:|--:|--:|---|--:|--:|---|\n");
     for g in &r.suites {
@@ -270,6 +357,13 @@ pub fn markdown(r: &GateReport) -> String {
             icon(g.verdict),
             g.verdict.as_str()
         );
+    }
+    let dims = dimension_rows(r, true);
+    if !dims.is_empty() {
+        out.push_str("\n**Cost and latency** (candidate / baseline per case, geometric mean):\n\n| suite | dimension | pairs | baseline | candidate | ratio | one-sided bounds | p(over) | p(within) | verdict |\n|---|---|--:|--:|--:|--:|---|--:|--:|---|\n");
+        for row in dims {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
     }
     for g in &r.suites {
         let _ = writeln!(

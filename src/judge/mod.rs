@@ -164,6 +164,22 @@ fn cosine(a: &[f64], b: &[f64]) -> Option<f64> {
     (na > 0.0 && nb > 0.0).then(|| dot / (na * nb))
 }
 
+/// The most a judge answer may be, in tokens (each request's `max_tokens`).
+pub const MAX_VERDICT_TOKENS: u64 = 800;
+
+/// Estimated prompt tokens of the judge request for `a` on an answer of `output_tokens`
+/// tokens: the judge prompt's characters divided by four, as for the prompt's own requests.
+/// For `eval --dry-run`; `question` is the rendered prompt's last message.
+pub fn estimate_input_tokens(
+    a: &Assertion,
+    question: &str,
+    vars: &Map<String, Value>,
+    output_tokens: u64,
+) -> u64 {
+    let jp = prompts::build(a, "", question, Some(question), vars, None);
+    (jp.system.len() + jp.user.len()) as u64 / 4 + output_tokens
+}
+
 impl Judge {
     /// A judge from the config.
     pub fn new(settings: &Settings, providers: Arc<Providers>, store: Arc<Mutex<Store>>) -> Judge {

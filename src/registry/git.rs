@@ -62,6 +62,17 @@ pub struct LabelChange {
     pub to: Option<u32>,
     /// The commit's trailers, in order.
     pub trailers: Vec<(String, String)>,
+    /// The commit's subject line.
+    pub subject: String,
+}
+
+/// A commit on the first-parent history, for `llmops log --at`.
+#[derive(Debug, Clone)]
+pub struct FirstParent {
+    /// Full commit id.
+    pub commit: String,
+    /// Committer time, seconds since the epoch: when it landed on the branch.
+    pub time: i64,
 }
 
 impl LabelChange {
@@ -502,11 +513,26 @@ impl GitRepo {
         &self,
         label: &str,
         prompt: &str,
+        visit: impl FnMut(&LabelChange) -> bool,
+    ) -> Result<()> {
+        self.label_history_from(None, label, prompt, visit)
+    }
+
+    /// [`GitRepo::label_history`] from commit `start` (None: HEAD) instead of HEAD.
+    pub fn label_history_from(
+        &self,
+        start: Option<&str>,
+        label: &str,
+        prompt: &str,
         mut visit: impl FnMut(&LabelChange) -> bool,
     ) -> Result<()> {
         let path = self.repo_path(&label_path(label));
         let parts: Vec<&str> = path.split('/').collect();
-        let Some(mut commit) = self.head_commit()? else {
+        let start = match start {
+            Some(id) => Some(self.repo.find_commit(Oid::from_str(id)?)?),
+            None => self.head_commit()?,
+        };
+        let Some(mut commit) = start else {
             return Ok(());
         };
         let memo = RefCell::new(HashMap::new());
@@ -552,6 +578,7 @@ impl GitRepo {
                         from,
                         to,
                         trailers,
+                        subject: commit.summary().unwrap_or("").to_string(),
                     };
                     if !visit(&change) {
                         return Ok(());
@@ -597,6 +624,53 @@ impl GitRepo {
         };
         memo.borrow_mut().insert(first_id, found);
         Ok(found)
+    }
+
+    /// The first-parent history of HEAD at moment `t` (seconds since the epoch): the newest
+    /// commit that had landed by then, judged by committer time, and the oldest commit on
+    /// that history where label `label`'s file exists with its parent lacking it (when the
+    /// label was created, as the branch saw it). Walks the whole first-parent history once.
+    pub fn first_parent_at(
+        &self,
+        t: i64,
+        label: &str,
+    ) -> Result<(Option<FirstParent>, Option<FirstParent>)> {
+        let path = self.repo_path(&label_path(label));
+        let parts: Vec<&str> = path.split('/').collect();
+        let memo = RefCell::new(HashMap::new());
+        let Some(mut commit) = self.head_commit()? else {
+            return Ok((None, None));
+        };
+        let (mut at, mut created) = (None, None);
+        let mut here = self.lookup(commit.tree_id(), &parts, &memo)?;
+        loop {
+            let me = FirstParent {
+                commit: commit.id().to_string(),
+                time: commit.time().seconds(),
+            };
+            if at.is_none() && me.time <= t {
+                at = Some(me.clone());
+            }
+            let parent = if commit.parent_count() > 0 {
+                Some(commit.parent(0)?)
+            } else {
+                None
+            };
+            let before = match &parent {
+                Some(p) => self.lookup(p.tree_id(), &parts, &memo)?,
+                None => None,
+            };
+            if here.is_some() && before.is_none() {
+                created = Some(me);
+            }
+            match parent {
+                Some(p) => {
+                    commit = p;
+                    here = before;
+                }
+                None => return Ok((at, created)),
+            }
+        }
     }
 
     /// Whether this clone is shallow (history cut off by `--depth`).

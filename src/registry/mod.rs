@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use crate::paths::join_within;
-pub use git::{Author, BaseCommit, Committed, GitRepo, LabelChange};
+pub use git::{Author, BaseCommit, Committed, FirstParent, GitRepo, LabelChange};
 pub use labels::{
     check_label_name, label_path, parse_version, parse_version_arg, Label, LABELS_DIR, WORKTREE,
 };

@@ -109,11 +109,64 @@ pub struct Check {
     pub got: f64,
     /// Cleared.
     pub ok: bool,
+    /// A ceiling (a budget) rather than a floor.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub max: bool,
+}
+
+/// The budget checks of `t`: `total` is the model cost of the suite × variant in the run,
+/// `worst_case` the highest cost per call of any case (mean over its samples). Unpriced
+/// calls count as 0 (the run's report counts them).
+pub fn budget_checks(t: &Thresholds, total: f64, worst_case: Option<f64>) -> Vec<Check> {
+    let mut out = Vec::new();
+    if let Some(want) = t.max_cost_usd {
+        out.push(Check {
+            name: "max_cost_usd".into(),
+            want,
+            got: total,
+            ok: total <= want,
+            max: true,
+        });
+    }
+    if let (Some(want), Some(got)) = (t.max_case_cost_usd, worst_case) {
+        out.push(Check {
+            name: "max_case_cost_usd".into(),
+            want,
+            got,
+            ok: got <= want,
+            max: true,
+        });
+    }
+    out
 }
 
 impl Check {
+    /// Why it was missed, for a report's reasons.
+    pub fn missed(&self) -> String {
+        if self.max {
+            format!(
+                "budget {} exceeded: ${:.6} > ${:.6}",
+                self.name, self.got, self.want
+            )
+        } else {
+            format!(
+                "threshold {} missed: {:.3} < {:.3}",
+                self.name, self.got, self.want
+            )
+        }
+    }
+
     /// `pass_rate 0.920 >= 0.900`: the check, its value and its bar, for one line of a report.
     pub fn line(&self) -> String {
+        if self.max {
+            return format!(
+                "{} ${:.6} {} ${:.6}",
+                self.name,
+                self.got,
+                if self.ok { "<=" } else { ">" },
+                self.want
+            );
+        }
         format!(
             "{} {:.3} {} {:.3}",
             self.name,
@@ -436,6 +489,7 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
             want,
             got,
             ok: got >= want,
+            max: false,
         });
     }
     if let Some(want) = t.score {
@@ -445,6 +499,7 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
             want,
             got,
             ok: got >= want,
+            max: false,
         });
     }
     for (name, want) in &t.metrics {
@@ -455,9 +510,25 @@ fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
                 want: *want,
                 got,
                 ok: got >= *want,
+                max: false,
             });
         }
     }
+    let mut case_cost: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.output.is_some()) {
+        let e = case_cost.entry(r.case_id.as_str()).or_default();
+        e.0 += r.cost_usd.unwrap_or(0.0);
+        e.1 += 1;
+    }
+    let worst_case = case_cost
+        .values()
+        .map(|(c, n)| c / f64::from(*n))
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    checks.extend(budget_checks(
+        t,
+        rows.iter().filter_map(|r| r.cost_usd).sum(),
+        worst_case,
+    ));
     Group {
         suite: first.suite.clone(),
         variant: first.variant.clone(),
@@ -569,6 +640,19 @@ pub struct EstimateLine {
     pub est_cost_usd: f64,
     /// Every call's model has a price.
     pub priced: bool,
+    /// Judge calls the answers would need (model-graded assertions × judges), not counting
+    /// judges answered offline.
+    #[serde(default)]
+    pub judge_calls: u64,
+    /// Judge calls answered offline (a `replay` or `echo` judge).
+    #[serde(default)]
+    pub judge_offline: u64,
+    /// Estimated USD of the judge calls, at most.
+    #[serde(default)]
+    pub est_judge_cost_usd: f64,
+    /// Every judge call's model has a price.
+    #[serde(default)]
+    pub judge_priced: bool,
 }
 
 /// The `eval --dry-run` table, laid out for `layout`, and its total line.
@@ -622,7 +706,25 @@ pub fn dry_run_text(lines: &[EstimateLine], layout: crate::table::Layout) -> Str
     } else {
         " plus calls of unknown cost".to_string()
     };
-    let total = format!("dry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4}{unknown} (judge calls not estimated); nothing was called");
+    let jcalls: u64 = lines.iter().map(|l| l.judge_calls).sum();
+    let joffline: u64 = lines.iter().map(|l| l.judge_offline).sum();
+    let jcost: f64 = lines.iter().map(|l| l.est_judge_cost_usd).sum();
+    let judge = if jcalls + joffline == 0 {
+        "; no judge calls".to_string()
+    } else {
+        let off = if joffline > 0 {
+            format!(", {joffline} answered offline")
+        } else {
+            String::new()
+        };
+        let unknown = if lines.iter().any(|l| l.judge_calls > 0 && !l.judge_priced) {
+            " plus calls of unknown cost"
+        } else {
+            ""
+        };
+        format!("; judge: {jcalls} call(s) to make{off}, at most ${jcost:.4}{unknown}")
+    };
+    let total = format!("dry run: {calls} call(s) to make, {hits} answered from the cache{offline}, at most ${cost:.4}{unknown}{judge}; nothing was called");
     format!("{t}{}\n", layout.wrap(&total, "  "))
 }
 

@@ -730,7 +730,7 @@ fn html_script(s: &crate::mock::Seen) -> (crate::mock::Reply, std::time::Duratio
     (crate::mock::Reply::Text(text), std::time::Duration::ZERO)
 }
 
-fn schema_errors(schema_file: &str, value: &serde_json::Value) -> Vec<String> {
+pub(crate) fn schema_errors(schema_file: &str, value: &serde_json::Value) -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("docs/schemas")
         .join(schema_file);

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::limiter::{parse_duration, Hints};
 use super::{CallError, Request, Response, Secret, Usage};
 use crate::config::ProviderKind;
 use crate::error::{Error, Result};
@@ -29,12 +30,8 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// Parse `Retry-After` defensively: seconds (whole or not) or an HTTP date, capped at
 /// [`MAX_RETRY_AFTER`]; anything else (negative, not finite, absurdly long) is ignored.
-fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
     if v.len() > 64 {
         return None;
     }
@@ -53,6 +50,29 @@ fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .ok()?
         .as_secs();
     Some(Duration::from_secs(when.saturating_sub(now)).min(MAX_RETRY_AFTER))
+}
+
+/// Everything a response says about the provider's limits: `retry-after-ms`, `Retry-After`,
+/// LiteLLM's `llm_provider-retry-after`, and OpenAI's `x-ratelimit-*`.
+pub(super) fn parse_hints(headers: &reqwest::header::HeaderMap) -> Hints {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let num = |name: &str| get(name).and_then(|v| v.trim().parse::<u64>().ok());
+    let dur = |name: &str| get(name).and_then(parse_duration).map(|d| d.min(MAX_RETRY_AFTER));
+    let retry_after = get("retry-after-ms")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .map(|ms| Duration::from_secs_f64((ms / 1000.0).min(MAX_RETRY_AFTER.as_secs_f64())))
+        .or_else(|| get("retry-after").and_then(parse_retry_after))
+        .or_else(|| get("llm_provider-retry-after").and_then(parse_retry_after));
+    Hints {
+        retry_after,
+        limit_requests: num("x-ratelimit-limit-requests"),
+        remaining_requests: num("x-ratelimit-remaining-requests"),
+        reset_requests: dur("x-ratelimit-reset-requests"),
+        limit_tokens: num("x-ratelimit-limit-tokens"),
+        remaining_tokens: num("x-ratelimit-remaining-tokens"),
+        reset_tokens: dur("x-ratelimit-reset-tokens"),
+    }
 }
 
 /// Parse an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into Unix seconds.
@@ -236,11 +256,18 @@ impl Client {
         t
     }
 
-    /// One attempt, no retries.
-    pub async fn call(&self, req: &Request) -> Result<Response, CallError> {
-        if req.embed {
-            return self.embed(req).await;
-        }
+    /// One attempt, no retries; with what the response said about the provider's limits.
+    pub async fn call(&self, req: &Request) -> (Result<Response, CallError>, Hints) {
+        let mut hints = Hints::default();
+        let result = if req.embed {
+            self.embed(req, &mut hints).await
+        } else {
+            self.chat(req, &mut hints).await
+        };
+        (result, hints)
+    }
+
+    async fn chat(&self, req: &Request, hints: &mut Hints) -> Result<Response, CallError> {
         let (url, mut builder) = match self.kind {
             ProviderKind::Anthropic => {
                 let url = if self.base.ends_with("/v1") {
@@ -267,7 +294,7 @@ impl Client {
             }
         };
         builder = builder.json(&self.body(req));
-        let bytes = self.send(builder, &url).await?;
+        let bytes = self.send(builder, &url, hints).await?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| CallError::BadResponse(format!("not JSON ({e})")))?;
         match self.kind {
@@ -286,7 +313,7 @@ impl Client {
         })
     }
 
-    async fn embed(&self, req: &Request) -> Result<Response, CallError> {
+    async fn embed(&self, req: &Request, hints: &mut Hints) -> Result<Response, CallError> {
         if self.kind == ProviderKind::Anthropic {
             return Err(CallError::Client { status: 400, message: "the Anthropic API has no embeddings endpoint; use an OpenAI-compatible provider for `similar`".into() });
         }
@@ -299,7 +326,7 @@ impl Client {
         if let Some(k) = &self.key {
             b = b.bearer_auth(k.expose());
         }
-        let bytes = self.send(b, &url).await?;
+        let bytes = self.send(b, &url, hints).await?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| CallError::BadResponse(format!("not JSON ({e})")))?;
         let vector = v
@@ -331,13 +358,15 @@ impl Client {
         &self,
         builder: reqwest::RequestBuilder,
         url: &str,
+        hints: &mut Hints,
     ) -> Result<Vec<u8>, CallError> {
         let mut resp = builder
             .send()
             .await
             .map_err(|e| self.transport_error(&e, url))?;
         let status = resp.status().as_u16();
-        let retry_after = parse_retry_after(resp.headers());
+        *hints = parse_hints(resp.headers());
+        let retry_after = hints.wait();
         if (300..=399).contains(&status) {
             // Redirects within the origin were followed; this one leaves it.
             let to = resp

@@ -25,6 +25,7 @@ mod judge_inject;
 mod judge_panel;
 mod judge_rag;
 mod lifecycle;
+mod limits;
 mod lint;
 mod malformed;
 mod messages;

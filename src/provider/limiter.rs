@@ -2,7 +2,7 @@
 //! one per window of answers and halves on a 429 (AIMD, as TCP and inspect_ai do), shrinks a
 //! little when latency climbs, and a provider's own rate-limit headers pace the calls.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -85,6 +85,46 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (total.is_finite() && total >= 0.0).then(|| Duration::from_secs_f64(total.min(86_400.0)))
 }
 
+/// Wall time during which at least one call waits on a rate limit: the time the limits cost
+/// the run, however many calls wait at once.
+#[derive(Default)]
+pub struct HeldClock {
+    state: Mutex<(usize, Option<tokio::time::Instant>, Duration)>,
+}
+
+impl HeldClock {
+    /// A call starts waiting on a limit.
+    pub fn hold(&self) -> Held<'_> {
+        let mut s = self.state.lock().expect("not poisoned");
+        if s.0 == 0 {
+            s.1 = Some(tokio::time::Instant::now());
+        }
+        s.0 += 1;
+        Held(self)
+    }
+
+    /// Wall time so far with some call waiting.
+    pub fn total(&self) -> Duration {
+        let s = self.state.lock().expect("not poisoned");
+        s.2 + s.1.filter(|_| s.0 > 0).map_or(Duration::ZERO, |t| t.elapsed())
+    }
+}
+
+/// One call waiting on a limit; the clock stops when the last one is done (or dropped).
+pub struct Held<'a>(&'a HeldClock);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut s = self.0.state.lock().expect("not poisoned");
+        s.0 -= 1;
+        if s.0 == 0 {
+            if let Some(t) = s.1.take() {
+                s.2 += t.elapsed();
+            }
+        }
+    }
+}
+
 /// How an attempt ended, for the window.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Outcome {
@@ -124,6 +164,7 @@ const PACE: f64 = 0.97;
 /// The adaptive window of one provider.
 pub struct Limiter {
     max: usize,
+    held: Arc<HeldClock>,
     state: Mutex<State>,
     notify: Notify,
 }
@@ -143,10 +184,11 @@ pub struct WindowStats {
 
 impl Limiter {
     /// A window starting at (and never above) `max`.
-    pub fn new(max: usize) -> Limiter {
+    pub fn new(max: usize, held: Arc<HeldClock>) -> Limiter {
         let now = Instant::now();
         Limiter {
             max: max.max(1),
+            held,
             state: Mutex::new(State {
                 window: max.max(1) as f64,
                 in_flight: 0,
@@ -217,6 +259,7 @@ impl Limiter {
             };
             match wait {
                 Some(d) => {
+                    let _held = self.held.hold();
                     tokio::time::sleep(d).await;
                     paced += d;
                 }
@@ -340,7 +383,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_429_halves_the_window_once_and_answers_grow_it() {
-        let l = Limiter::new(8);
+        let l = Limiter::new(8, Arc::default());
         let mut admitted = Vec::new();
         for _ in 0..8 {
             admitted.push(l.admit(1.0).await);
@@ -372,7 +415,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn rising_latency_shrinks_the_window() {
-        let l = Limiter::new(10);
+        let l = Limiter::new(10, Arc::default());
         for ms in [100u64, 100, 100, 100] {
             let a = l.admit(1.0).await;
             l.release(a, Outcome::Ok(Duration::from_millis(ms)), &Hints::default());
@@ -387,7 +430,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn headers_pace_at_the_announced_rate() {
-        let l = Limiter::new(64);
+        let l = Limiter::new(64, Arc::default());
         let h = Hints {
             limit_requests: Some(600), // 10 a second
             remaining_requests: Some(2),
@@ -407,7 +450,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_exhausted_limit_without_a_rate_pauses_until_reset() {
-        let l = Limiter::new(4);
+        let l = Limiter::new(4, Arc::default());
         let h = Hints {
             remaining_requests: Some(0),
             reset_requests: parse_duration("300ms"),

@@ -9,10 +9,12 @@ pub mod replay;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
+use limiter::HeldClock;
 
 use crate::config::{ProviderConfig, ProviderKind, Settings};
 use crate::error::{Error, Result};
@@ -366,44 +368,6 @@ pub struct ProviderStats {
     pub window: Option<WindowStats>,
 }
 
-/// Wall time during which at least one call waits on a rate limit: the time the limits cost
-/// the run, however many calls wait at once.
-#[derive(Default)]
-struct HeldClock {
-    state: Mutex<(usize, Option<tokio::time::Instant>, Duration)>,
-}
-
-impl HeldClock {
-    fn hold(&self) -> Held<'_> {
-        let mut s = self.state.lock().expect("not poisoned");
-        if s.0 == 0 {
-            s.1 = Some(tokio::time::Instant::now());
-        }
-        s.0 += 1;
-        Held(self)
-    }
-
-    fn total(&self) -> Duration {
-        let s = self.state.lock().expect("not poisoned");
-        s.2 + s.1.filter(|_| s.0 > 0).map_or(Duration::ZERO, |t| t.elapsed())
-    }
-}
-
-/// One call waiting on a limit; the clock stops when the last one is done (or dropped).
-struct Held<'a>(&'a HeldClock);
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        let mut s = self.0.state.lock().expect("not poisoned");
-        s.0 -= 1;
-        if s.0 == 0 {
-            if let Some(t) = s.1.take() {
-                s.2 += t.elapsed();
-            }
-        }
-    }
-}
-
 /// Rough token count for text with no tokenizer at hand: about four characters a token.
 pub fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4).max(1)
@@ -583,10 +547,7 @@ impl Providers {
             );
         }
         loop {
-            let admitted = {
-                let _held = p.held.hold();
-                p.limiter.admit(tokens as f64).await
-            };
+            let admitted = p.limiter.admit(tokens as f64).await;
             // The configured caps, taken last so that a call held back above cannot save its
             // tokens up into a burst.
             if p.rpm.is_some() || p.tpm.is_some() {
@@ -766,7 +727,7 @@ impl Provider {
             http,
             recordings,
             chain: cfg.chain.clone().unwrap_or_default(),
-            limiter: limiter::Limiter::new(concurrency),
+            limiter: limiter::Limiter::new(concurrency, held.clone()),
             concurrency,
             rpm: cfg
                 .rpm

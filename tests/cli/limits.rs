@@ -177,9 +177,9 @@ fn a_429_without_any_hint_backs_off_and_still_answers() {
     assert_eq!(v["groups"][0]["passed"], 1);
     let s = &v["run"]["stats"];
     assert_eq!((s["retries"].as_u64(), s["rate_limited"].as_u64()), (Some(1), Some(1)));
-    // Exponential backoff's first step: 0.5 to 1 s (plus a little spread).
+    // Exponential backoff's first step: 250 to 500 ms (plus a little spread).
     let waited = s["retry_wait_s"].as_f64().unwrap();
-    assert!((0.5..1.4).contains(&waited), "{waited}");
+    assert!((0.25..1.0).contains(&waited), "{waited}");
 }
 
 #[test]
@@ -276,6 +276,8 @@ fn the_window_shrinks_on_429s() {
         let now = f.fetch_add(1, Ordering::SeqCst) + 1;
         a.lock().unwrap().push(now);
         let reply = if now > 2 {
+            // Refused, a moment later: long enough to be seen in flight.
+            std::thread::sleep(Duration::from_millis(10));
             limited(429, &[("retry-after-ms", "20".into())])
         } else {
             std::thread::sleep(Duration::from_millis(30));
@@ -297,11 +299,8 @@ fn the_window_shrinks_on_429s() {
     let late = &seen[seen.len() * 3 / 4..];
     let most = late.iter().copied().max().unwrap();
     assert!(most <= 4, "in flight at the server late in the run: {late:?}");
-    assert!(
-        mock.max_in_flight() > 4,
-        "the window started wide: {}",
-        mock.max_in_flight()
-    );
+    let early = seen.iter().take(16).copied().max().unwrap();
+    assert!(early > 4, "the window started wide: {seen:?}");
 }
 
 #[test]

@@ -125,6 +125,8 @@ pub struct ProviderConfig {
     pub timeout_s: Option<f64>,
     /// Retries after the first attempt.
     pub max_retries: Option<u32>,
+    /// The longest one call may wait on rate limits (429s), in total, in seconds.
+    pub max_wait_s: Option<f64>,
     /// Replay: directory of recordings.
     pub path: Option<String>,
     /// Fallback: provider names tried in order.
@@ -828,6 +830,9 @@ fn apply_env(s: &mut Settings, env: &dyn Fn(&str) -> Option<String>) -> Result<(
 pub const MAX_TIMEOUT_S: f64 = 86_400.0;
 /// The most calls in flight per provider a config or `-j` may ask for.
 pub const MAX_CONCURRENCY: usize = 4096;
+
+/// `providers.*.max_wait_s` when unset: ten minutes of waiting on rate limits per call.
+pub const DEFAULT_MAX_WAIT_S: f64 = 600.0;
 /// The most retries after a first attempt.
 pub const MAX_RETRIES: u32 = 100;
 /// The most samples per case.
@@ -1055,6 +1060,9 @@ fn validate(
         }
         if let Some(t) = p.timeout_s {
             check_timeout(t).map_err(|m| bad(format!("{} {m}", field("timeout_s"))))?;
+        }
+        if let Some(t) = p.max_wait_s {
+            check_timeout(t).map_err(|m| bad(format!("{} {m}", field("max_wait_s"))))?;
         }
         for (f, v) in [("rpm", p.rpm), ("tpm", p.tpm)] {
             if v == Some(0) {

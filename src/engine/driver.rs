@@ -262,6 +262,16 @@ fn merge_stats(earlier: Option<&serde_json::Value>, now: serde_json::Value) -> s
         let (Some(a), Some(b)) = (v.as_f64(), after.get(k).and_then(Value::as_f64)) else {
             continue;
         };
+        if k.starts_with("concurrency_") {
+            // Windows are not sums: the whole run's peak is the larger, its low the smaller.
+            let keep = match k.as_str() {
+                "concurrency_peak" | "concurrency_max" => a.max(b),
+                "concurrency_low" => a.min(b),
+                _ => b,
+            };
+            after.insert(k.clone(), json!(keep as u64));
+            continue;
+        }
         let sum = a + b;
         after.insert(
             k.clone(),

@@ -76,6 +76,21 @@ pub struct Stats {
     pub rate_limited: u64,
     /// Seconds spent waiting before retries.
     pub retry_wait_s: f64,
+    /// Wall seconds during which some call was held back by a rate limit (a 429's pause, the
+    /// provider's announced pace, `rpm`/`tpm`).
+    pub limited_s: f64,
+    /// The configured ceiling on calls in flight per provider (`concurrency`, `-j`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency_max: Option<u64>,
+    /// The most calls in flight at once to one provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency_peak: Option<u64>,
+    /// The smallest the adaptive window got (it halves on a 429).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency_low: Option<u64>,
+    /// The adaptive window when the run ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency_end: Option<u64>,
     /// Samples whose call failed beyond retries.
     pub provider_errors: u64,
     /// Judge calls made.
@@ -447,6 +462,13 @@ pub fn run(
     let p = shared.providers.stats();
     stats.rate_limited = p.rate_limited;
     stats.retry_wait_s = p.retry_wait_s;
+    stats.limited_s = p.limited_s;
+    if let Some(w) = p.window {
+        stats.concurrency_max = Some(w.max as u64);
+        stats.concurrency_peak = Some(w.peak as u64);
+        stats.concurrency_low = Some(w.low as u64);
+        stats.concurrency_end = Some(w.end as u64);
+    }
     stats.judge_calls = shared.judge.calls();
     stats.judge_cached = shared.judge.cached();
     stats.judge_offline = shared.judge.offline();

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::limiter::{parse_duration, Hints};
 use super::{CallError, Request, Response, Secret, Usage};
 use crate::config::ProviderKind;
 use crate::error::{Error, Result};
@@ -29,12 +30,8 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// Parse `Retry-After` defensively: seconds (whole or not) or an HTTP date, capped at
 /// [`MAX_RETRY_AFTER`]; anything else (negative, not finite, absurdly long) is ignored.
-fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
     if v.len() > 64 {
         return None;
     }
@@ -53,6 +50,29 @@ fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .ok()?
         .as_secs();
     Some(Duration::from_secs(when.saturating_sub(now)).min(MAX_RETRY_AFTER))
+}
+
+/// Everything a response says about the provider's limits: `retry-after-ms`, `Retry-After`,
+/// LiteLLM's `llm_provider-retry-after`, and OpenAI's `x-ratelimit-*`.
+pub(super) fn parse_hints(headers: &reqwest::header::HeaderMap) -> Hints {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let num = |name: &str| get(name).and_then(|v| v.trim().parse::<u64>().ok());
+    let dur = |name: &str| get(name).and_then(parse_duration).map(|d| d.min(MAX_RETRY_AFTER));
+    let retry_after = get("retry-after-ms")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .map(|ms| Duration::from_secs_f64((ms / 1000.0).min(MAX_RETRY_AFTER.as_secs_f64())))
+        .or_else(|| get("retry-after").and_then(parse_retry_after))
+        .or_else(|| get("llm_provider-retry-after").and_then(parse_retry_after));
+    Hints {
+        retry_after,
+        limit_requests: num("x-ratelimit-limit-requests"),
+        remaining_requests: num("x-ratelimit-remaining-requests"),
+        reset_requests: dur("x-ratelimit-reset-requests"),
+        limit_tokens: num("x-ratelimit-limit-tokens"),
+        remaining_tokens: num("x-ratelimit-remaining-tokens"),
+        reset_tokens: dur("x-ratelimit-reset-tokens"),
+    }
 }
 
 /// Parse an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into Unix seconds.
@@ -89,6 +109,67 @@ fn httpdate_to_unix(s: &str) -> Option<u64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     Some(days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2])
+}
+
+/// A chat-completions body, serialised from borrowed fields: the same JSON as
+/// [`Client::body`] builds for OpenAI, without building it as a `Value` first.
+fn openai_body(req: &Request) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Msg<'a> {
+        role: &'a str,
+        content: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        model: &'a str,
+        messages: Vec<Msg<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max_tokens: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seed: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stop: Option<&'a Vec<String>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        presence_penalty: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        frequency_penalty: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        response_format: Option<Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tools: Option<&'a Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        logprobs: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        top_logprobs: Option<u8>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        temperature: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        top_p: Option<f64>,
+    }
+    let p = &req.params;
+    let body = Body {
+        model: &req.model,
+        messages: req
+            .messages
+            .iter()
+            .map(|m| Msg {
+                role: m.role.as_str(),
+                content: &m.content,
+            })
+            .collect(),
+        max_tokens: p.max_tokens,
+        seed: p.seed,
+        stop: p.stop.as_ref(),
+        presence_penalty: p.presence_penalty,
+        frequency_penalty: p.frequency_penalty,
+        response_format: p.response_format.as_ref().map(response_format),
+        tools: p.tools.as_ref(),
+        logprobs: p.logprobs.map(|_| true),
+        top_logprobs: p.logprobs,
+        temperature: p.temperature,
+        top_p: p.top_p,
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 fn response_format(v: &Value) -> Value {
@@ -236,11 +317,18 @@ impl Client {
         t
     }
 
-    /// One attempt, no retries.
-    pub async fn call(&self, req: &Request) -> Result<Response, CallError> {
-        if req.embed {
-            return self.embed(req).await;
-        }
+    /// One attempt, no retries; with what the response said about the provider's limits.
+    pub async fn call(&self, req: &Request) -> (Result<Response, CallError>, Hints) {
+        let mut hints = Hints::default();
+        let result = if req.embed {
+            self.embed(req, &mut hints).await
+        } else {
+            self.chat(req, &mut hints).await
+        };
+        (result, hints)
+    }
+
+    async fn chat(&self, req: &Request, hints: &mut Hints) -> Result<Response, CallError> {
         let (url, mut builder) = match self.kind {
             ProviderKind::Anthropic => {
                 let url = if self.base.ends_with("/v1") {
@@ -266,13 +354,30 @@ impl Client {
                 (url, b)
             }
         };
-        builder = builder.json(&self.body(req));
-        let bytes = self.send(builder, &url).await?;
-        let v: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| CallError::BadResponse(format!("not JSON ({e})")))?;
-        match self.kind {
-            ProviderKind::Anthropic => parse_anthropic(&v),
-            _ => parse_openai(&v),
+        builder = match self.kind {
+            ProviderKind::Anthropic => builder.json(&self.body(req)),
+            // Serialised straight from the request, with no `Value` in between.
+            _ => builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(openai_body(req)),
+        };
+        let bytes = self.send(builder, &url, hints).await?;
+        // The common answer (text, usage, no logprobs) straight into its fields; anything else
+        // through a `Value`, whose reading names what is missing.
+        let fast = match self.kind {
+            ProviderKind::Anthropic => None,
+            _ => parse_openai_fast(&bytes),
+        };
+        match fast {
+            Some(r) => Ok(r),
+            None => {
+                let v: Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| CallError::BadResponse(format!("not JSON ({e})")))?;
+                match self.kind {
+                    ProviderKind::Anthropic => parse_anthropic(&v),
+                    _ => parse_openai(&v),
+                }
+            }
         }
         .map(|mut r| {
             if r.usage.input_tokens == 0 && r.usage.output_tokens == 0 {
@@ -286,7 +391,7 @@ impl Client {
         })
     }
 
-    async fn embed(&self, req: &Request) -> Result<Response, CallError> {
+    async fn embed(&self, req: &Request, hints: &mut Hints) -> Result<Response, CallError> {
         if self.kind == ProviderKind::Anthropic {
             return Err(CallError::Client { status: 400, message: "the Anthropic API has no embeddings endpoint; use an OpenAI-compatible provider for `similar`".into() });
         }
@@ -299,7 +404,7 @@ impl Client {
         if let Some(k) = &self.key {
             b = b.bearer_auth(k.expose());
         }
-        let bytes = self.send(b, &url).await?;
+        let bytes = self.send(b, &url, hints).await?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| CallError::BadResponse(format!("not JSON ({e})")))?;
         let vector = v
@@ -332,13 +437,15 @@ impl Client {
         &self,
         builder: reqwest::RequestBuilder,
         url: &str,
+        hints: &mut Hints,
     ) -> Result<Vec<u8>, CallError> {
         let mut resp = builder
             .send()
             .await
             .map_err(|e| self.transport_error(&e, url))?;
         let status = resp.status().as_u16();
-        let retry_after = parse_retry_after(resp.headers());
+        *hints = parse_hints(resp.headers());
+        let retry_after = hints.wait();
         if (300..=399).contains(&status) {
             // Redirects within the origin were followed; this one leaves it.
             let to = resp
@@ -440,6 +547,47 @@ impl Client {
 
 fn bad(what: &str) -> CallError {
     CallError::BadResponse(what.to_string())
+}
+
+/// The usual chat completion, typed: one text choice, usage, no tool calls or logprobs.
+/// `None` for anything else, which [`parse_openai`] reads (and explains) instead.
+fn parse_openai_fast(bytes: &[u8]) -> Option<Response> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        choices: Vec<Choice>,
+        usage: Option<FastUsage>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Choice {
+        message: Message,
+        finish_reason: Option<String>,
+        logprobs: Option<serde::de::IgnoredAny>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Message {
+        content: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct FastUsage {
+        prompt_tokens: Option<u64>,
+        completion_tokens: Option<u64>,
+    }
+    let body: Body = serde_json::from_slice(bytes).ok()?;
+    let choice = body.choices.into_iter().next()?;
+    if choice.logprobs.is_some() {
+        return None;
+    }
+    let usage = body.usage.map(|u| Usage {
+        input_tokens: u.prompt_tokens.unwrap_or(0),
+        output_tokens: u.completion_tokens.unwrap_or(0),
+        estimated: false,
+    });
+    Some(Response {
+        text: choice.message.content,
+        finish_reason: choice.finish_reason,
+        usage: usage.unwrap_or_default(),
+        logprobs: None,
+    })
 }
 
 fn parse_openai(v: &Value) -> Result<Response, CallError> {
@@ -578,8 +726,94 @@ mod tests {
     }
 
     #[test]
+    fn the_typed_body_is_the_value_body() {
+        use crate::template::{Message, Parameters};
+        let client = Client::new(
+            ProviderKind::Openai,
+            "http://127.0.0.1:9".into(),
+            None,
+            Duration::from_secs(1),
+            1024,
+        )
+        .unwrap();
+        let mut req = Request {
+            model: "m".into(),
+            messages: vec![
+                Message { role: Role::System, content: "be \"brief\"\n".into() },
+                Message { role: Role::User, content: "hi ✓".into() },
+            ],
+            params: Parameters::default(),
+            sample: 3,
+            embed: false,
+        };
+        let same = |req: &Request| {
+            let typed: Value = serde_json::from_slice(&openai_body(req)).unwrap();
+            assert_eq!(typed, client.body(req));
+        };
+        same(&req);
+        req.params = serde_json::from_value(json!({
+            "temperature": 0.2, "top_p": 0.9, "max_tokens": 64, "seed": -1,
+            "stop": ["x"], "presence_penalty": 0.5, "frequency_penalty": -0.5,
+            "response_format": {"type": "json_schema", "schema": {"type": "object"}},
+            "tools": [{"type": "function"}], "logprobs": 3
+        }))
+        .unwrap();
+        same(&req);
+    }
+
+    #[test]
+    fn reads_every_rate_limit_header() {
+        use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+        let map = |pairs: &[(&str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            parse_hints(&h)
+        };
+        let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(map(&[("retry-after", "2")]).wait(), ms(2000));
+        assert_eq!(map(&[("retry-after-ms", "150")]).wait(), ms(150));
+        // retry-after-ms is the more precise: it wins.
+        assert_eq!(
+            map(&[("retry-after", "1"), ("retry-after-ms", "150")]).wait(),
+            ms(150)
+        );
+        assert_eq!(map(&[("llm_provider-retry-after", "3")]).wait(), ms(3000));
+        let h = map(&[
+            ("x-ratelimit-limit-requests", "1200"),
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "6m0s"),
+            ("x-ratelimit-limit-tokens", "90000"),
+            ("x-ratelimit-remaining-tokens", "812"),
+            ("x-ratelimit-reset-tokens", "20ms"),
+        ]);
+        assert_eq!(h.limit_requests, Some(1200));
+        assert_eq!(h.reset_tokens, ms(20));
+        assert_eq!(h.wait(), ms(360_000), "the exhausted limit's reset");
+        for junk in ["-1", "soon", "inf", "NaN"] {
+            assert_eq!(map(&[("retry-after-ms", junk)]).wait(), None, "{junk}");
+            assert_eq!(map(&[("x-ratelimit-reset-requests", junk), ("x-ratelimit-remaining-requests", "0")]).wait(), None, "{junk}");
+        }
+    }
+
+    #[test]
     fn parses_bodies() {
-        let o = parse_openai(&json!({"choices":[{"message":{"content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}})).unwrap();
+        let body = json!({"choices":[{"message":{"content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}});
+        let o = parse_openai(&body).unwrap();
+        assert_eq!(parse_openai_fast(body.to_string().as_bytes()), Some(o.clone()));
+        // Anything unusual goes the long way, which explains what is missing.
+        for odd in [
+            json!({"choices": []}),
+            json!({"choices":[{"message":{"content":null,"tool_calls":[{"id":"t"}]}}]}),
+            json!({"choices":[{"message":{"content":"x"},"logprobs":{"content":[]}}]}),
+            json!({"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":1.5}}),
+        ] {
+            assert_eq!(parse_openai_fast(odd.to_string().as_bytes()), None, "{odd}");
+        }
         assert_eq!((o.text.as_str(), o.usage.input_tokens), ("hi", 3));
         assert!(parse_openai(&json!({"oops": 1})).is_err());
         let a = parse_anthropic(&json!({"content":[{"type":"text","text":"yo"}],"stop_reason":"max_tokens","usage":{"input_tokens":5,"output_tokens":2}})).unwrap();

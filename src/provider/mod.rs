@@ -2,6 +2,7 @@
 //! limits and pricing. The only module that touches reqwest.
 
 mod http;
+pub mod limiter;
 pub mod pricing;
 mod ratelimit;
 pub mod replay;
@@ -13,10 +14,13 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use limiter::HeldClock;
+
 use crate::config::{ProviderConfig, ProviderKind, Settings};
 use crate::error::{Error, Result};
 use crate::template::{Message, Parameters};
 
+pub use limiter::{Hints, WindowStats};
 pub use ratelimit::TokenBucket;
 pub use replay::Recordings;
 
@@ -165,6 +169,18 @@ pub enum CallError {
         /// The recordings directory.
         dir: String,
     },
+    /// Still rate-limited when the longest wait a call may spend on limits ran out.
+    #[error("still rate limited after waiting {waited_s:.1} s on limits; `providers.{provider}.max_wait_s` allows {max_wait_s} s{}: raise `max_wait_s`, lower `rpm` or `concurrency`, or check the provider's quota", colon(message))]
+    LimitWait {
+        /// The provider.
+        provider: String,
+        /// Seconds this call waited on limits.
+        waited_s: f64,
+        /// The configured bound.
+        max_wait_s: f64,
+        /// The server's last message (truncated, redacted), if any.
+        message: String,
+    },
     /// The request was never sent: the run was stopping (its store could not be written).
     #[error("not sent: {0}")]
     NotSent(String),
@@ -193,7 +209,32 @@ impl CallError {
 
     /// Worth trying the next provider of a fallback chain.
     pub fn falls_back(&self) -> bool {
-        self.retryable() || matches!(self, CallError::Auth(_) | CallError::MissingKey(_))
+        self.retryable()
+            || matches!(
+                self,
+                CallError::Auth(_) | CallError::MissingKey(_) | CallError::LimitWait { .. }
+            )
+    }
+
+    /// A rate limit rather than a failure: a 429, or a 503 that says when to come back. Its
+    /// retries wait as long as the limit asks (up to `max_wait_s`) and spend no retry allowance.
+    pub fn is_limit(&self) -> bool {
+        match self {
+            CallError::RateLimited { .. } => true,
+            CallError::Server {
+                status: 503,
+                retry_after,
+                ..
+            } => retry_after.is_some(),
+            _ => false,
+        }
+    }
+
+    fn server_message(&self) -> &str {
+        match self {
+            CallError::RateLimited { message, .. } | CallError::Server { message, .. } => message,
+            _ => "",
+        }
     }
 
     fn retry_after(&self) -> Option<Duration> {
@@ -293,13 +334,16 @@ pub struct Provider {
     http: Option<http::Client>,
     recordings: Option<Arc<Recordings>>,
     chain: Vec<String>,
-    /// In-flight limit.
-    pub semaphore: Arc<tokio::sync::Semaphore>,
-    /// The limit's size.
+    /// The adaptive window of calls in flight, and pacing from the provider's headers.
+    limiter: limiter::Limiter,
+    /// The window's ceiling (`concurrency`, `-j`).
     pub concurrency: usize,
     rpm: Option<TokenBucket>,
     tpm: Option<TokenBucket>,
     retry: RetryPolicy,
+    /// The longest one call may wait on rate limits, in total.
+    max_wait: Duration,
+    held: Arc<HeldClock>,
     /// The key's variable, when the provider needs one and it is not set.
     key_missing: Option<String>,
 }
@@ -310,6 +354,7 @@ pub struct Providers {
     retry_budget: AtomicU64,
     rate_limited: AtomicU64,
     retry_wait_ms: AtomicU64,
+    held: Arc<HeldClock>,
 }
 
 /// Run-wide counters across providers.
@@ -319,6 +364,12 @@ pub struct ProviderStats {
     pub rate_limited: u64,
     /// Seconds waited before retries.
     pub retry_wait_s: f64,
+    /// Wall seconds during which some call was held back by a rate limit.
+    pub limited_s: f64,
+    /// The adaptive windows of the network providers that made calls: the ceiling, the most in
+    /// flight at once, the smallest window and the window at the end (the smallest of each
+    /// across providers; the largest peak).
+    pub window: Option<WindowStats>,
 }
 
 /// Rough token count for text with no tokenizer at hand: about four characters a token.
@@ -344,6 +395,7 @@ impl Providers {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Providers> {
         let mut by_name = HashMap::new();
+        let held = Arc::new(HeldClock::default());
         let mut pending: Vec<String> = names.to_vec();
         while let Some(name) = pending.pop() {
             if by_name.contains_key(&name) {
@@ -360,6 +412,7 @@ impl Providers {
                     tpm: None,
                     timeout_s: None,
                     max_retries: None,
+                    max_wait_s: None,
                     path: None,
                     chain: None,
                 },
@@ -374,7 +427,7 @@ impl Providers {
                 }
             };
             pending.extend(cfg.chain.clone().unwrap_or_default());
-            let provider = Provider::new(&name, &cfg, settings, root, env)?;
+            let provider = Provider::new(&name, &cfg, settings, root, env, held.clone())?;
             by_name.insert(name, Arc::new(provider));
         }
         Ok(Providers {
@@ -384,6 +437,7 @@ impl Providers {
             retry_budget: AtomicU64::new(20),
             rate_limited: AtomicU64::new(0),
             retry_wait_ms: AtomicU64::new(0),
+            held,
         })
     }
 
@@ -392,6 +446,19 @@ impl Providers {
         ProviderStats {
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             retry_wait_s: self.retry_wait_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+            limited_s: self.held.total().as_secs_f64(),
+            window: self
+                .by_name
+                .values()
+                .filter(|p| p.http.is_some())
+                .map(|p| p.limiter.stats())
+                .filter(|w| w.peak > 0)
+                .reduce(|a, b| WindowStats {
+                    max: a.max.min(b.max),
+                    peak: a.peak.max(b.peak),
+                    low: a.low.min(b.low),
+                    end: a.end.min(b.end),
+                }),
         }
     }
 
@@ -459,63 +526,103 @@ impl Providers {
         on_retry: &(dyn Fn(RetryNote) + Sync),
     ) -> CallOutcome {
         let mut retries = 0;
+        let mut error_retries = 0;
         let mut retry_wait = Duration::ZERO;
+        let mut limit_wait = Duration::ZERO;
         let mut rate_limited = 0;
         let tokens = estimate_request_tokens(req) + u64::from(req.params.max_tokens.unwrap_or(256));
         self.retry_budget.fetch_add(1, Ordering::Relaxed);
+        let outcome = |result, latency_ms, retries, retry_wait, rate_limited| CallOutcome {
+            result,
+            provider: p.name.clone(),
+            latency_ms,
+            retries,
+            retry_wait,
+            rate_limited,
+        };
         if let Some(var) = &p.key_missing {
             // Fail before queueing on rate limits: no request will be sent.
-            return CallOutcome {
-                result: Err(CallError::MissingKey(var.clone())),
-                provider: p.name.clone(),
-                latency_ms: 0.0,
-                retries: 0,
-                retry_wait: Duration::ZERO,
-                rate_limited: 0,
-            };
+            return outcome(
+                Err(CallError::MissingKey(var.clone())),
+                0.0,
+                0,
+                Duration::ZERO,
+                0,
+            );
         }
         loop {
-            if let Some(b) = &p.rpm {
-                b.acquire(1.0).await;
+            let admitted = p.limiter.admit(tokens as f64).await;
+            // The configured caps, taken last so that a call held back above cannot save its
+            // tokens up into a burst.
+            if p.rpm.is_some() || p.tpm.is_some() {
+                let _held = p.held.hold();
+                if let Some(b) = &p.rpm {
+                    b.acquire(1.0).await;
+                }
+                if let Some(b) = &p.tpm {
+                    b.acquire(tokens as f64).await;
+                }
             }
-            if let Some(b) = &p.tpm {
-                b.acquire(tokens as f64).await;
-            }
-            let _permit = p.semaphore.acquire().await.expect("never closed");
             let start = Instant::now();
-            let result = p.call_once(req).await;
-            let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
-            drop(_permit);
+            let (result, hints) = p.call_once(req).await;
+            let elapsed = start.elapsed();
+            let latency_ms = elapsed.as_secs_f64() * 1000.0;
             let err = match result {
                 Ok(resp) => {
-                    return CallOutcome {
-                        result: Ok(resp),
-                        provider: p.name.clone(),
-                        latency_ms,
-                        retries,
-                        retry_wait,
-                        rate_limited,
-                    }
+                    p.limiter
+                        .release(admitted, limiter::Outcome::Ok(elapsed), &hints);
+                    return outcome(Ok(resp), latency_ms, retries, retry_wait, rate_limited);
                 }
                 Err(e) => e,
             };
-            if !err.retryable() || retries >= p.retry.max_retries || !self.take_retry() {
-                return CallOutcome {
-                    result: Err(err),
+            if err.is_limit() {
+                p.limiter
+                    .release(admitted, limiter::Outcome::Limited, &hints);
+                // A limit is not an error: wait as long as it asks (or back off when it does
+                // not say), spread so the waiting calls do not come back together, and spend
+                // none of the retry allowance. Only `max_wait_s` ends it.
+                rate_limited += 1;
+                if matches!(err, CallError::RateLimited { .. }) {
+                    self.rate_limited.fetch_add(1, Ordering::Relaxed);
+                }
+                let base = err
+                    .retry_after()
+                    .unwrap_or_else(|| backoff(&p.retry, rate_limited.min(16), None));
+                let wait = base
+                    + base.mul_f64(0.25 * jitter())
+                    + Duration::from_millis(10).mul_f64(jitter());
+                if limit_wait + wait > p.max_wait {
+                    let error = CallError::LimitWait {
+                        provider: p.name.clone(),
+                        waited_s: limit_wait.as_secs_f64(),
+                        max_wait_s: p.max_wait.as_secs_f64(),
+                        message: err.server_message().to_string(),
+                    };
+                    return outcome(Err(error), latency_ms, retries, retry_wait, rate_limited);
+                }
+                retries += 1;
+                limit_wait += wait;
+                retry_wait += wait;
+                on_retry(RetryNote {
                     provider: p.name.clone(),
-                    latency_ms,
-                    retries,
-                    retry_wait,
-                    rate_limited,
-                };
+                    attempt: retries,
+                    error: err,
+                    wait,
+                });
+                self.retry_wait_ms
+                    .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+                let _held = p.held.hold();
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            p.limiter
+                .release(admitted, limiter::Outcome::Failed, &hints);
+            if !err.retryable() || error_retries >= p.retry.max_retries || !self.take_retry() {
+                return outcome(Err(err), latency_ms, retries, retry_wait, rate_limited);
             }
             retries += 1;
-            // "N retries (M rate-limited)": M counts the retries a 429 caused, nothing else.
-            if matches!(err, CallError::RateLimited { .. }) {
-                rate_limited += 1;
-                self.rate_limited.fetch_add(1, Ordering::Relaxed);
-            }
-            let wait = backoff(&p.retry, retries, err.retry_after());
+            error_retries += 1;
+            let wait = backoff(&p.retry, error_retries, err.retry_after());
             on_retry(RetryNote {
                 provider: p.name.clone(),
                 attempt: retries,
@@ -544,7 +651,7 @@ fn backoff(policy: &RetryPolicy, attempt: u32, retry_after: Option<Duration>) ->
 }
 
 /// A number in [0, 1) from the clock and a counter: jitter needs spread, not cryptography.
-fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -563,6 +670,7 @@ impl Provider {
         settings: &Settings,
         root: &std::path::Path,
         env: &dyn Fn(&str) -> Option<String>,
+        held: Arc<HeldClock>,
     ) -> Result<Provider> {
         // Validated at load (finite, above 0, at most a day); clamp again so no value can panic.
         let timeout = Duration::try_from_secs_f64(
@@ -623,7 +731,7 @@ impl Provider {
             http,
             recordings,
             chain: cfg.chain.clone().unwrap_or_default(),
-            semaphore: Arc::new(tokio::sync::Semaphore::new(concurrency)),
+            limiter: limiter::Limiter::new(concurrency, held.clone()),
             concurrency,
             rpm: cfg
                 .rpm
@@ -635,6 +743,13 @@ impl Provider {
                 max_retries: cfg.max_retries.unwrap_or(4),
                 ..RetryPolicy::default()
             },
+            max_wait: Duration::try_from_secs_f64(
+                cfg.max_wait_s
+                    .unwrap_or(crate::config::DEFAULT_MAX_WAIT_S)
+                    .clamp(0.001, crate::config::MAX_TIMEOUT_S),
+            )
+            .unwrap_or(Duration::from_secs(600)),
+            held,
             key_missing,
         })
     }
@@ -644,18 +759,17 @@ impl Provider {
         !self.kind.is_offline()
     }
 
-    async fn call_once(&self, req: &Request) -> std::result::Result<Response, CallError> {
+    async fn call_once(&self, req: &Request) -> (std::result::Result<Response, CallError>, Hints) {
         if let Some(var) = &self.key_missing {
-            return Err(CallError::MissingKey(var.clone()));
+            return (Err(CallError::MissingKey(var.clone())), Hints::default());
         }
-        match self.kind {
-            ProviderKind::Openai | ProviderKind::Anthropic => {
-                self.http
-                    .as_ref()
-                    .expect("http providers have a client")
-                    .call(req)
-                    .await
-            }
+        if let Some(http) = &self.http {
+            return http.call(req).await;
+        }
+        let result = match self.kind {
+            ProviderKind::Openai | ProviderKind::Anthropic => Err(CallError::NotSent(
+                "the provider has no HTTP client".into(),
+            )),
             ProviderKind::Echo if req.embed => Err(CallError::Client {
                 status: 400,
                 message: format!("provider `{}` (echo) has no embeddings", self.name),
@@ -686,7 +800,8 @@ impl Provider {
                 .expect("replay has recordings")
                 .answer(req),
             ProviderKind::Fallback => unreachable!("fallback is resolved by Providers::call"),
-        }
+        };
+        (result, Hints::default())
     }
 }
 

@@ -129,6 +129,22 @@ fn header(r: &RunReport) -> String {
                 get("retry_wait_s")
             );
         }
+        // The window and the time limits cost, once a limit showed itself.
+        let limited = get("limited_s") >= 0.05 || get("rate_limited") > 0.0;
+        if s.get("concurrency_peak").is_some()
+            && (limited || get("concurrency_low") < get("concurrency_max"))
+        {
+            let _ = write!(
+                h,
+                " · concurrency up to {} of {}, {} at the end",
+                get("concurrency_peak"),
+                get("concurrency_max"),
+                get("concurrency_end")
+            );
+        }
+        if limited {
+            let _ = write!(h, " · {:.1}s held back by rate limits", get("limited_s"));
+        }
         let _ = write!(
             h,
             " · spent {} · {:.2}s",

@@ -739,11 +739,13 @@ fn an_absurd_retry_after_neither_panics_nor_hangs() {
                 r#"{"error": {"message": "slow down, quota exceeded for org-42"}}"#,
             )
         });
-        let r = repo(&s.url, "openai", 1, "");
+        // A limit is waited out up to `max_wait_s`: an unreadable hint means backing off.
+        let r = repo(&s.url, "openai", 1, "    max_wait_s: 1");
         let start = Instant::now();
         let run = eval(&r, &["--format", "json"]);
         run.expect(3);
         assert!(start.elapsed() < Duration::from_secs(20), "{ra}");
+        assert!(run.stdout.contains("max_wait_s"), "{}", run.stdout);
         assert!(
             run.stdout.contains("slow down, quota exceeded for org-42"),
             "the server's message is kept: {}",

@@ -28,6 +28,7 @@ mod judge_inject;
 mod judge_panel;
 mod judge_rag;
 mod lifecycle;
+mod limits;
 mod lint;
 mod log_at;
 mod malformed;

@@ -308,3 +308,308 @@ fn serve(
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// The fast path: a hand-rolled keep-alive HTTP/1.1 server on tokio for benchmarks (tens of
+// thousands of requests a second), with a provider's token-bucket limits and headers.
+
+/// How the fast mock behaves.
+#[derive(Debug, Clone)]
+pub struct FastConfig {
+    /// Delay before each answer (not before a 429: providers refuse at once).
+    pub latency: Duration,
+    /// Requests a minute, if limited.
+    pub rpm: Option<f64>,
+    /// Tokens a minute, if limited (a request costs its body's bytes / 4 plus 16).
+    pub tpm: Option<f64>,
+    /// The request bucket's size (its burst).
+    pub burst: f64,
+    /// Send `Retry-After` and `retry-after-ms` with a 429.
+    pub retry_after: bool,
+    /// Send OpenAI's `x-ratelimit-*` headers with every answer.
+    pub ratelimit_headers: bool,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+impl Default for FastConfig {
+    fn default() -> Self {
+        FastConfig {
+            latency: Duration::ZERO,
+            rpm: None,
+            tpm: None,
+            burst: 20.0,
+            retry_after: true,
+            ratelimit_headers: true,
+            threads: 1,
+        }
+    }
+}
+
+/// What the fast mock counted.
+#[derive(Debug, Default)]
+pub struct FastCounters {
+    /// Requests read.
+    pub requests: AtomicUsize,
+    /// Answered 200.
+    pub ok: AtomicUsize,
+    /// Answered 429.
+    pub limited: AtomicUsize,
+    in_flight: AtomicUsize,
+    /// The most requests in flight at once.
+    pub max_in_flight: AtomicUsize,
+}
+
+struct FastBucket {
+    capacity: f64,
+    rate: f64,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl FastBucket {
+    fn new(per_minute: f64, capacity: f64) -> FastBucket {
+        FastBucket {
+            capacity,
+            rate: per_minute / 60.0,
+            tokens: capacity,
+            at: std::time::Instant::now(),
+        }
+    }
+    fn refill(&mut self, now: std::time::Instant) {
+        self.tokens = (self.tokens + (now - self.at).as_secs_f64() * self.rate).min(self.capacity);
+        self.at = now;
+    }
+    fn until(&self, n: f64) -> f64 {
+        ((n - self.tokens).max(0.0)) / self.rate
+    }
+    fn until_full(&self) -> f64 {
+        (self.capacity - self.tokens).max(0.0) / self.rate
+    }
+}
+
+/// A running fast mock.
+pub struct FastMock {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its counters.
+    pub counters: Arc<FastCounters>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FastMock {
+    /// Start serving with `cfg`.
+    pub fn start(cfg: FastConfig) -> FastMock {
+        let std_listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        std_listener.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}", std_listener.local_addr().expect("addr"));
+        let counters = Arc::new(FastCounters::default());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let c = counters.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(cfg.threads.max(1))
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
+                let limits = Arc::new(Mutex::new((
+                    cfg.rpm.map(|r| FastBucket::new(r, cfg.burst)),
+                    cfg.tpm.map(|t| FastBucket::new(t, (t / 60.0).max(1.0))),
+                )));
+                let cfg = Arc::new(cfg);
+                let accept = async {
+                    loop {
+                        let Ok((sock, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        let _ = sock.set_nodelay(true);
+                        tokio::spawn(fast_conn(sock, cfg.clone(), limits.clone(), c.clone()));
+                    }
+                };
+                tokio::select! {
+                    _ = accept => {}
+                    _ = rx => {}
+                }
+            });
+            rt.shutdown_background();
+        });
+        FastMock {
+            url,
+            counters,
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Requests read so far.
+    pub fn count(&self) -> usize {
+        self.counters.requests.load(Ordering::SeqCst)
+    }
+
+    /// 429s so far.
+    pub fn limited(&self) -> usize {
+        self.counters.limited.load(Ordering::SeqCst)
+    }
+
+    /// The most requests in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.counters.max_in_flight.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FastMock {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A Go-style duration as OpenAI writes it: `20ms`, `1.5s`.
+fn go_duration(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{}ms", (secs * 1000.0).ceil() as u64)
+    } else {
+        format!("{secs:.3}s")
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn content_length(head: &[u8]) -> usize {
+    // Header names are case-insensitive; reqwest writes them lower-case.
+    let text = std::str::from_utf8(head).unwrap_or("");
+    text.split("\r\n")
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())
+                .flatten()
+        })
+        .unwrap_or(0)
+}
+
+type Limits = Mutex<(Option<FastBucket>, Option<FastBucket>)>;
+
+async fn fast_conn(
+    mut sock: tokio::net::TcpStream,
+    cfg: Arc<FastConfig>,
+    limits: Arc<Limits>,
+    counters: Arc<FastCounters>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let mut out: Vec<u8> = Vec::with_capacity(1024);
+    loop {
+        // One whole request (head and body) in `buf`.
+        let (head_end, len) = loop {
+            if let Some(h) = find(&buf, b"\r\n\r\n") {
+                let len = content_length(&buf[..h]);
+                if buf.len() >= h + 4 + len {
+                    break (h + 4, len);
+                }
+            }
+            let mut chunk = [0u8; 8192];
+            match sock.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        counters.requests.fetch_add(1, Ordering::Relaxed);
+        let now_in = counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        counters.max_in_flight.fetch_max(now_in, Ordering::Relaxed);
+        let cost = (len / 4 + 16) as f64;
+        buf.drain(..head_end + len);
+        // Take from the buckets, or say how long until there is room.
+        let (wait, headers) = {
+            let mut l = limits.lock().unwrap();
+            let now = std::time::Instant::now();
+            let (req, tok) = &mut *l;
+            if let Some(b) = req.as_mut() {
+                b.refill(now);
+            }
+            if let Some(b) = tok.as_mut() {
+                b.refill(now);
+            }
+            let wait = req
+                .as_ref()
+                .map_or(0.0, |b| b.until(1.0))
+                .max(tok.as_ref().map_or(0.0, |b| b.until(cost)));
+            if wait == 0.0 {
+                if let Some(b) = req.as_mut() {
+                    b.tokens -= 1.0;
+                }
+                if let Some(b) = tok.as_mut() {
+                    b.tokens -= cost;
+                }
+            }
+            let mut headers = String::new();
+            if cfg.ratelimit_headers {
+                for (name, b) in [("requests", &*req), ("tokens", &*tok)] {
+                    if let Some(b) = b {
+                        use std::fmt::Write as _;
+                        let _ = write!(
+                            headers,
+                            "x-ratelimit-limit-{name}: {}\r\nx-ratelimit-remaining-{name}: {}\r\nx-ratelimit-reset-{name}: {}\r\n",
+                            (b.rate * 60.0).round() as u64,
+                            b.tokens.max(0.0).floor() as u64,
+                            go_duration(b.until_full())
+                        );
+                    }
+                }
+            }
+            (wait, headers)
+        };
+        out.clear();
+        if wait > 0.0 {
+            counters.limited.fetch_add(1, Ordering::Relaxed);
+            let body = br#"{"error":{"message":"Rate limit reached (mock)","type":"requests"}}"#;
+            let ra = if cfg.retry_after {
+                format!(
+                    "retry-after: {}\r\nretry-after-ms: {}\r\n",
+                    wait.ceil().max(1.0) as u64,
+                    (wait * 1000.0).ceil() as u64
+                )
+            } else {
+                String::new()
+            };
+            out.extend_from_slice(
+                format!(
+                    "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{ra}{headers}\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            out.extend_from_slice(body);
+        } else {
+            if !cfg.latency.is_zero() {
+                tokio::time::sleep(cfg.latency).await;
+            }
+            counters.ok.fetch_add(1, Ordering::Relaxed);
+            let body = format!(
+                r#"{{"id":"chatcmpl-fast","object":"chat.completion","model":"mock","choices":[{{"index":0,"message":{{"role":"assistant","content":"reply: fine"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":{},"completion_tokens":3}}}}"#,
+                len / 4
+            );
+            out.extend_from_slice(
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{headers}\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            out.extend_from_slice(body.as_bytes());
+        }
+        counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if sock.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}

@@ -80,7 +80,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let refused = reports.iter().any(|r| r.refused);
     if args.format == Format::Json {
         ctx.ui.json(&Summary {
-            schema: "llmops.ingest/v1",
+            schema: "llmops.ingest/1",
             files: &reports,
             stored: store.call_count()?,
         })?;

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::stats::{bernoulli_cs, disjoint, dkw, mean_cs, window_alpha};
+use super::stats::{
+    bernoulli_cs, clopper_pearson, disjoint, dkw, hoeffding, mean_cs, window_alpha,
+};
 use crate::assert::score::{score, Subject};
 use crate::assert::{Assertion, Kind};
 use crate::suite::Suite;
@@ -153,15 +155,12 @@ impl Checks {
         };
         let mut groups = vec![true; self.groups.len()];
         let (mut weighted, mut weights, mut all) = (0.0, 0.0, true);
-        let mut error = false;
         for (a, g) in self.assertions.iter().zip(&self.group_of) {
-            let Some(v) = score(a, &subject) else {
+            // An assertion that cannot be evaluated on this call (`cost` without a cost) does
+            // not count for it.
+            let Some(v) = score(a, &subject).filter(|v| !v.error) else {
                 continue;
             };
-            if v.error {
-                error = true;
-                continue;
-            }
             all &= v.pass;
             if let Some(slot) = groups.get_mut(*g) {
                 *slot &= v.pass;
@@ -171,7 +170,7 @@ impl Checks {
                 weights += a.weight;
             }
         }
-        let scored = self.any() && !error;
+        let scored = self.any();
         Observation {
             pass: scored.then_some(all),
             score: (scored && weights > 0.0).then(|| (weighted / weights).clamp(0.0, 1.0)),
@@ -432,6 +431,14 @@ impl<'c> Monitor<'c> {
             return;
         }
         let o = self.checks.observe(call);
+        self.add_observation(ts_ms, version, &o);
+    }
+
+    /// Add one call already scored with this monitor's checks.
+    pub fn add_observation(&mut self, ts_ms: i64, version: u32, o: &Observation) {
+        if ts_ms < self.settings.since_ms {
+            return;
+        }
         let since = self.settings.since_ms;
         let (origin, windows) = self.versions.entry(version).or_insert_with(|| {
             (
@@ -440,7 +447,7 @@ impl<'c> Monitor<'c> {
             )
         });
         let k = (ts_ms - *origin).div_euclid(self.settings.window_ms);
-        windows.entry(k).or_default().add(&o);
+        windows.entry(k).or_default().add(o);
         if self.newest.is_none_or(|(t, _)| ts_ms >= t) {
             self.newest = Some((ts_ms, version));
         }
@@ -449,7 +456,7 @@ impl<'c> Monitor<'c> {
     /// Judge every window. `evidence` gives a version's release evidence (scored with the same
     /// checks) and its run id.
     pub fn finish(
-        self,
+        &self,
         prompt: &str,
         mut evidence: impl FnMut(u32) -> Option<(Agg, i64)>,
     ) -> PromptReport {
@@ -579,7 +586,7 @@ fn describe(k: i64, start: i64, end: i64, a: &Agg, groups: &[String]) -> Window 
 
 fn proportion(metric: &str, cur: (u64, u64), reference: (u64, u64), a: f64) -> Test {
     let ci = bernoulli_cs(cur.0, cur.1, a / 2.0);
-    let ri = bernoulli_cs(reference.0, reference.1, a / 2.0);
+    let ri = clopper_pearson(reference.0, reference.1, a / 2.0);
     Test {
         metric: metric.to_string(),
         method: "proportion",
@@ -627,7 +634,7 @@ fn compare(cur: &Agg, r: &Agg, a: f64, groups: &[String]) -> Vec<Test> {
     if r.pass.1 > 0 || cur.pass.1 > 0 {
         tests.push(proportion("pass rate", cur.pass, r.pass, a));
         let ci = mean_cs(cur.score.0, cur.score.1, a / 2.0);
-        let ri = mean_cs(r.score.0, r.score.1, a / 2.0);
+        let ri = hoeffding(r.score.0, r.score.1, a / 2.0);
         tests.push(Test {
             metric: "score".into(),
             method: "mean",

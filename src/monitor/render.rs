@@ -25,7 +25,7 @@ pub struct MonitorReport {
 }
 
 /// The JSON schema name.
-pub const SCHEMA: &str = "llmops.monitor/v1";
+pub const SCHEMA: &str = "llmops.monitor/1";
 
 fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{:.1}%", v * 100.0))
@@ -136,12 +136,9 @@ pub fn text(r: &MonitorReport, layout: Layout) -> String {
         .collect();
     let mut out = String::new();
     for p in &r.prompts {
-        out.push_str(&format!(
-            "{}: {} ({})\n",
-            p.prompt,
-            p.verdict.as_str(),
-            p.why
-        ));
+        let head = format!("{}: {} ({})", p.prompt, p.verdict.as_str(), p.why);
+        out.push_str(&layout.wrap(&head, "  "));
+        out.push('\n');
         let rs = rows(p);
         if !rs.is_empty() {
             out.push_str(&render(&columns, &rs, layout));
@@ -159,7 +156,8 @@ pub fn text(r: &MonitorReport, layout: Layout) -> String {
         }
         out.push('\n');
     }
-    out.push_str(&summary(r));
+    out.push_str(&layout.wrap(summary(r).trim_end(), "  "));
+    out.push('\n');
     out
 }
 

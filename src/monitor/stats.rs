@@ -12,7 +12,7 @@
 //!   `sup_t |Fₘ(t) − F(t)| ≤ √(ln(2/α) / 2m)`, holds for every threshold at once, so a
 //!   threshold read off the reference sample (its median, its p95) is still covered.
 
-use crate::gate::stats::ln_gamma;
+use crate::gate::stats::{inc_beta, ln_gamma};
 
 /// The prior of the beta-binomial mixture (Jeffreys).
 const PRIOR: (f64, f64) = (0.5, 0.5);
@@ -79,6 +79,49 @@ pub fn mean_cs(sum: f64, n: u64, alpha: f64) -> (f64, f64) {
     ((mean - half).max(0.0), (mean + half).min(1.0))
 }
 
+/// The exact (Clopper–Pearson) two-sided (1−α) interval for a proportion from a fixed sample:
+/// for a reference that does not grow while it is used.
+pub fn clopper_pearson(s: u64, n: u64, alpha: f64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (s, f) = (s as f64, (n - s.min(n)) as f64);
+    // The x with I_x(a, b) = q, by bisection (I is increasing in x).
+    let quantile = |a: f64, b: f64, q: f64| {
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..60 {
+            let mid = 0.5 * (lo + hi);
+            if inc_beta(a, b, mid) < q {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        0.5 * (lo + hi)
+    };
+    let lo = if s == 0.0 {
+        0.0
+    } else {
+        quantile(s, f + 1.0, alpha / 2.0)
+    };
+    let hi = if f == 0.0 {
+        1.0
+    } else {
+        quantile(s + 1.0, f, 1.0 - alpha / 2.0)
+    };
+    (lo, hi)
+}
+
+/// Hoeffding's two-sided (1−α) interval for the mean of `n` fixed values in [0, 1].
+pub fn hoeffding(sum: f64, n: u64, alpha: f64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let half = ((2.0 / alpha).ln() / (2.0 * n as f64)).sqrt();
+    let mean = sum / n as f64;
+    ((mean - half).max(0.0), (mean + half).min(1.0))
+}
+
 /// The DKW band half-width for an empirical distribution of `m` values at level α.
 pub fn dkw(m: u64, alpha: f64) -> f64 {
     if m == 0 {
@@ -131,6 +174,19 @@ mod tests {
         let (lo2, hi2) = mean_cs(5000.0, 10_000, 0.05);
         assert!(hi2 - lo2 < hi - lo);
         assert_eq!(mean_cs(0.0, 0, 0.05), (0.0, 1.0));
+    }
+
+    #[test]
+    fn clopper_pearson_matches_scipy() {
+        // scipy.stats.binomtest(3, 20).proportion_ci(0.95, "exact") = (0.0321, 0.3789)
+        let (lo, hi) = clopper_pearson(3, 20, 0.05);
+        assert!(
+            (lo - 0.032_071).abs() < 1e-4 && (hi - 0.378_927).abs() < 1e-4,
+            "{lo} {hi}"
+        );
+        let (lo, hi) = clopper_pearson(0, 10, 0.05);
+        assert!(lo == 0.0 && (hi - 0.308_5).abs() < 1e-3, "{hi}");
+        assert_eq!(clopper_pearson(0, 0, 0.05), (0.0, 1.0));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 mod browser;
 #[path = "../support/mock_provider.rs"]
 mod mock;
+#[path = "../support/prodsim.rs"]
+mod prodsim;
 mod support;
 
 mod architecture;
@@ -28,6 +30,7 @@ mod lifecycle;
 mod lint;
 mod malformed;
 mod messages;
+mod monitor;
 mod read;
 mod readme;
 mod snapshot;

@@ -222,10 +222,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                         continue;
                     }
                     let Some(out) = &r.output else { continue };
+                    // A replayed or echoed answer took no time: its latency says nothing
+                    // about production.
+                    let offline = reg.settings.providers.get(&r.provider).is_some_and(|p| {
+                        matches!(
+                            p.kind,
+                            crate::config::ProviderKind::Replay | crate::config::ProviderKind::Echo
+                        )
+                    });
                     agg.add(&checks.observe(&Call {
                         output: out,
                         finish_reason: r.finish_reason.as_deref(),
-                        latency_ms: r.latency_ms,
+                        latency_ms: r.latency_ms.filter(|_| !offline),
                         cost_usd: r.cost_usd,
                         tokens: Some(r.input_tokens + r.output_tokens),
                     }));

@@ -32,6 +32,6 @@ mod malformed;
 mod messages;
 mod monitor;
 mod read;
-mod readme;
+pub(crate) mod readme;
 mod snapshot;
 mod ways_in;

@@ -450,3 +450,36 @@ fn the_record_schema_accepts_the_documented_examples() {
         assert!(!validator.is_valid(&v), "accepted {bad}");
     }
 }
+
+/// docs/production.md runs as written on a fresh clone: every `$ ` line gives the exit code
+/// the text claims, and the trend table shown is what the binary prints.
+#[test]
+fn docs_production_md_runs_as_written() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/production.md")).unwrap();
+    let lines = crate::readme::commands(&doc);
+    assert!(lines.len() >= 6, "{lines:?}");
+    let dir = crate::readme::fresh_copy();
+    let shown_after = "llmops monitor support-reply --reference previous";
+    let start = doc
+        .find("```text\nsupport-reply: ")
+        .expect("the shown output");
+    let block = &doc[start + "```text\n".len()..];
+    let shown = &block[..block.find("```").unwrap()];
+    let mut compared = false;
+    for (line, want) in &lines {
+        let (code, stderr, stdout) = crate::readme::shell_in(dir.path(), line);
+        assert_eq!(
+            code, *want,
+            "docs/production.md: `{line}` exited {code}, the text says {want}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        );
+        if line == shown_after && !compared {
+            assert_eq!(
+                stdout, shown,
+                "docs/production.md's output differs from the binary"
+            );
+            compared = true;
+        }
+    }
+    assert!(compared, "no `{shown_after}` line");
+}

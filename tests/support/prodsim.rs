@@ -149,7 +149,7 @@ impl Sim {
                     0.02
                 };
                 let swapped = after && self.drift == Drift::ModelSwap;
-                let mut sentences = (4.0 * (0.25 * rng.normal()).exp()).round().max(1.0);
+                let mut sentences = (7.0 * (0.25 * rng.normal()).exp()).round().max(1.0);
                 if after && self.drift == Drift::Length {
                     sentences = (sentences * 1.4).round();
                 }
@@ -166,7 +166,7 @@ impl Sim {
                         format!("Hi {name},\n\n{}\n\nBest regards,\nSupport", body.join(" "))
                     }
                 };
-                let input_tokens = (300.0 + 30.0 * rng.normal()).round().max(50.0) as u64;
+                let input_tokens = (200.0 + 20.0 * rng.normal()).round().max(50.0) as u64;
                 let output_tokens = (output.len() as u64).div_ceil(4);
                 let price = if after && self.drift == Drift::Cost {
                     2.0

@@ -22,6 +22,7 @@ pub mod import;
 pub mod judge;
 pub mod lint;
 pub mod memcap;
+pub mod monitor;
 pub mod paths;
 pub mod provider;
 pub mod redact;

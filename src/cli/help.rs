@@ -59,6 +59,11 @@ pub const GUIDES: &[(&str, &str, &str)] = &[
         include_str!("../../docs/lifecycle.md"),
     ),
     (
+        "production",
+        "production calls: ingest, monitor, drift",
+        include_str!("../../docs/production.md"),
+    ),
+    (
         "ci",
         "the GitHub Action and other CI recipes",
         include_str!("../../docs/ci.md"),

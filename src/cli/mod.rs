@@ -10,6 +10,7 @@ mod gate;
 mod git_setup;
 mod help;
 mod import;
+mod ingest;
 mod init;
 mod judge;
 mod lint;
@@ -17,6 +18,7 @@ mod list;
 mod lock;
 mod log;
 mod merge;
+mod monitor;
 mod output;
 mod promote;
 mod release;
@@ -51,6 +53,8 @@ Examples:
   llmops gate --base-ref main        PASS / FAIL / INCONCLUSIVE against main
   llmops log support-reply           versions, labels and eval evidence
   llmops rollback support-reply      `production` back one version, offline
+  llmops ingest calls.jsonl          production calls into the store
+  llmops monitor                     DRIFT / OK / INCONCLUSIVE per prompt in production
   llmops config                      each setting and where its value came from
   llmops import promptfoo            a promptfoo project as prompts and suites
 
@@ -124,6 +128,8 @@ enum Command {
     Promote(promote::Args),
     Rollback(rollback::Args),
     Log(log::Args),
+    Ingest(ingest::Args),
+    Monitor(monitor::Args),
     #[command(
         subcommand,
         after_help = "Examples:\n  llmops lock resolve                    finish a merge that conflicted in .llmops/versions.lock"
@@ -264,6 +270,8 @@ pub fn run() -> u8 {
         Command::Promote(args) => promote::run(&ctx, args),
         Command::Rollback(args) => rollback::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
+        Command::Ingest(args) => ingest::run(&ctx, args),
+        Command::Monitor(args) => monitor::run(&ctx, args),
         Command::Lock(cmd) => lock::run(&ctx, cmd),
         Command::Diff(args) => diff::run(&ctx, args),
         Command::Export(args) => export::run(&ctx, args),

@@ -3,7 +3,7 @@
 //! (tests/reference/stats.py).
 
 /// ln Γ(x) (Lanczos, g = 7, n = 9), good to ~15 digits for x > 0.
-fn ln_gamma(x: f64) -> f64 {
+pub fn ln_gamma(x: f64) -> f64 {
     const G: f64 = 7.0;
     const C: [f64; 9] = [
         0.999_999_999_999_809_9,

@@ -105,7 +105,60 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE scores ADD COLUMN suspect TEXT;",
     // A judge panel's votes, as a JSON list of booleans (NULL without a panel).
     "ALTER TABLE scores ADD COLUMN panel TEXT;",
+    // Production calls read by `llmops ingest`, keyed so that reading a file twice adds
+    // nothing: the record's `id`, else a hash of the record.
+    "CREATE TABLE calls (
+        key TEXT PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        prompt TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        model TEXT,
+        vars TEXT NOT NULL,
+        output TEXT NOT NULL,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        latency_ms REAL,
+        cost_usd REAL,
+        finish_reason TEXT,
+        metadata TEXT NOT NULL,
+        source TEXT NOT NULL,
+        ingested_at TEXT NOT NULL
+    );
+    CREATE INDEX calls_by_prompt ON calls (prompt, version, ts);",
 ];
+
+/// One production call as stored by `llmops ingest` (already redacted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRow {
+    /// The natural key: the record's `id`, else a hash of the record.
+    pub key: String,
+    /// When the call was made, Unix milliseconds.
+    pub ts_ms: i64,
+    /// The prompt's name.
+    pub prompt: String,
+    /// The version that answered.
+    pub version: u32,
+    /// The model that answered.
+    pub model: Option<String>,
+    /// Template variables.
+    pub vars: serde_json::Value,
+    /// The model's output.
+    pub output: String,
+    /// Input tokens.
+    pub input_tokens: Option<u64>,
+    /// Output tokens.
+    pub output_tokens: Option<u64>,
+    /// Latency in ms.
+    pub latency_ms: Option<f64>,
+    /// Cost in USD.
+    pub cost_usd: Option<f64>,
+    /// Normalised finish reason.
+    pub finish_reason: Option<String>,
+    /// Free-form fields.
+    pub metadata: serde_json::Value,
+    /// `file:line` it was read from.
+    pub source: String,
+}
 
 /// A sample's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -768,6 +821,114 @@ impl Store {
             )
             .optional()
             .map_err(self.err())
+    }
+
+    /// Store a batch of production calls in one transaction: all or nothing. Calls whose key
+    /// is already stored are skipped; returns how many were new.
+    pub fn insert_calls(&mut self, calls: &[CallRow]) -> Result<usize> {
+        let err = db_err(&self.path);
+        let tx = self.conn.transaction().map_err(&err)?;
+        let mut added = 0;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO calls (key, ts, prompt, version, model, vars, output,
+                     input_tokens, output_tokens, latency_ms, cost_usd, finish_reason, metadata,
+                     source, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                )
+                .map_err(&err)?;
+            let now = now_rfc3339();
+            for c in calls {
+                added += stmt
+                    .execute(params![
+                        c.key,
+                        c.ts_ms,
+                        c.prompt,
+                        c.version,
+                        c.model,
+                        c.vars.to_string(),
+                        c.output,
+                        c.input_tokens.map(|v| v as i64),
+                        c.output_tokens.map(|v| v as i64),
+                        c.latency_ms,
+                        c.cost_usd,
+                        c.finish_reason,
+                        c.metadata.to_string(),
+                        c.source,
+                        now,
+                    ])
+                    .map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)?;
+        Ok(added)
+    }
+
+    /// How many production calls are stored.
+    pub fn call_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    /// The prompts that have production calls, by name.
+    pub fn call_prompts(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT prompt FROM calls ORDER BY prompt")
+            .map_err(self.err())?;
+        let names = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(self.err())?;
+        Ok(names)
+    }
+
+    /// Visit `prompt`'s production calls made at or after `since_ms`, oldest first, one row
+    /// at a time (the rows are never all in memory).
+    pub fn visit_calls(
+        &self,
+        prompt: &str,
+        since_ms: i64,
+        mut visit: impl FnMut(CallRow) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT key, ts, prompt, version, model, vars, output, input_tokens, output_tokens,
+                 latency_ms, cost_usd, finish_reason, metadata, source
+                 FROM calls WHERE prompt = ?1 AND ts >= ?2 ORDER BY ts, key",
+            )
+            .map_err(self.err())?;
+        let mut rows = stmt.query(params![prompt, since_ms]).map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let json = |i: usize| -> rusqlite::Result<serde_json::Value> {
+                let text: String = r.get(i)?;
+                Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+            };
+            let row = (|| {
+                Ok::<_, rusqlite::Error>(CallRow {
+                    key: r.get(0)?,
+                    ts_ms: r.get(1)?,
+                    prompt: r.get(2)?,
+                    version: r.get(3)?,
+                    model: r.get(4)?,
+                    vars: json(5)?,
+                    output: r.get(6)?,
+                    input_tokens: r.get::<_, Option<i64>>(7)?.map(|v| v.max(0) as u64),
+                    output_tokens: r.get::<_, Option<i64>>(8)?.map(|v| v.max(0) as u64),
+                    latency_ms: r.get(9)?,
+                    cost_usd: r.get(10)?,
+                    finish_reason: r.get(11)?,
+                    metadata: json(12)?,
+                    source: r.get(13)?,
+                })
+            })()
+            .map_err(self.err())?;
+            visit(row)?;
+        }
+        Ok(())
     }
 
     /// Counters of the response cache.

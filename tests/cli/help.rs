@@ -16,6 +16,8 @@ fn help_texts() {
         &["promote", "--help"],
         &["rollback", "--help"],
         &["log", "--help"],
+        &["ingest", "--help"],
+        &["monitor", "--help"],
         &["diff", "--help"],
         &["export", "--help"],
         &["git-setup", "--help"],

@@ -4,6 +4,8 @@
 mod browser;
 #[path = "../support/mock_provider.rs"]
 mod mock;
+#[path = "../support/prodsim.rs"]
+mod prodsim;
 mod support;
 
 mod architecture;
@@ -33,7 +35,8 @@ mod lint;
 mod log_at;
 mod malformed;
 mod messages;
+mod monitor;
 mod read;
-mod readme;
+pub(crate) mod readme;
 mod snapshot;
 mod ways_in;

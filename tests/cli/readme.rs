@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The `$ ` lines of every ```console block, with their expected exit code.
-fn commands(markdown: &str) -> Vec<(String, i32)> {
+pub(crate) fn commands(markdown: &str) -> Vec<(String, i32)> {
     let claim = regex::Regex::new(r"\(exit (\d+)\)").unwrap();
     let mut out = Vec::new();
     let mut inside = false;
@@ -27,7 +27,7 @@ fn commands(markdown: &str) -> Vec<(String, i32)> {
 
 /// The repository's tracked files, as they are in the working tree, in a new git repository
 /// on branch `main` with one commit: what a reader has after cloning.
-fn fresh_copy() -> tempfile::TempDir {
+pub(crate) fn fresh_copy() -> tempfile::TempDir {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let files = Command::new("git")
@@ -64,7 +64,7 @@ fn bin_dir() -> PathBuf {
 
 /// Run `line` with `sh` in `dir`, with the built `llmops` first on PATH and a clean
 /// environment; (exit code, stdout + stderr).
-fn shell_in(dir: &Path, line: &str) -> (i32, String, String) {
+pub(crate) fn shell_in(dir: &Path, line: &str) -> (i32, String, String) {
     let home = dir.join(".git/test-home");
     let _ = std::fs::create_dir_all(&home);
     let path = format!(

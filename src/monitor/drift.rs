@@ -80,6 +80,38 @@ pub struct Checks {
     pub left_out: Vec<String>,
 }
 
+/// Why `a` is not scored on ingested production calls, if it is not: those calls carry no
+/// expected answer, tool calls or log-probabilities, and monitor runs no judge or program.
+fn not_on_production(a: &crate::assert::Assertion) -> Option<&'static str> {
+    if a.kind.is_model_graded() {
+        return Some("model-graded (the judge is not run on production calls)");
+    }
+    if a.kind.is_cross_variant() {
+        return Some("compares a suite's variants");
+    }
+    match a.kind {
+        Kind::Similar => Some("needs embeddings from a provider"),
+        Kind::Exec | Kind::Python => Some("runs a program"),
+        Kind::Equals
+        | Kind::Levenshtein
+        | Kind::Bleu
+        | Kind::Gleu
+        | Kind::RougeN
+        | Kind::Meteor => Some("compares with one expected answer"),
+        Kind::IsValidOpenaiToolsCall | Kind::IsValidFunctionCall | Kind::ToolCallF1 => {
+            Some("needs the call's tool calls, which ingested records do not carry")
+        }
+        Kind::Perplexity | Kind::PerplexityScore => {
+            Some("needs log-probabilities, which ingested records do not carry")
+        }
+        Kind::AssertSet => match &a.check {
+            crate::assert::Check::Set(items) => items.iter().find_map(not_on_production),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Groups beyond this are not tested separately (they still count in the pass rate).
 const MAX_GROUPS: usize = 16;
 
@@ -92,18 +124,7 @@ impl Checks {
             .filter(|s| s.variants.iter().any(|v| v.prompt == prompt))
         {
             for a in &s.assertions {
-                let why = if a.kind.is_model_graded() {
-                    Some("model-graded (the judge is not run on production calls)")
-                } else {
-                    match a.kind {
-                        Kind::Similar => Some("needs embeddings from a provider"),
-                        Kind::Exec => Some("runs a program"),
-                        Kind::Equals | Kind::Levenshtein => {
-                            Some("compares with one expected answer")
-                        }
-                        _ => None,
-                    }
-                };
+                let why = not_on_production(a);
                 if let Some(why) = why {
                     c.left_out
                         .push(format!("{}: `{}` {why}", s.path, a.display_kind()));
@@ -152,6 +173,8 @@ impl Checks {
             cost_usd: call.cost_usd,
             case: &case,
             workdir: std::path::Path::new("."),
+            tool_calls: None,
+            tools: None,
         };
         let mut groups = vec![true; self.groups.len()];
         let (mut weighted, mut weights, mut all) = (0.0, 0.0, true);

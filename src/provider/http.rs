@@ -57,7 +57,11 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
 pub(super) fn parse_hints(headers: &reqwest::header::HeaderMap) -> Hints {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let num = |name: &str| get(name).and_then(|v| v.trim().parse::<u64>().ok());
-    let dur = |name: &str| get(name).and_then(parse_duration).map(|d| d.min(MAX_RETRY_AFTER));
+    let dur = |name: &str| {
+        get(name)
+            .and_then(parse_duration)
+            .map(|d| d.min(MAX_RETRY_AFTER))
+    };
     let retry_after = get("retry-after-ms")
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|ms| ms.is_finite() && *ms >= 0.0)
@@ -566,6 +570,7 @@ fn parse_openai_fast(bytes: &[u8]) -> Option<Response> {
     #[derive(serde::Deserialize)]
     struct Message {
         content: String,
+        tool_calls: Option<serde::de::IgnoredAny>,
     }
     #[derive(serde::Deserialize)]
     struct FastUsage {
@@ -574,7 +579,7 @@ fn parse_openai_fast(bytes: &[u8]) -> Option<Response> {
     }
     let body: Body = serde_json::from_slice(bytes).ok()?;
     let choice = body.choices.into_iter().next()?;
-    if choice.logprobs.is_some() {
+    if choice.logprobs.is_some() || choice.message.tool_calls.is_some() {
         return None;
     }
     let usage = body.usage.map(|u| Usage {
@@ -587,6 +592,7 @@ fn parse_openai_fast(bytes: &[u8]) -> Option<Response> {
         finish_reason: choice.finish_reason,
         usage: usage.unwrap_or_default(),
         logprobs: None,
+        tool_calls: Vec::new(),
     })
 }
 
@@ -739,8 +745,14 @@ mod tests {
         let mut req = Request {
             model: "m".into(),
             messages: vec![
-                Message { role: Role::System, content: "be \"brief\"\n".into() },
-                Message { role: Role::User, content: "hi ✓".into() },
+                Message {
+                    role: Role::System,
+                    content: "be \"brief\"\n".into(),
+                },
+                Message {
+                    role: Role::User,
+                    content: "hi ✓".into(),
+                },
             ],
             params: Parameters::default(),
             sample: 3,
@@ -796,7 +808,15 @@ mod tests {
         assert_eq!(h.wait(), ms(360_000), "the exhausted limit's reset");
         for junk in ["-1", "soon", "inf", "NaN"] {
             assert_eq!(map(&[("retry-after-ms", junk)]).wait(), None, "{junk}");
-            assert_eq!(map(&[("x-ratelimit-reset-requests", junk), ("x-ratelimit-remaining-requests", "0")]).wait(), None, "{junk}");
+            assert_eq!(
+                map(&[
+                    ("x-ratelimit-reset-requests", junk),
+                    ("x-ratelimit-remaining-requests", "0")
+                ])
+                .wait(),
+                None,
+                "{junk}"
+            );
         }
     }
 
@@ -804,11 +824,16 @@ mod tests {
     fn parses_bodies() {
         let body = json!({"choices":[{"message":{"content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}});
         let o = parse_openai(&body).unwrap();
-        assert_eq!(parse_openai_fast(body.to_string().as_bytes()), Some(o.clone()));
+        assert_eq!(
+            parse_openai_fast(body.to_string().as_bytes()),
+            Some(o.clone())
+        );
         // Anything unusual goes the long way, which explains what is missing.
         for odd in [
             json!({"choices": []}),
             json!({"choices":[{"message":{"content":null,"tool_calls":[{"id":"t"}]}}]}),
+            // Text and tool calls in one message: the calls must reach the assertions.
+            json!({"choices":[{"message":{"content":"x","tool_calls":[{"id":"t"}]}}]}),
             json!({"choices":[{"message":{"content":"x"},"logprobs":{"content":[]}}]}),
             json!({"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":1.5}}),
         ] {

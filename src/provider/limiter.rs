@@ -106,7 +106,10 @@ impl HeldClock {
     /// Wall time so far with some call waiting.
     pub fn total(&self) -> Duration {
         let s = self.state.lock().expect("not poisoned");
-        s.2 + s.1.filter(|_| s.0 > 0).map_or(Duration::ZERO, |t| t.elapsed())
+        s.2 + s
+            .1
+            .filter(|_| s.0 > 0)
+            .map_or(Duration::ZERO, |t| t.elapsed())
     }
 }
 
@@ -326,12 +329,7 @@ impl Limiter {
 /// provider until its reset.
 fn learn(s: &mut State, h: &Hints, now: Instant) {
     for (slot, limit, remaining, reset) in [
-        (
-            0,
-            h.limit_requests,
-            h.remaining_requests,
-            h.reset_requests,
-        ),
+        (0, h.limit_requests, h.remaining_requests, h.reset_requests),
         (1, h.limit_tokens, h.remaining_tokens, h.reset_tokens),
     ] {
         let Some(rem) = remaining else { continue };
@@ -423,7 +421,11 @@ mod tests {
         for _ in 0..20 {
             tokio::time::advance(Duration::from_millis(10)).await;
             let a = l.admit(1.0).await;
-            l.release(a, Outcome::Ok(Duration::from_millis(2000)), &Hints::default());
+            l.release(
+                a,
+                Outcome::Ok(Duration::from_millis(2000)),
+                &Hints::default(),
+            );
         }
         assert!(l.stats().end < 10, "{:?}", l.stats());
     }
@@ -461,6 +463,9 @@ mod tests {
         let start = Instant::now();
         let _b = l.admit(1.0).await;
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(300) && took < Duration::from_millis(400), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_millis(400),
+            "{took:?}"
+        );
     }
 }

@@ -235,13 +235,8 @@ fn ingest_and_monitor(records: u64) {
     {
         use std::io::Write;
         let mut w = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
-        let mut n = 0;
-        for c in sim.calls() {
-            if n == records {
-                break;
-            }
-            writeln!(w, "{}", prodsim::jsonl_line(&c)).unwrap();
-            n += 1;
+        for c in sim.calls().iter().take(records as usize) {
+            writeln!(w, "{}", prodsim::jsonl_line(c)).unwrap();
         }
     }
     let bytes = std::fs::metadata(&file).unwrap().len();

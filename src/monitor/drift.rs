@@ -5,7 +5,7 @@
 //! Error control, for one prompt: window `j` (0-based among the windows that have a reference)
 //! gets α/((j+1)(j+2)); within a window each of the `M` metrics gets that share divided by `M`
 //! (Bonferroni), split evenly between the current window's confidence sequence and the
-//! reference's interval. A metric drifts when the two intervals are disjoint. The union bound
+//! reference's fixed-sample interval. A metric drifts when the two intervals are disjoint. The union bound
 //! over windows, metrics and the two sides bounds the chance of any false DRIFT, at any look,
 //! by α.
 

@@ -56,13 +56,16 @@ pub struct FileReport {
     pub refused: bool,
 }
 
+/// A label's changes for one prompt, newest first: (commit time in ms, target).
+type Timeline = Vec<(i64, Option<u32>)>;
+
 /// Resolves `version`, `label` and `hash` to a version number from `versions.lock` and the
 /// label files' git history.
 pub struct Versions<'a> {
     lock: &'a VersionsLock,
     git: Option<&'a GitRepo>,
-    /// (label, prompt) -> changes newest first: (commit time ms, target).
-    timelines: HashMap<(String, String), Vec<(i64, Option<u32>)>>,
+    /// (label, prompt) -> its changes.
+    timelines: HashMap<(String, String), Timeline>,
 }
 
 impl<'a> Versions<'a> {

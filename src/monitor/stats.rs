@@ -11,6 +11,9 @@
 //! - Quantile exceedance: the Dvoretzky–Kiefer–Wolfowitz inequality with Massart's constant,
 //!   `sup_t |Fₘ(t) − F(t)| ≤ √(ln(2/α) / 2m)`, holds for every threshold at once, so a
 //!   threshold read off the reference sample (its median, its p95) is still covered.
+//!
+//! A reference does not grow while it is used, so it gets fixed-sample intervals (exact
+//! Clopper–Pearson, Hoeffding, DKW); the window under watch gets the confidence sequences.
 
 use crate::gate::stats::{inc_beta, ln_gamma};
 

@@ -124,7 +124,7 @@ const MIGRATIONS: &[&str] = &[
         source TEXT NOT NULL,
         ingested_at TEXT NOT NULL
     );
-    CREATE INDEX calls_by_prompt ON calls (prompt, version, ts);",
+    CREATE INDEX calls_by_prompt ON calls (prompt, ts);",
 ];
 
 /// One production call as stored by `llmops ingest` (already redacted).

@@ -483,3 +483,62 @@ fn docs_production_md_runs_as_written() {
     }
     assert!(compared, "no `{shown_after}` line");
 }
+
+#[test]
+fn a_hash_names_a_released_version_and_standard_input_is_read() {
+    let r = example();
+    let hash = "b30c83aad06e2ce8f93420021f5d4855f1cfff2ebec025adc0ca9ada6b2aa36d";
+    let line = |h: &str, id: u32| {
+        format!("{{\"id\":\"h{id}\",\"ts\":\"2026-03-01T00:00:00Z\",\"prompt\":\"support-reply\",\"hash\":\"{h}\",\"vars\":{{}},\"output\":\"Hi Ada, done.\"}}\n")
+    };
+    r.write("hash.jsonl", &(line(hash, 1) + &line("deadbeef", 2)));
+    let (code, stderr, stdout) =
+        crate::readme::shell_in(r.path(), "cat hash.jsonl | llmops ingest -");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("-: 1 call(s) read, 1 new"), "{stdout}");
+    assert!(
+        stderr.contains("-:2: warning: `hash`: no released version of `support-reply` has content hash `deadbeef`"),
+        "{stderr}"
+    );
+    // --strict on standard input: nothing from it is stored.
+    let (code, _, stdout) = crate::readme::shell_in(
+        r.path(),
+        "sed 's/h1/h3/' hash.jsonl | llmops ingest --strict -",
+    );
+    assert_eq!(code, 2);
+    assert!(stdout.contains("-: not stored"), "{stdout}");
+    let v = json(&r.llmops(&["ingest", "--format", "json", "hash.jsonl"]));
+    assert_eq!(v["stored"], 1);
+}
+
+#[test]
+fn since_leaves_out_older_calls_and_windows_start_there() {
+    let r = example();
+    r.write("calls.jsonl", &sim(14, 50, Drift::None).jsonl());
+    r.llmops(&["ingest", "calls.jsonl"]).expect(0);
+    let (run, v) = monitor_json(
+        &r,
+        &[
+            "--reference",
+            "previous",
+            "--since",
+            "2026-03-10",
+            "--window",
+            "1d",
+        ],
+    );
+    run.expect(0);
+    let windows = v["prompts"][0]["versions"][0]["windows"]
+        .as_array()
+        .unwrap();
+    assert_eq!(windows.len(), 5, "{v}");
+    assert_eq!(windows[0]["start"], "2026-03-10T00:00:00.000Z");
+    assert_eq!(v["prompts"][0]["versions"][0]["calls"], 250);
+    assert_eq!(v["since"], "2026-03-10T00:00:00.000Z");
+    let bad = r.llmops(&["monitor", "--since", "last week"]);
+    bad.expect(2);
+    assert!(
+        bad.stderr.contains("expected a date such as `2026-03-01`"),
+        "{bad:?}"
+    );
+}

@@ -114,7 +114,8 @@ fn mock_throughput(conns: usize, secs: f64) -> f64 {
         .enable_all()
         .build()
         .unwrap();
-    let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"What is 2 squared?"}]}"#;
+    let body =
+        r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"What is 2 squared?"}]}"#;
     let req = format!("POST /chat/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
     let until = Instant::now() + Duration::from_secs_f64(secs);
     let done: usize = rt.block_on(async {
@@ -251,7 +252,11 @@ fn main() {
                 "{n:>6} {c:>4} {:>8.3} {bound:>8.3} {:>7.3} {bar:>8.3} {:>6} {per:>12.3} {:>6}",
                 r.wall.as_secs_f64(),
                 r.wall.as_secs_f64() / bound,
-                if r.wall.as_secs_f64() <= bar { "ok" } else { "MISSED" },
+                if r.wall.as_secs_f64() <= bar {
+                    "ok"
+                } else {
+                    "MISSED"
+                },
                 if per <= 0.2 { "ok" } else { "MISSED" }
             );
         }

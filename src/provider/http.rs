@@ -57,7 +57,11 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
 pub(super) fn parse_hints(headers: &reqwest::header::HeaderMap) -> Hints {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let num = |name: &str| get(name).and_then(|v| v.trim().parse::<u64>().ok());
-    let dur = |name: &str| get(name).and_then(parse_duration).map(|d| d.min(MAX_RETRY_AFTER));
+    let dur = |name: &str| {
+        get(name)
+            .and_then(parse_duration)
+            .map(|d| d.min(MAX_RETRY_AFTER))
+    };
     let retry_after = get("retry-after-ms")
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|ms| ms.is_finite() && *ms >= 0.0)
@@ -717,8 +721,14 @@ mod tests {
         let mut req = Request {
             model: "m".into(),
             messages: vec![
-                Message { role: Role::System, content: "be \"brief\"\n".into() },
-                Message { role: Role::User, content: "hi ✓".into() },
+                Message {
+                    role: Role::System,
+                    content: "be \"brief\"\n".into(),
+                },
+                Message {
+                    role: Role::User,
+                    content: "hi ✓".into(),
+                },
             ],
             params: Parameters::default(),
             sample: 3,
@@ -774,7 +784,15 @@ mod tests {
         assert_eq!(h.wait(), ms(360_000), "the exhausted limit's reset");
         for junk in ["-1", "soon", "inf", "NaN"] {
             assert_eq!(map(&[("retry-after-ms", junk)]).wait(), None, "{junk}");
-            assert_eq!(map(&[("x-ratelimit-reset-requests", junk), ("x-ratelimit-remaining-requests", "0")]).wait(), None, "{junk}");
+            assert_eq!(
+                map(&[
+                    ("x-ratelimit-reset-requests", junk),
+                    ("x-ratelimit-remaining-requests", "0")
+                ])
+                .wait(),
+                None,
+                "{junk}"
+            );
         }
     }
 
@@ -782,7 +800,10 @@ mod tests {
     fn parses_bodies() {
         let body = json!({"choices":[{"message":{"content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}});
         let o = parse_openai(&body).unwrap();
-        assert_eq!(parse_openai_fast(body.to_string().as_bytes()), Some(o.clone()));
+        assert_eq!(
+            parse_openai_fast(body.to_string().as_bytes()),
+            Some(o.clone())
+        );
         // Anything unusual goes the long way, which explains what is missing.
         for odd in [
             json!({"choices": []}),

@@ -763,9 +763,9 @@ impl Provider {
             return http.call(req).await;
         }
         let result = match self.kind {
-            ProviderKind::Openai | ProviderKind::Anthropic => Err(CallError::NotSent(
-                "the provider has no HTTP client".into(),
-            )),
+            ProviderKind::Openai | ProviderKind::Anthropic => {
+                Err(CallError::NotSent("the provider has no HTTP client".into()))
+            }
             ProviderKind::Echo if req.embed => Err(CallError::Client {
                 status: 400,
                 message: format!("provider `{}` (echo) has no embeddings", self.name),

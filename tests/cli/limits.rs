@@ -110,8 +110,14 @@ fn http_date(secs_from_now: i64) -> String {
 fn every_kind_of_rate_limit_header_is_a_wait_not_an_error() {
     // Each hint asks for about 150 ms; without one, llmops would back off 0.5 s or more.
     let kinds: Vec<(&str, Reply)> = vec![
-        ("Retry-After seconds", limited(429, &[("retry-after", "0.15".into())])),
-        ("retry-after-ms", limited(429, &[("retry-after-ms", "150".into())])),
+        (
+            "Retry-After seconds",
+            limited(429, &[("retry-after", "0.15".into())]),
+        ),
+        (
+            "retry-after-ms",
+            limited(429, &[("retry-after-ms", "150".into())]),
+        ),
         (
             "LiteLLM llm_provider-retry-after",
             limited(429, &[("llm_provider-retry-after", "0.15".into())]),
@@ -165,7 +171,10 @@ fn every_kind_of_rate_limit_header_is_a_wait_not_an_error() {
     let r = repo(&mock.url, 1, 1, "");
     let (run, v) = json_eval(&r, &[]);
     run.expect(0);
-    assert!(v["run"]["stats"]["retry_wait_s"].as_f64().unwrap() >= 0.9, "{v:#}");
+    assert!(
+        v["run"]["stats"]["retry_wait_s"].as_f64().unwrap() >= 0.9,
+        "{v:#}"
+    );
 }
 
 #[test]
@@ -176,7 +185,10 @@ fn a_429_without_any_hint_backs_off_and_still_answers() {
     run.expect(0);
     assert_eq!(v["groups"][0]["passed"], 1);
     let s = &v["run"]["stats"];
-    assert_eq!((s["retries"].as_u64(), s["rate_limited"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (s["retries"].as_u64(), s["rate_limited"].as_u64()),
+        (Some(1), Some(1))
+    );
     // Exponential backoff's first step: 250 to 500 ms (plus a little spread).
     let waited = s["retry_wait_s"].as_f64().unwrap();
     assert!((0.25..1.0).contains(&waited), "{waited}");
@@ -195,7 +207,10 @@ fn waiting_on_a_limit_spends_none_of_the_retry_allowance() {
             *e
         };
         if n <= 12 {
-            (limited(429, &[("retry-after-ms", "2".into())]), Duration::ZERO)
+            (
+                limited(429, &[("retry-after-ms", "2".into())]),
+                Duration::ZERO,
+            )
         } else {
             (Reply::Text("reply".into()), Duration::ZERO)
         }
@@ -212,7 +227,11 @@ fn waiting_on_a_limit_spends_none_of_the_retry_allowance() {
     let r2 = repo(&mock2.url, 2, 2, "");
     let run = eval(&r2, &[]);
     run.expect(0);
-    assert!(run.stdout.contains("held back by rate limits"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("held back by rate limits"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("concurrency up to"), "{}", run.stdout);
 }
 
@@ -228,8 +247,12 @@ fn errors_still_spend_the_allowance() {
 
 #[test]
 fn waiting_past_max_wait_is_an_error_naming_the_key() {
-    let mock =
-        MockProvider::start(|_| (limited(429, &[("retry-after-ms", "40".into())]), Duration::ZERO));
+    let mock = MockProvider::start(|_| {
+        (
+            limited(429, &[("retry-after-ms", "40".into())]),
+            Duration::ZERO,
+        )
+    });
     let r = repo(&mock.url, 1, 1, "    max_wait_s: 0.3");
     let start = Instant::now();
     let (run, v) = json_eval(&r, &[]);
@@ -241,11 +264,23 @@ fn waiting_past_max_wait_is_an_error_naming_the_key() {
         .unwrap()
         .to_string();
     assert!(reason.contains("providers.mock.max_wait_s"), "{reason}");
-    assert!(reason.contains("Rate limit reached for requests"), "{reason}");
-    assert!(mock.count() >= 3, "it waited and tried again: {}", mock.count());
+    assert!(
+        reason.contains("Rate limit reached for requests"),
+        "{reason}"
+    );
+    assert!(
+        mock.count() >= 3,
+        "it waited and tried again: {}",
+        mock.count()
+    );
 
     // A server asking for longer than the bound fails at once, with the same advice.
-    let mock = MockProvider::start(|_| (limited(429, &[("retry-after", "3600".into())]), Duration::ZERO));
+    let mock = MockProvider::start(|_| {
+        (
+            limited(429, &[("retry-after", "3600".into())]),
+            Duration::ZERO,
+        )
+    });
     let r = repo(&mock.url, 1, 1, "");
     let start = Instant::now();
     let run = eval(&r, &[]);
@@ -258,7 +293,12 @@ fn waiting_past_max_wait_is_an_error_naming_the_key() {
 #[test]
 fn max_wait_is_validated_with_its_line() {
     for bad in ["0", "-1", ".inf", "1e9"] {
-        let r = repo("http://127.0.0.1:9", 1, 1, &format!("    max_wait_s: {bad}"));
+        let r = repo(
+            "http://127.0.0.1:9",
+            1,
+            1,
+            &format!("    max_wait_s: {bad}"),
+        );
         let run = r.llmops(&["lint"]);
         assert_ne!(run.code, 0, "{bad}");
         let all = format!("{}{}", run.stdout, run.stderr);
@@ -298,7 +338,10 @@ fn the_window_shrinks_on_429s() {
     let seen = arrivals.lock().unwrap();
     let late = &seen[seen.len() * 3 / 4..];
     let most = late.iter().copied().max().unwrap();
-    assert!(most <= 4, "in flight at the server late in the run: {late:?}");
+    assert!(
+        most <= 4,
+        "in flight at the server late in the run: {late:?}"
+    );
     let early = seen.iter().take(16).copied().max().unwrap();
     assert!(early > 4, "the window started wide: {seen:?}");
 }
@@ -322,7 +365,10 @@ fn the_rpm_bucket_has_a_one_second_burst_and_stays_a_hard_cap() {
         .iter()
         .filter(|x| x.duration_since(first) < Duration::from_millis(250))
         .count();
-    assert!(early <= 13, "{early} requests in the first 250 ms: the burst is 10");
+    assert!(
+        early <= 13,
+        "{early} requests in the first 250 ms: the burst is 10"
+    );
     // The six past the burst come at 10 a second: at least 0.5 s after the first.
     assert!(
         t[15].duration_since(first) >= Duration::from_millis(500),

@@ -57,6 +57,8 @@ struct Ran {
     report: serde_json::Value,
 }
 
+// The child is reaped by `wait4` below, which also gives its own CPU time and peak RSS.
+#[allow(clippy::zombie_processes)]
 fn eval(dir: &Path, args: &[&str]) -> Ran {
     let start = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_llmops"))

@@ -600,8 +600,16 @@ async fn fast_conn(
             out.extend_from_slice(body);
         } else {
             if !cfg.latency.is_zero() {
+                // tokio's timer wakes on the next 1 ms tick after a deadline, and then some:
+                // aim a tick early so the latency served (counted below) is the one asked for.
                 let t = std::time::Instant::now();
-                tokio::time::sleep(cfg.latency).await;
+                let tick = Duration::from_millis(1);
+                let aim = if cfg.latency > tick * 2 {
+                    cfg.latency - tick
+                } else {
+                    cfg.latency
+                };
+                tokio::time::sleep(aim).await;
                 counters
                     .slept_us
                     .fetch_add(t.elapsed().as_micros() as usize, Ordering::Relaxed);

@@ -60,10 +60,23 @@ struct Ran {
 // The child is reaped by `wait4` below, which also gives its own CPU time and peak RSS.
 #[allow(clippy::zombie_processes)]
 fn eval(dir: &Path, args: &[&str]) -> Ran {
+    let out = dir.join("report.json");
+    let mut all = vec![
+        "--format",
+        "json",
+        "--output",
+        out.to_str().expect("utf-8 temp path"),
+    ];
+    all.extend_from_slice(args);
+    eval_as(dir, &all)
+}
+
+/// `llmops eval --no-progress` with `args`, as a user runs it.
+fn eval_as(dir: &Path, args: &[&str]) -> Ran {
+    let _ = std::fs::remove_file(dir.join("report.json"));
     let start = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_llmops"))
-        .args(["eval", "--no-progress", "--format", "json", "--output"])
-        .arg(dir.join("report.json"))
+        .args(["eval", "--no-progress"])
         .args(args)
         .current_dir(dir)
         .env_clear()
@@ -296,20 +309,35 @@ fn main() {
         let fill = eval(tmp.path(), &["-j", "64"]);
         assert_eq!(answered(&fill), (N as u64, 0));
         let before = m.count();
-        let mut runs: Vec<Ran> = (0..3).map(|_| eval(tmp.path(), &[])).collect();
-        assert_eq!(m.count(), before, "a cached re-run makes no calls");
-        assert_eq!(answered(&runs[0]), (N as u64, 0));
-        runs.sort_by_key(|r| r.wall);
-        let r = &runs[1];
         println!(
-            "cached re-run of {N} cases (median of 3): {:.2} s wall (bar 5 s: {}), {:.1} MB peak RSS (bar 200 MB: {}), {:.4} ms CPU per case; fill took {:.1} s",
-            r.wall.as_secs_f64(),
-            if r.wall.as_secs_f64() < 5.0 { "ok" } else { "MISSED" },
-            r.max_rss_mb,
-            if r.max_rss_mb < 200.0 { "ok" } else { "MISSED" },
-            r.cpu.as_secs_f64() * 1000.0 / N as f64,
+            "cached re-run of {N} cases (median of 3; fill took {:.1} s):",
             fill.wall.as_secs_f64()
         );
+        for (name, json) in [("terminal report", false), ("--format json --output", true)] {
+            let mut runs: Vec<Ran> = (0..3)
+                .map(|_| {
+                    if json {
+                        eval(tmp.path(), &[])
+                    } else {
+                        eval_as(tmp.path(), &[])
+                    }
+                })
+                .collect();
+            assert_eq!(m.count(), before, "a cached re-run makes no calls");
+            if json {
+                assert_eq!(answered(&runs[0]), (N as u64, 0));
+            }
+            runs.sort_by_key(|r| r.wall);
+            let r = &runs[1];
+            println!(
+                "  {name:<24} {:.2} s wall (bar 5 s: {}), {:.1} MB peak RSS (bar 200 MB: {}), {:.4} ms CPU per case",
+                r.wall.as_secs_f64(),
+                if r.wall.as_secs_f64() < 5.0 { "ok" } else { "MISSED" },
+                r.max_rss_mb,
+                if r.max_rss_mb < 200.0 { "ok" } else { "MISSED" },
+                r.cpu.as_secs_f64() * 1000.0 / N as f64,
+            );
+        }
     }
     println!("load average at end: {}", load());
 }

@@ -197,6 +197,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         ));
     }
     let report = report::build(run, &rows);
+    // The report holds what it shows; the rows need not outlive it while it is written.
+    drop(rows);
     emit_report(ctx, &report, args.format, args.output.as_deref())?;
     if x.status == RunStatus::StoppedBudget {
         return Ok(Outcome::QualityFailed.worst(report.outcome()));

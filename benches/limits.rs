@@ -57,8 +57,6 @@ struct Ran {
     report: serde_json::Value,
 }
 
-// The child is reaped by `wait4` below, which also gives its own CPU time and peak RSS.
-#[allow(clippy::zombie_processes)]
 fn eval(dir: &Path, args: &[&str]) -> Ran {
     let out = dir.join("report.json");
     let mut all = vec![
@@ -72,6 +70,8 @@ fn eval(dir: &Path, args: &[&str]) -> Ran {
 }
 
 /// `llmops eval --no-progress` with `args`, as a user runs it.
+// The child is reaped by `wait4` below, which also gives its own CPU time and peak RSS.
+#[allow(clippy::zombie_processes)]
 fn eval_as(dir: &Path, args: &[&str]) -> Ran {
     let _ = std::fs::remove_file(dir.join("report.json"));
     let start = Instant::now();

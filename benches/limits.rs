@@ -13,6 +13,13 @@
 //!
 //! Each llmops measurement is a whole process, as a user runs it; its CPU and peak RSS come
 //! from `wait4`. The machine's load average is printed first: other work skews every figure.
+//!
+//! `flamegraph-live-j4.svg` beside this file is `perf record --call-graph dwarf` of the
+//! 2,000-call `-j 4` run, folded with inferno. The CPU splits about 40% async workers (HTTP
+//! client, calls, scoring), 40% the main loop and the planner (rendering, fingerprints, cache
+//! lookups), 18% the store writer (SQLite); the hottest leaves are thread wake-ups (context
+//! switches, futexes: about 15%), memcpy and malloc. Scoring short answers on the async worker
+//! instead of the rayon pool took `-j 4` from 0.33 to 0.18 ms of CPU per call.
 
 #[path = "../tests/support/mock_provider.rs"]
 mod mock;

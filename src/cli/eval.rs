@@ -190,13 +190,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         .store
         .run(Some(x.run_id))?
         .ok_or_else(|| Error::Internal(format!("run {} is not in the store", x.run_id)))?;
-    let rows = x.store.results(x.run_id)?;
-    if rows.is_empty() && x.status == RunStatus::Finished {
+    // Row by row: only one case's rows are held at a time, however large the run.
+    let mut builder = report::Builder::new(run);
+    x.store
+        .results_each(x.run_id, &mut |row| builder.push(row))?;
+    if builder.is_empty() && x.status == RunStatus::Finished {
         return Err(Error::Nothing(
             "no case matched the selection (targets, `--filter`, `--shard`)".into(),
         ));
     }
-    let report = report::build(run, &rows);
+    let report = builder.finish();
     emit_report(ctx, &report, args.format, args.output.as_deref())?;
     if x.status == RunStatus::StoppedBudget {
         return Ok(Outcome::QualityFailed.worst(report.outcome()));

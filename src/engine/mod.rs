@@ -578,6 +578,11 @@ async fn run_job(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>
     let pricing = shared.pricing.clone();
     let redact = shared.redact_pii;
     let max_output = shared.max_output;
+    // A short answer checked by string tests costs microseconds: score it here, and spare two
+    // thread hand-offs per call (and a pool thread spinning for the next job).
+    if cheap_to_score(&input) {
+        return score::row(run_id, input, &workdir, &pricing, redact, max_output);
+    }
     // Scoring (JSON schema, exec, regexes) is CPU work: keep it off the async workers.
     let (otx, orx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
@@ -586,4 +591,41 @@ async fn run_job(job: Job, shared: &Shared, tx: &mpsc::UnboundedSender<Internal>
         ));
     });
     orx.await.expect("the scorer always answers")
+}
+
+/// Outputs up to this size, checked only by string tests, are scored on the async worker.
+const CHEAP_OUTPUT_BYTES: usize = 4096;
+
+/// Whether scoring `input` is a few microseconds of work: a short answer (or an error) whose
+/// assertions are all linear string tests. JSON schemas, edit distances, XML, exec programs and
+/// the rest go to the scoring pool.
+fn cheap_to_score(input: &score::Input) -> bool {
+    use crate::assert::Kind as K;
+    let short = match &input.result {
+        Ok(r) => r.text.len() <= CHEAP_OUTPUT_BYTES,
+        Err(_) => true,
+    };
+    short
+        && input.job.case.assertions.iter().all(|a| {
+            matches!(
+                a.kind,
+                K::Equals
+                    | K::Contains
+                    | K::Icontains
+                    | K::ContainsAny
+                    | K::ContainsAll
+                    | K::IcontainsAny
+                    | K::IcontainsAll
+                    | K::StartsWith
+                    | K::EndsWith
+                    | K::WordCount
+                    | K::CharacterCount
+                    | K::MaxLength
+                    | K::MinLength
+                    | K::FinishReason
+                    | K::IsRefusal
+                    | K::Cost
+                    | K::Latency
+            )
+        })
 }

@@ -149,6 +149,8 @@ pub struct Admitted {
 
 struct State {
     window: f64,
+    /// Below this the window doubles each round (slow start); above it, it grows by one.
+    threshold: f64,
     in_flight: usize,
     peak: usize,
     low: f64,
@@ -163,6 +165,11 @@ struct State {
 /// Pace a provider's buckets a little under the rate it announces: clocks and the network
 /// differ, and a 429 costs more than 3% of throughput.
 const PACE: f64 = 0.97;
+
+/// The window a provider starts with: before its first answer llmops knows nothing of its
+/// limits, so it sends a few calls and grows from there, doubling each round trip up to the
+/// ceiling (16 → 64 takes two round trips), as TCP's slow start does.
+const INITIAL_WINDOW: f64 = 16.0;
 
 /// The adaptive window of one provider.
 pub struct Limiter {
@@ -193,10 +200,11 @@ impl Limiter {
             max: max.max(1),
             held,
             state: Mutex::new(State {
-                window: max.max(1) as f64,
+                window: (max.max(1) as f64).min(INITIAL_WINDOW),
+                threshold: max.max(1) as f64,
                 in_flight: 0,
                 peak: 0,
-                low: max.max(1) as f64,
+                low: (max.max(1) as f64).min(INITIAL_WINDOW),
                 last_decrease: now,
                 blocked_until: now,
                 srtt: None,
@@ -295,9 +303,15 @@ impl Limiter {
                 let rising = srtt > 2.0 * base && srtt - base > 100.0;
                 if rising && admitted.sent >= s.last_decrease {
                     s.window = (s.window * 0.9).max(1.0);
+                    s.threshold = s.window;
                     s.last_decrease = now;
                 } else if full && !rising {
-                    s.window = (s.window + 1.0 / s.window).min(self.max as f64);
+                    let step = if s.window < s.threshold {
+                        1.0
+                    } else {
+                        1.0 / s.window
+                    };
+                    s.window = (s.window + step).min(self.max as f64);
                 }
             }
             Outcome::Limited => {
@@ -305,6 +319,7 @@ impl Limiter {
                 // answer for the old window.
                 if admitted.sent >= s.last_decrease {
                     s.window = (s.window / 2.0).max(1.0);
+                    s.threshold = s.window;
                     s.last_decrease = now;
                 }
                 if let Some(w) = hints.wait() {

@@ -402,170 +402,284 @@ pub fn case_result(samples: &[&ResultRow], min_pass: Option<(u32, u32)>) -> Case
 
 /// Build a report from a run's stored rows (ordered by suite, variant, case, sample).
 pub fn build(run: RunRow, rows: &[ResultRow]) -> RunReport {
-    let policies: BTreeMap<String, SuitePolicy> = run
-        .settings
-        .get("suites")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
-    let mut groups = Vec::new();
-    let mut i = 0;
-    while i < rows.len() {
-        let (suite, variant) = (&rows[i].suite, &rows[i].variant);
-        let mut j = i;
-        while j < rows.len() && &rows[j].suite == suite && &rows[j].variant == variant {
-            j += 1;
-        }
-        let policy = policies.get(suite).cloned().unwrap_or_default();
-        groups.push(group(&rows[i..j], &policy));
-        i = j;
-    }
-    RunReport {
-        schema: SCHEMA.into(),
-        run,
-        groups,
-    }
-}
-
-fn group(rows: &[ResultRow], policy: &SuitePolicy) -> Group {
-    let first = &rows[0];
-    let mut cases = Vec::new();
+    let mut b = Builder::new(run);
     let mut k = 0;
     while k < rows.len() {
         let mut m = k;
-        while m < rows.len() && rows[m].case_id == rows[k].case_id {
+        while m < rows.len()
+            && rows[m].case_id == rows[k].case_id
+            && rows[m].suite == rows[k].suite
+            && rows[m].variant == rows[k].variant
+        {
             m += 1;
         }
-        let samples: Vec<&ResultRow> = rows[k..m].iter().collect();
-        cases.push(case_result(&samples, policy.min_pass));
+        b.case(&rows[k..m]);
         k = m;
     }
-    let errored = cases
-        .iter()
-        .filter(|c| c.status == CaseStatus::Error)
-        .count() as u32;
-    let passed = cases.iter().filter(|c| c.passed).count() as u32;
-    let flaky = cases
-        .iter()
-        .filter(|c| c.status == CaseStatus::Flaky)
-        .count() as u32;
-    let suspect = cases
-        .iter()
-        .filter(|c| c.status == CaseStatus::Suspect)
-        .count() as u32;
-    let n = cases.len() as u32;
-    let failed = n - errored - suspect - passed;
-    let scored = n - errored - suspect;
-    let pass_rate = (scored > 0).then(|| f64::from(passed) / f64::from(scored));
-    let score = mean(
-        cases
-            .iter()
-            .filter(|c| c.status != CaseStatus::Suspect)
-            .filter_map(|c| c.score),
-    );
-    let mut metric_values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for c in &cases {
-        for (m, v) in &c.metrics {
-            metric_values.entry(m.clone()).or_default().push(*v);
+    b.finish()
+}
+
+/// A report built case by case from rows in report order (suite, variant, case, sample): only
+/// one case's rows are held at a time, so a run of 100,000 cases is reported without loading
+/// it whole. [`build`] is the same over a slice.
+pub struct Builder {
+    run: RunRow,
+    policies: BTreeMap<String, SuitePolicy>,
+    groups: Vec<Group>,
+    current: Option<GroupAcc>,
+    pending: Vec<ResultRow>,
+}
+
+/// The sums of one suite × variant so far.
+struct GroupAcc {
+    suite: String,
+    variant: String,
+    prompt: String,
+    prompt_hash: String,
+    model: String,
+    policy: SuitePolicy,
+    cases: Vec<CaseResult>,
+    panel_n: u32,
+    panel_unanimous: u32,
+    panel_split: Vec<String>,
+    lat: Vec<f64>,
+    cost_usd: f64,
+    judge_cost_usd: f64,
+    unpriced: u32,
+    input_tokens: u64,
+    output_tokens: u64,
+    /// The highest cost per answered call of any case so far (for `max_case_cost_usd`).
+    worst_case: Option<f64>,
+}
+
+impl Builder {
+    /// A report of `run`, with no rows yet.
+    pub fn new(run: RunRow) -> Builder {
+        let policies: BTreeMap<String, SuitePolicy> = run
+            .settings
+            .get("suites")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        Builder {
+            run,
+            policies,
+            groups: Vec::new(),
+            current: None,
+            pending: Vec::new(),
         }
     }
-    let metrics: BTreeMap<String, f64> = metric_values
-        .into_iter()
-        .filter_map(|(k, v)| mean(v).map(|m| (k, m)))
-        .collect();
-    let (panel_agreement, panel_disagreements) = panel(rows);
-    // Latency of answers only: a sample that errored before an answer came has no latency.
-    let mut lat: Vec<f64> = rows
-        .iter()
-        .filter(|r| r.output.is_some())
-        .filter_map(|r| r.latency_ms)
-        .collect();
-    lat.sort_by(f64::total_cmp);
-    let mut checks = Vec::new();
-    let t = &policy.thresholds;
-    if let Some(want) = t.pass_rate {
-        let got = pass_rate.unwrap_or(0.0);
-        checks.push(Check {
-            name: "pass_rate".into(),
-            want,
-            got,
-            ok: got >= want,
-            max: false,
-        });
+
+    /// The next row.
+    pub fn push(&mut self, row: ResultRow) {
+        if let Some(last) = self.pending.last() {
+            if last.case_id != row.case_id || last.suite != row.suite || last.variant != row.variant
+            {
+                let rows = std::mem::take(&mut self.pending);
+                self.case(&rows);
+            }
+        }
+        self.pending.push(row);
     }
-    if let Some(want) = t.score {
-        let got = score.unwrap_or(0.0);
-        checks.push(Check {
-            name: "score".into(),
-            want,
-            got,
-            ok: got >= want,
-            max: false,
-        });
-    }
-    for (name, want) in &t.metrics {
-        // A slice (`--shard`, `--filter`) may hold no case with this metric: nothing to check.
-        if let Some(&got) = metrics.get(name) {
-            checks.push(Check {
-                name: name.clone(),
-                want: *want,
-                got,
-                ok: got >= *want,
-                max: false,
+
+    /// One case's rows (all its samples).
+    fn case(&mut self, rows: &[ResultRow]) {
+        let Some(first) = rows.first() else { return };
+        let same = self
+            .current
+            .as_ref()
+            .is_some_and(|g| g.suite == first.suite && g.variant == first.variant);
+        if !same {
+            if let Some(g) = self.current.take() {
+                self.groups.push(g.finish());
+            }
+            self.current = Some(GroupAcc {
+                suite: first.suite.clone(),
+                variant: first.variant.clone(),
+                prompt: first.prompt.clone(),
+                prompt_hash: first.prompt_hash.clone(),
+                model: first.model.clone(),
+                policy: self.policies.get(&first.suite).cloned().unwrap_or_default(),
+                cases: Vec::new(),
+                panel_n: 0,
+                panel_unanimous: 0,
+                panel_split: Vec::new(),
+                lat: Vec::new(),
+                cost_usd: 0.0,
+                judge_cost_usd: 0.0,
+                unpriced: 0,
+                input_tokens: 0,
+                output_tokens: 0,
+                worst_case: None,
             });
         }
-    }
-    let mut case_cost: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.output.is_some()) {
-        let e = case_cost.entry(r.case_id.as_str()).or_default();
-        e.0 += r.cost_usd.unwrap_or(0.0);
-        e.1 += 1;
-    }
-    let worst_case = case_cost
-        .values()
-        .map(|(c, n)| c / f64::from(*n))
-        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
-    checks.extend(budget_checks(
-        t,
-        rows.iter().filter_map(|r| r.cost_usd).sum(),
-        worst_case,
-    ));
-    Group {
-        suite: first.suite.clone(),
-        variant: first.variant.clone(),
-        prompt: first.prompt.clone(),
-        prompt_hash: first.prompt_hash.clone(),
-        model: first.model.clone(),
-        cases: n,
-        passed,
-        failed,
-        errored,
-        flaky,
-        suspect,
-        on_suspect: policy.on_suspect,
-        panel_agreement,
-        panel_disagreements,
-        pass_rate,
-        score,
-        metrics,
-        cost_usd: rows.iter().filter_map(|r| r.cost_usd).sum(),
-        judge_cost_usd: rows.iter().map(|r| r.judge_cost_usd).sum(),
-        unpriced: rows
+        let g = self.current.as_mut().expect("set above");
+        let samples: Vec<&ResultRow> = rows.iter().collect();
+        g.cases.push(case_result(&samples, g.policy.min_pass));
+        let (n, unanimous, split) = panel_counts(rows);
+        g.panel_n += n;
+        g.panel_unanimous += unanimous;
+        g.panel_split.extend(split);
+        // Latency of answers only: a sample that errored before an answer came has no latency.
+        g.lat.extend(
+            rows.iter()
+                .filter(|r| r.output.is_some())
+                .filter_map(|r| r.latency_ms),
+        );
+        for r in rows {
+            if let Some(c) = r.cost_usd {
+                g.cost_usd += c;
+            }
+            g.judge_cost_usd += r.judge_cost_usd;
+            if r.output.is_some() && r.cost_usd.is_none() {
+                g.unpriced += 1;
+            }
+            g.input_tokens += r.input_tokens;
+            g.output_tokens += r.output_tokens;
+        }
+        let answered: Vec<f64> = rows
             .iter()
-            .filter(|r| r.output.is_some() && r.cost_usd.is_none())
-            .count() as u32,
-        input_tokens: rows.iter().map(|r| r.input_tokens).sum(),
-        output_tokens: rows.iter().map(|r| r.output_tokens).sum(),
-        latency_p50_ms: quantile(&lat, 0.5),
-        latency_p95_ms: quantile(&lat, 0.95),
-        checks,
-        case_bar_set: t.pass_rate.is_some() || t.score.is_some(),
-        case_results: cases,
+            .filter(|r| r.output.is_some())
+            .map(|r| r.cost_usd.unwrap_or(0.0))
+            .collect();
+        if !answered.is_empty() {
+            let per_call = answered.iter().sum::<f64>() / answered.len() as f64;
+            g.worst_case = Some(g.worst_case.map_or(per_call, |w| w.max(per_call)));
+        }
+    }
+
+    /// Whether no row came.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty() && self.current.is_none() && self.pending.is_empty()
+    }
+
+    /// The report.
+    pub fn finish(mut self) -> RunReport {
+        let rows = std::mem::take(&mut self.pending);
+        self.case(&rows);
+        if let Some(g) = self.current.take() {
+            self.groups.push(g.finish());
+        }
+        RunReport {
+            schema: SCHEMA.into(),
+            run: self.run,
+            groups: self.groups,
+        }
     }
 }
 
-/// Inter-judge agreement of a judge panel over a suite's rows: the share of panel verdicts
-/// that were unanimous, and the split ones.
-fn panel(rows: &[ResultRow]) -> (Option<f64>, Vec<String>) {
+impl GroupAcc {
+    fn finish(self) -> Group {
+        let acc = self;
+        let cases = acc.cases;
+        let policy = &acc.policy;
+        let errored = cases
+            .iter()
+            .filter(|c| c.status == CaseStatus::Error)
+            .count() as u32;
+        let passed = cases.iter().filter(|c| c.passed).count() as u32;
+        let flaky = cases
+            .iter()
+            .filter(|c| c.status == CaseStatus::Flaky)
+            .count() as u32;
+        let suspect = cases
+            .iter()
+            .filter(|c| c.status == CaseStatus::Suspect)
+            .count() as u32;
+        let n = cases.len() as u32;
+        let failed = n - errored - suspect - passed;
+        let scored = n - errored - suspect;
+        let pass_rate = (scored > 0).then(|| f64::from(passed) / f64::from(scored));
+        let score = mean(
+            cases
+                .iter()
+                .filter(|c| c.status != CaseStatus::Suspect)
+                .filter_map(|c| c.score),
+        );
+        let mut metric_values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for c in &cases {
+            for (m, v) in &c.metrics {
+                metric_values.entry(m.clone()).or_default().push(*v);
+            }
+        }
+        let metrics: BTreeMap<String, f64> = metric_values
+            .into_iter()
+            .filter_map(|(k, v)| mean(v).map(|m| (k, m)))
+            .collect();
+        let panel_agreement =
+            (acc.panel_n > 0).then(|| f64::from(acc.panel_unanimous) / f64::from(acc.panel_n));
+        let panel_disagreements = acc.panel_split;
+        let mut lat = acc.lat;
+        lat.sort_by(f64::total_cmp);
+        let mut checks = Vec::new();
+        let t = &policy.thresholds;
+        if let Some(want) = t.pass_rate {
+            let got = pass_rate.unwrap_or(0.0);
+            checks.push(Check {
+                name: "pass_rate".into(),
+                want,
+                got,
+                ok: got >= want,
+                max: false,
+            });
+        }
+        if let Some(want) = t.score {
+            let got = score.unwrap_or(0.0);
+            checks.push(Check {
+                name: "score".into(),
+                want,
+                got,
+                ok: got >= want,
+                max: false,
+            });
+        }
+        for (name, want) in &t.metrics {
+            // A slice (`--shard`, `--filter`) may hold no case with this metric: nothing to check.
+            if let Some(&got) = metrics.get(name) {
+                checks.push(Check {
+                    name: name.clone(),
+                    want: *want,
+                    got,
+                    ok: got >= *want,
+                    max: false,
+                });
+            }
+        }
+        checks.extend(budget_checks(t, acc.cost_usd, acc.worst_case));
+        Group {
+            suite: acc.suite,
+            variant: acc.variant,
+            prompt: acc.prompt,
+            prompt_hash: acc.prompt_hash,
+            model: acc.model,
+            cases: n,
+            passed,
+            failed,
+            errored,
+            flaky,
+            suspect,
+            on_suspect: policy.on_suspect,
+            panel_agreement,
+            panel_disagreements,
+            pass_rate,
+            score,
+            metrics,
+            cost_usd: acc.cost_usd,
+            judge_cost_usd: acc.judge_cost_usd,
+            unpriced: acc.unpriced,
+            input_tokens: acc.input_tokens,
+            output_tokens: acc.output_tokens,
+            latency_p50_ms: quantile(&lat, 0.5),
+            latency_p95_ms: quantile(&lat, 0.95),
+            checks,
+            case_bar_set: t.pass_rate.is_some() || t.score.is_some(),
+            case_results: cases,
+        }
+    }
+}
+
+/// Inter-judge agreement of a judge panel over rows: how many panel verdicts, how many were
+/// unanimous, and the split ones.
+fn panel_counts(rows: &[ResultRow]) -> (u32, u32, Vec<String>) {
     let (mut n, mut unanimous, mut split) = (0u32, 0u32, Vec::new());
     for r in rows {
         for s in &r.scores {
@@ -588,7 +702,7 @@ fn panel(rows: &[ResultRow]) -> (Option<f64>, Vec<String>) {
             }
         }
     }
-    ((n > 0).then(|| f64::from(unanimous) / f64::from(n)), split)
+    (n, unanimous, split)
 }
 
 impl RunReport {

@@ -705,14 +705,22 @@ impl Store {
 
     /// Every result of a run with its scores, ordered by suite, variant, case, sample.
     pub fn results(&self, run_id: i64) -> Result<Vec<ResultRow>> {
-        let mut scores: std::collections::HashMap<(String, String, String, u32), Vec<ScoreRow>> =
-            std::collections::HashMap::new();
+        let mut out = Vec::new();
+        self.results_each(run_id, &mut |row| out.push(row))?;
+        Ok(out)
+    }
+
+    /// Every result of a run with its scores, one at a time, ordered by suite, variant, case,
+    /// sample: a report of 100,000 cases never holds them all as rows. Results and scores are
+    /// read by two cursors in the same order and joined as they go.
+    pub fn results_each(&self, run_id: i64, f: &mut dyn FnMut(ResultRow)) -> Result<()> {
+        type Key = (String, String, String, u32);
         {
             let mut stmt = self
                 .conn
-                .prepare("SELECT suite, variant, case_id, sample, kind, metric, pass, score, weight, critical, error, reason, suspect, panel FROM scores WHERE run_id = ?1 ORDER BY idx")
+                .prepare("SELECT suite, variant, case_id, sample, kind, metric, pass, score, weight, critical, error, reason, suspect, panel FROM scores WHERE run_id = ?1 ORDER BY suite, variant, case_id, sample, idx")
                 .map_err(self.err())?;
-            let rows = stmt
+            let score_rows = stmt
                 .query_map([run_id], |r| {
                     Ok((
                         (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
@@ -733,11 +741,47 @@ impl Store {
                     ))
                 })
                 .map_err(self.err())?;
-            for row in rows {
-                let (k, s) = row.map_err(self.err())?;
-                scores.entry(k).or_default().push(s);
-            }
+            let mut scores = score_rows.peekable();
+            self.results_joined(run_id, &mut |mut row| {
+                let key: Key = (
+                    row.suite.clone(),
+                    row.variant.clone(),
+                    row.case_id.clone(),
+                    row.sample,
+                );
+                // Both cursors are in the same order: skip scores of no result (none are
+                // written), take this result's, stop at the next result's.
+                while let Some(Ok((k, _))) = scores.peek() {
+                    let k: &Key = k;
+                    if k < &key {
+                        scores.next();
+                        continue;
+                    }
+                    if k != &key {
+                        break;
+                    }
+                    if let Some(Ok((_, s))) = scores.next() {
+                        row.scores.push(s);
+                    }
+                }
+                if let Some(Err(_)) = scores.peek() {
+                    return Err(match scores.next() {
+                        Some(Err(e)) => e,
+                        _ => rusqlite::Error::InvalidQuery,
+                    });
+                }
+                f(row);
+                Ok(())
+            })
         }
+    }
+
+    /// The results rows of a run in report order, scores empty, each through `f`.
+    fn results_joined(
+        &self,
+        run_id: i64,
+        f: &mut dyn FnMut(ResultRow) -> rusqlite::Result<()>,
+    ) -> Result<()> {
         let mut stmt = self
             .conn
             .prepare(
@@ -793,20 +837,11 @@ impl Store {
                 })
             })
             .map_err(self.err())?;
-        let mut out = Vec::new();
         for row in rows {
-            let mut row = row.map_err(self.err())?;
-            row.scores = scores
-                .remove(&(
-                    row.suite.clone(),
-                    row.variant.clone(),
-                    row.case_id.clone(),
-                    row.sample,
-                ))
-                .unwrap_or_default();
-            out.push(row);
+            let row = row.map_err(self.err())?;
+            f(row).map_err(self.err())?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The newest finished run's results for one prompt's content hash (for release, log,

@@ -358,6 +358,8 @@ pub struct FastCounters {
     in_flight: AtomicUsize,
     /// The most requests in flight at once.
     pub max_in_flight: AtomicUsize,
+    /// Microseconds actually slept for latency (the timer rounds up to its tick).
+    pub slept_us: AtomicUsize,
 }
 
 struct FastBucket {
@@ -457,6 +459,13 @@ impl FastMock {
     /// The most requests in flight at once.
     pub fn max_in_flight(&self) -> usize {
         self.counters.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The latency it really served, on average: the configured one rounded up to the
+    /// timer's tick, and later still when its thread is busy.
+    pub fn served_latency(&self) -> Duration {
+        let ok = self.counters.ok.load(Ordering::SeqCst).max(1);
+        Duration::from_micros((self.counters.slept_us.load(Ordering::SeqCst) / ok) as u64)
     }
 }
 
@@ -591,7 +600,19 @@ async fn fast_conn(
             out.extend_from_slice(body);
         } else {
             if !cfg.latency.is_zero() {
-                tokio::time::sleep(cfg.latency).await;
+                // tokio's timer wakes on the next 1 ms tick after a deadline, and then some:
+                // aim a tick early so the latency served (counted below) is the one asked for.
+                let t = std::time::Instant::now();
+                let tick = Duration::from_millis(1);
+                let aim = if cfg.latency > tick * 2 {
+                    cfg.latency - tick
+                } else {
+                    cfg.latency
+                };
+                tokio::time::sleep(aim).await;
+                counters
+                    .slept_us
+                    .fetch_add(t.elapsed().as_micros() as usize, Ordering::Relaxed);
             }
             counters.ok.fetch_add(1, Ordering::Relaxed);
             let body = format!(

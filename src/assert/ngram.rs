@@ -162,18 +162,33 @@ pub fn treebank_tokens(input: &str) -> Vec<String> {
         return Vec::new();
     }
     let mut s = input.to_string();
+    // Most rules match nothing in most texts: the string is replaced only when one did.
+    fn changed(out: std::borrow::Cow<'_, str>) -> Option<String> {
+        match out {
+            std::borrow::Cow::Owned(o) => Some(o),
+            std::borrow::Cow::Borrowed(_) => None,
+        }
+    }
     for (re, with) in &r.first {
-        s = re.replace_all(&s, *with).into_owned();
+        if let Some(o) = changed(re.replace_all(&s, *with)) {
+            s = o;
+        }
     }
     s = format!(" {s} ");
     for (re, with) in &r.second {
-        s = re.replace_all(&s, *with).into_owned();
+        if let Some(o) = changed(re.replace_all(&s, *with)) {
+            s = o;
+        }
     }
     // js-rouge replaces only the first occurrence of each contraction.
     for re in &r.contractions {
-        s = re.replace(&s, " $1 $2 ").into_owned();
+        if let Some(o) = changed(re.replace(&s, " $1 $2 ")) {
+            s = o;
+        }
     }
-    s = r.spaces.replace_all(&s, " ").into_owned();
+    if let Some(o) = changed(r.spaces.replace_all(&s, " ")) {
+        s = o;
+    }
     let s = s.strip_prefix(' ').unwrap_or(&s);
     let s = s.strip_suffix(' ').unwrap_or(s);
     s.split(' ').map(str::to_string).collect()

@@ -988,6 +988,30 @@ fn new_kinds() -> Vec<Case> {
             ..c(OPENAI, kind, Value::Null, leak(output), want)
         });
     }
+    // Google: tools as `functionDeclarations`, the call as `functionCall`.
+    const GOOGLE: &str = "src/assertions/functionToolCall.ts";
+    let gemini_tools = json!([{"functionDeclarations": [{"name": "getCurrentTemperature", "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}}]}]);
+    for (output, want) in [
+        (
+            json!({"functionCall": {"name": "getCurrentTemperature", "args": {"location": "Paris"}}}),
+            Pass(true),
+        ),
+        (
+            json!({"functionCall": {"name": "getCurrentTemperature", "args": {}}}),
+            Pass(false),
+        ),
+    ] {
+        v.push(Case {
+            tools: Some(gemini_tools.clone()),
+            ..c(
+                GOOGLE,
+                "is-valid-function-call",
+                Value::Null,
+                leak(output.to_string()),
+                want,
+            )
+        });
+    }
     // python (inline code, run with python3 through the wrapper)
     const PY: &str = "src/assertions/python.ts";
     for (code, output, threshold, want, score) in [

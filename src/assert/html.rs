@@ -192,6 +192,10 @@ pub fn is_html(text: &str) -> Result<(), &'static str> {
     if t.len() > MAX_HTML {
         return Err("the output is longer than 10 MiB");
     }
+    // With no `<` the parser makes one text node: text outside any element.
+    if !t.contains('<') {
+        return Err("the output has text outside HTML tags");
+    }
     if t.len() >= 5 && t[..5].eq_ignore_ascii_case("<?xml") {
         return Err("the output is XML, not HTML");
     }

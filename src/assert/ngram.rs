@@ -162,18 +162,33 @@ pub fn treebank_tokens(input: &str) -> Vec<String> {
         return Vec::new();
     }
     let mut s = input.to_string();
+    // Most rules match nothing in most texts: the string is replaced only when one did.
+    fn changed(out: std::borrow::Cow<'_, str>) -> Option<String> {
+        match out {
+            std::borrow::Cow::Owned(o) => Some(o),
+            std::borrow::Cow::Borrowed(_) => None,
+        }
+    }
     for (re, with) in &r.first {
-        s = re.replace_all(&s, *with).into_owned();
+        if let Some(o) = changed(re.replace_all(&s, *with)) {
+            s = o;
+        }
     }
     s = format!(" {s} ");
     for (re, with) in &r.second {
-        s = re.replace_all(&s, *with).into_owned();
+        if let Some(o) = changed(re.replace_all(&s, *with)) {
+            s = o;
+        }
     }
     // js-rouge replaces only the first occurrence of each contraction.
     for re in &r.contractions {
-        s = re.replace(&s, " $1 $2 ").into_owned();
+        if let Some(o) = changed(re.replace(&s, " $1 $2 ")) {
+            s = o;
+        }
     }
-    s = r.spaces.replace_all(&s, " ").into_owned();
+    if let Some(o) = changed(r.spaces.replace_all(&s, " ")) {
+        s = o;
+    }
     let s = s.strip_prefix(' ').unwrap_or(&s);
     let s = s.strip_suffix(' ').unwrap_or(s);
     s.split(' ').map(str::to_string).collect()
@@ -248,19 +263,13 @@ fn meteor_words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A word and its position.
+type Word = (usize, String);
+
 /// Pair equal words, candidate from the last, each with the last unpaired equal reference
-/// word; returns the pairs and what is left of each side.
-fn pair_exact(
-    cand: Vec<(usize, String)>,
-    refs: Vec<(usize, String)>,
-) -> (
-    Vec<(usize, usize)>,
-    Vec<(usize, String)>,
-    Vec<(usize, String)>,
-) {
+/// word; the paired words are removed from both sides.
+fn pair_exact(cand: &mut Vec<Word>, refs: &mut Vec<Word>) -> Vec<(usize, usize)> {
     let mut pairs = Vec::new();
-    let mut cand = cand;
-    let mut refs = refs;
     let mut i = cand.len();
     while i > 0 {
         i -= 1;
@@ -270,31 +279,32 @@ fn pair_exact(
             refs.remove(j);
         }
     }
-    (pairs, cand, refs)
+    pairs
 }
 
 fn meteor_single(reference: &[String], candidate: &[String], p: MeteorParams) -> f64 {
     use rust_stemmers::{Algorithm, Stemmer};
-    let cand: Vec<(usize, String)> = candidate
+    let cand: Vec<Word> = candidate
         .iter()
         .enumerate()
         .map(|(i, w)| (i, w.to_lowercase()))
         .collect();
-    let refs: Vec<(usize, String)> = reference
+    let refs: Vec<Word> = reference
         .iter()
         .enumerate()
         .map(|(i, w)| (i, w.to_lowercase()))
         .collect();
     let (c_len, r_len) = (cand.len(), refs.len());
-    let (mut matches, cand, refs) = pair_exact(cand, refs);
+    let (mut cand, mut refs) = (cand, refs);
+    let mut matches = pair_exact(&mut cand, &mut refs);
     let stemmer = Stemmer::create(Algorithm::English);
-    let stem = |v: Vec<(usize, String)>| -> Vec<(usize, String)> {
+    let stem = |v: Vec<Word>| -> Vec<Word> {
         v.into_iter()
             .map(|(i, w)| (i, stemmer.stem(&w).into_owned()))
             .collect()
     };
-    let (stemmed, _, _) = pair_exact(stem(cand), stem(refs));
-    matches.extend(stemmed);
+    let (mut cand, mut refs) = (stem(cand), stem(refs));
+    matches.extend(pair_exact(&mut cand, &mut refs));
     matches.sort_by_key(|m| m.0);
     let m = matches.len();
     if m == 0 || c_len == 0 || r_len == 0 {

@@ -18,8 +18,15 @@ pub struct Call {
 }
 
 /// A call in any of the shapes providers use: OpenAI `{function: {name, arguments}}`, the
-/// legacy `{name, arguments}`, Anthropic `{type: tool_use, name, input}`.
+/// legacy `{name, arguments}`, Anthropic `{type: tool_use, name, input}`, Gemini
+/// `{functionCall: {name, args}}`.
 fn call_of(v: &Value) -> Option<Call> {
+    if let Some(fc) = v.get("functionCall").filter(|f| f.is_object()) {
+        return Some(Call {
+            name: fc.get("name")?.as_str()?.to_string(),
+            arguments: Some(fc.get("args").map_or_else(|| "{}".into(), Value::to_string)),
+        });
+    }
     let f = v.get("function").filter(|f| f.is_object()).unwrap_or(v);
     let name = f.get("name")?.as_str()?.to_string();
     let arguments = match (f.get("arguments"), v.get("input")) {
@@ -53,13 +60,23 @@ pub fn calls(structured: Option<&[Value]>, output: &str) -> Option<Vec<Call>> {
 }
 
 /// `(name, parameters schema)` of each declared tool: OpenAI `{type: function, function:
-/// {name, parameters}}`, Anthropic `{name, input_schema}`, or a bare function `{name,
-/// parameters}`.
+/// {name, parameters}}`, Anthropic `{name, input_schema}`, Gemini `{functionDeclarations:
+/// [...]}`, or a bare function `{name, parameters}`.
 pub fn declared(tools: &Value) -> Result<Vec<(String, Value)>, String> {
     let list = tools
         .as_array()
         .ok_or("the prompt's `tools` is not a list")?;
-    list.iter()
+    // Gemini groups functions: `[{functionDeclarations: [{name, parameters}]}]`.
+    let flat: Vec<&Value> = list
+        .iter()
+        .flat_map(
+            |t| match t.get("functionDeclarations").and_then(Value::as_array) {
+                Some(fs) => fs.iter().collect::<Vec<_>>(),
+                None => vec![t],
+            },
+        )
+        .collect();
+    flat.into_iter()
         .map(|t| {
             let f = t.get("function").filter(|f| f.is_object()).unwrap_or(t);
             let name = f

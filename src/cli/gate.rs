@@ -219,15 +219,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         )?;
         finish(x, "baseline")?
     };
-    let outputs: HashMap<String, String> = base_rows
-        .iter()
-        .filter_map(|r| {
-            Some((
-                engine::plan::sample_key(&r.suite, &r.variant, &r.case_id, r.sample),
-                r.output.clone()?,
-            ))
-        })
-        .collect();
+    let outputs = baseline_outputs(&base_rows);
     let cand_opts = Options {
         pairing: Pairing {
             baseline_outputs: Some(Arc::new(outputs)),
@@ -424,15 +416,7 @@ fn run_stored(
         .map(|p| (p.suite.name.clone(), p.suite.min_pass))
         .collect();
     gate::candidate_renders(&reg, &gated, &opts, &cand_name)?;
-    let outputs: HashMap<String, String> = base_rows
-        .iter()
-        .filter_map(|r| {
-            Some((
-                engine::plan::sample_key(&r.suite, &r.variant, &r.case_id, r.sample),
-                r.output.clone()?,
-            ))
-        })
-        .collect();
+    let outputs = baseline_outputs(&base_rows);
     let cand_opts = Options {
         pairing: Pairing {
             baseline_outputs: Some(Arc::new(outputs)),
@@ -475,4 +459,16 @@ fn run_stored(
     );
     emit_gate(ctx, &report, args.format, args.output.as_deref())?;
     Ok(report.outcome())
+}
+
+/// The baseline's answers by sample key, for pairwise assertions on the candidate's side.
+fn baseline_outputs(rows: &[crate::store::ResultRow]) -> HashMap<String, String> {
+    rows.iter()
+        .filter_map(|r| {
+            Some((
+                engine::plan::sample_key(&r.suite, &r.variant, &r.case_id, r.sample),
+                r.output.clone()?,
+            ))
+        })
+        .collect()
 }

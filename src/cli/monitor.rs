@@ -399,6 +399,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         if let Some(sum) = summary.as_mut() {
             sum.calls = j.judge.calls();
             sum.cached = j.judge.cached();
+            sum.offline = j.judge.offline();
         }
         j.writer
             .into_inner()
@@ -581,28 +582,43 @@ impl Sampler {
         })
     }
 
-    /// Requests and the most they may cost for one call: one request per judged assertion
-    /// and judge, each priced at the judge request's estimated prompt and a full verdict.
+    /// Requests and the most they may cost for one call: per judged assertion and judge,
+    /// the verdict request and its one repair request, each priced with a token per byte of
+    /// the judge prompt and the output (a token is never shorter than a byte) and a full
+    /// verdict. An upper bound, so the budget is never passed; only the last call's slack
+    /// goes unspent, as spend is counted from what each call really cost.
     fn estimate(
         &self,
         checks: &Checks,
         output: &str,
         vars: &serde_json::Map<String, serde_json::Value>,
     ) -> (u64, f64) {
-        let answer = (output.len() as u64).div_ceil(4);
         let mut requests = 0;
         let mut usd = 0.0;
         for a in &checks.judged {
-            let input = crate::judge::estimate_input_tokens(a, "", vars, answer);
+            // `estimate_input_tokens` is the prompt's characters / 4 plus the answer.
+            let prompt_bytes = crate::judge::estimate_input_tokens(a, "", vars, 0) * 4 + 4;
+            // A rubric template can hold any var: count them all.
+            let vars_bytes = serde_json::Value::Object(vars.clone()).to_string().len() as u64;
+            let input = prompt_bytes + vars_bytes + output.len() as u64 + 64;
             for m in &self.models {
                 requests += 1;
-                usd += crate::provider::pricing::cost(
+                let one = crate::provider::pricing::cost(
                     m,
                     input,
                     crate::judge::MAX_VERDICT_TOKENS,
                     &self.pricing,
                 )
                 .unwrap_or(0.0);
+                // The repair request carries the first answer too.
+                let repair = crate::provider::pricing::cost(
+                    m,
+                    input + crate::judge::MAX_VERDICT_TOKENS + 256,
+                    crate::judge::MAX_VERDICT_TOKENS,
+                    &self.pricing,
+                )
+                .unwrap_or(0.0);
+                usd += one + repair;
             }
         }
         (requests, usd)
@@ -662,6 +678,9 @@ impl Sampler {
             }
             if g.verdict.error {
                 sum.errors += 1;
+                if sum.first_error.is_none() {
+                    sum.first_error = Some(g.verdict.reason.clone());
+                }
                 out.push(None);
             } else {
                 out.push(Some(g.verdict.pass));

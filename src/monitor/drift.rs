@@ -209,7 +209,10 @@ impl Checks {
             };
             *slot = Some(slot.unwrap_or(true) && *v);
         }
-        o.judged = Some(groups);
+        // A call whose every verdict was an ERROR is not a judged call.
+        if groups.iter().any(Option::is_some) {
+            o.judged = Some(groups);
+        }
     }
 
     /// The judged metric group of `(display kind, metric)` as stored in an eval run's score
@@ -468,7 +471,7 @@ pub struct Window {
     pub score: Option<f64>,
     /// Per metric group, the share passing.
     pub metrics: BTreeMap<String, f64>,
-    /// Calls the judge was asked about (sampled, within the budget).
+    /// Sampled calls with at least one judge verdict (the n of the judged metrics).
     pub judged: u64,
     /// Per judged metric group, the share of sampled calls passing.
     pub judged_metrics: BTreeMap<String, f64>,

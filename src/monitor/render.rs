@@ -47,10 +47,15 @@ pub struct JudgeSummary {
     pub calls: u64,
     /// Verdicts taken from the judge cache.
     pub cached: u64,
+    /// Verdicts replayed from recordings (an offline judge such as `replay`).
+    pub offline: u64,
     /// Judge spend, USD.
     pub cost_usd: f64,
     /// Verdicts that were ERROR (not counted in the judged metrics).
     pub errors: u64,
+    /// The first ERROR's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
     /// Verdicts marked SUSPECT (an injection attempt in the output): counted as failing.
     pub suspect: u64,
     /// Why sampling stopped before every sampled call was judged, if it did.
@@ -74,8 +79,14 @@ impl JudgeSummary {
         if let Some(b) = self.budget_usd {
             s.push_str(&format!(" of a ${b:.4} budget"));
         }
+        if self.offline > 0 {
+            s.push_str(&format!("; {} replayed offline", self.offline));
+        }
         if self.errors > 0 {
             s.push_str(&format!("; {} ERROR verdict(s) not counted", self.errors));
+            if let Some(e) = &self.first_error {
+                s.push_str(&format!(" (first: {e})"));
+            }
         }
         if self.suspect > 0 {
             s.push_str(&format!(
@@ -118,7 +129,7 @@ fn judged_line(p: &PromptReport) -> Option<String> {
         })
         .unwrap_or_default();
     Some(format!(
-        "judged: {judged} call(s); current window: {} judged{}",
+        "judged: {judged} call(s) with a verdict; current window: {}{}",
         w.map_or(0, |w| w.judged),
         if current.is_empty() {
             String::new()

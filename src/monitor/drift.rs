@@ -98,7 +98,7 @@ fn not_on_production(a: &crate::assert::Assertion, judge: bool) -> Option<&'stat
         return None;
     }
     if a.kind.is_model_graded() {
-        return Some("model-graded (the judge is not run on production calls)");
+        return Some("model-graded (judged only with `--judge-sample`)");
     }
     if a.kind.is_cross_variant() {
         return Some("compares a suite's variants");

@@ -27,11 +27,12 @@ fn fenced_output(judge_text: &str) -> String {
     judge_text[body..end].trim().to_string()
 }
 
-/// A judge that passes a reply unless it signs off with "Best wishes!" or refuses.
+/// A judge that passes a reply unless it signs off with "Best wishes!" or is the simulated
+/// refusal.
 fn judge(s: &Seen) -> (Reply, Duration) {
     assert!(s.is_judge(), "only the judge is called by monitor");
     let out = fenced_output(&s.user_text());
-    let pass = !out.contains("Best wishes!") && !out.contains("I'm sorry");
+    let pass = !out.contains("Best wishes!") && !out.contains("can't help with that request");
     (
         Reply::Text(
             json!({"reasoning": "read the reply", "pass": pass, "score": if pass { 0.9 } else { 0.1 }})
@@ -394,5 +395,56 @@ fn an_injection_attempt_in_a_production_reply_is_suspect_and_fails() {
         text.stdout
             .contains("5 SUSPECT verdict(s) (injection attempt) counted as failing"),
         "{text:?}"
+    );
+}
+
+#[test]
+fn against_the_release_evidence_the_judged_metric_uses_the_eval_runs_verdicts() {
+    let mock = MockProvider::start(judge);
+    let s = sim(21, 20);
+    let r = repo(&mock.url, &judge_only_drift(&s, 10));
+    // The release evidence: the example's recorded replies, graded by the same judge.
+    let eval = r.llmops(&["eval", "support-reply"]);
+    assert!(eval.code == 0 || eval.code == 1, "{eval:?}");
+    let in_eval = judge_requests(&mock);
+    assert!(in_eval > 0);
+    let run = r.llmops(&[
+        "monitor",
+        "support-reply",
+        "--judge-sample",
+        "0.5",
+        "--format",
+        "json",
+    ]);
+    run.expect(1);
+    let v = parse(&run);
+    let windows = v["prompts"][0]["versions"][0]["windows"]
+        .as_array()
+        .unwrap();
+    let tone = |w: &Value| -> Value {
+        w["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["metric"] == "metric tone (judge)")
+            .cloned()
+            .unwrap_or_else(|| panic!("no judged test in {w}"))
+    };
+    let first = tone(&windows[0]);
+    assert!(
+        first["reference"].as_f64().unwrap() > 0.7,
+        "the evidence replies mostly passed: {first}"
+    );
+    assert_eq!(first["drift"], false, "{first}");
+    let last = tone(windows.last().unwrap());
+    assert_eq!(last["current"], 0.0, "{last}");
+    assert_eq!(last["drift"], true, "{last}");
+    assert!(
+        v["prompts"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("metric tone (judge)"),
+        "{}",
+        v["prompts"][0]["why"]
     );
 }

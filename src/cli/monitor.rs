@@ -313,17 +313,35 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         })?;
         if let (Some(j), Some(sum)) = (sampler.as_mut(), summary.as_mut()) {
             sum.sampled += pending.len() as u64;
-            for (i, output, vars) in pending.into_iter().rev() {
-                if sum.stopped.is_some() {
+            // Newest first, in waves of concurrent requests, each call's worst case reserved
+            // against the caps before it is sent.
+            let mut queue = pending.into_iter().rev().peekable();
+            while sum.stopped.is_none() {
+                let mut wave = Vec::new();
+                let (mut requests, mut usd) = (0, 0.0);
+                while wave.len() < WAVE {
+                    let Some((_, output, vars)) = queue.peek() else {
+                        break;
+                    };
+                    let vars = vars.as_object().cloned().unwrap_or_default();
+                    let (r, u) = j.estimate(checks, output, &vars);
+                    if let Err(why) = j.fits(requests + r, usd + u, sum) {
+                        if wave.is_empty() {
+                            sum.stopped = Some(why);
+                        }
+                        break;
+                    }
+                    requests += r;
+                    usd += u;
+                    let (i, output, _) = queue.next().expect("peeked");
+                    wave.push((i, output, vars));
+                }
+                if wave.is_empty() {
                     break;
                 }
-                let vars = vars.as_object().cloned().unwrap_or_default();
-                match j.grade(checks, &output, &vars, sum) {
-                    Some(verdicts) => {
-                        sum.judged += 1;
-                        checks.add_judged(&mut kept[i].2, &verdicts);
-                    }
-                    None => break,
+                for (i, verdicts) in j.grade_wave(checks, wave, sum) {
+                    sum.judged += 1;
+                    checks.add_judged(&mut kept[i].2, &verdicts);
                 }
             }
         }
@@ -401,7 +419,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             sum.cached = j.judge.cached();
             sum.offline = j.judge.offline();
         }
-        j.writer
+        let writer = Arc::try_unwrap(j.writer)
+            .map_err(|_| Error::Internal("the judge's cache writer is still shared".into()))?;
+        writer
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .finish()?;
@@ -492,7 +512,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
 
 /// The judge on sampled production calls, within a budget and a cap on requests.
 struct Sampler {
-    judge: Judge,
+    judge: Arc<Judge>,
     runtime: tokio::runtime::Runtime,
     rate: f64,
     seed: u64,
@@ -502,7 +522,7 @@ struct Sampler {
     models: Vec<String>,
     pricing: indexmap::IndexMap<String, crate::config::Price>,
     /// Writes the judge's answers to the cache, as `eval` does.
-    writer: Mutex<crate::store::writer::Writer>,
+    writer: Arc<Mutex<crate::store::writer::Writer>>,
 }
 
 impl Sampler {
@@ -570,8 +590,8 @@ impl Sampler {
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         )?;
         Ok(Sampler {
-            writer: Mutex::new(writer),
-            judge: Judge::new(s, providers, store),
+            writer: Arc::new(Mutex::new(writer)),
+            judge: Arc::new(Judge::new(s, providers, store)),
             runtime,
             rate,
             seed: args.judge_seed,
@@ -624,71 +644,100 @@ impl Sampler {
         (requests, usd)
     }
 
-    /// Grade one sampled call: per judged assertion, pass (a SUSPECT verdict fails) or None
-    /// (ERROR). None when a cap stops sampling before the call (`sum.stopped` says which).
-    fn grade(
-        &mut self,
-        checks: &Checks,
-        output: &str,
-        vars: &serde_json::Map<String, serde_json::Value>,
-        sum: &mut JudgeSummary,
-    ) -> Option<Vec<Option<bool>>> {
-        let (requests, usd) = self.estimate(checks, output, vars);
+    /// Whether `requests` more judge requests costing at most `usd` stay within the caps;
+    /// else why not.
+    fn fits(&self, requests: u64, usd: f64, sum: &JudgeSummary) -> std::result::Result<(), String> {
         if self.judge.calls() + requests > self.max_calls {
-            sum.stopped = Some(format!(
+            return Err(format!(
                 "the next call would pass {} judge request(s) (`--judge-max-calls`)",
                 self.max_calls
             ));
-            return None;
         }
-        if let Some(b) = self.budget {
-            if sum.cost_usd + usd > b {
-                sum.stopped = Some(format!(
-                    "the next call (up to ${usd:.4}) would pass the ${b:.4} budget (`--judge-budget`)"
-                ));
-                return None;
-            }
+        match self.budget {
+            Some(b) if sum.cost_usd + usd > b => Err(format!(
+                "the next call (up to ${usd:.4}) would pass the ${b:.4} budget (`--judge-budget`), ${:.4} spent",
+                sum.cost_usd
+            )),
+            _ => Ok(()),
         }
-        let input = JudgeInput {
-            assertions: &checks.judged,
-            messages: &[],
-            vars,
-        };
-        let writer = &self.writer;
-        let emit = |a: crate::provider::Answered| {
-            if a.cacheable {
-                writer
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .send(crate::store::writer::Op::cache(&a));
+    }
+
+    /// Grade sampled calls concurrently: per call, per judged assertion, pass (a SUSPECT
+    /// verdict fails) or None (ERROR).
+    fn grade_wave(
+        &self,
+        checks: &Checks,
+        wave: Vec<(usize, String, serde_json::Map<String, serde_json::Value>)>,
+        sum: &mut JudgeSummary,
+    ) -> Vec<(usize, Vec<Option<bool>>)> {
+        let assertions = Arc::new(checks.judged.clone());
+        let graded = self.runtime.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for (k, (i, output, vars)) in wave.into_iter().enumerate() {
+                let (judge, writer, assertions) =
+                    (self.judge.clone(), self.writer.clone(), assertions.clone());
+                set.spawn(async move {
+                    let input = JudgeInput {
+                        assertions: &assertions,
+                        messages: &[],
+                        vars: &vars,
+                    };
+                    let emit = |a: crate::provider::Answered| {
+                        if a.cacheable {
+                            writer
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .send(crate::store::writer::Op::cache(&a));
+                        }
+                    };
+                    (
+                        k,
+                        i,
+                        judge.grade_all(&input, &output, None, false, emit).await,
+                    )
+                });
             }
-        };
-        let graded = self
-            .runtime
-            .block_on(self.judge.grade_all(&input, output, None, false, emit));
-        let mut out = Vec::with_capacity(graded.len());
-        for g in &graded {
-            let Some(g) = g else {
-                out.push(None);
-                continue;
-            };
-            sum.cost_usd += cost_of(g);
-            if g.suspect.is_some() {
-                sum.suspect += 1;
-            }
-            if g.verdict.error {
-                sum.errors += 1;
-                if sum.first_error.is_none() {
-                    sum.first_error = Some(g.verdict.reason.clone());
+            let mut out = Vec::new();
+            while let Some(r) = set.join_next().await {
+                if let Ok(r) = r {
+                    out.push(r);
                 }
-                out.push(None);
-            } else {
-                out.push(Some(g.verdict.pass));
             }
+            // In the order asked, so the report's first ERROR is the newest call's.
+            out.sort_by_key(|(k, _, _)| *k);
+            out
+        });
+        let mut all = Vec::with_capacity(graded.len());
+        for (_, i, graded) in graded {
+            let mut out = Vec::with_capacity(graded.len());
+            for g in &graded {
+                let Some(g) = g else {
+                    out.push(None);
+                    continue;
+                };
+                sum.cost_usd += cost_of(g);
+                if g.suspect.is_some() {
+                    sum.suspect += 1;
+                }
+                if g.verdict.error {
+                    sum.errors += 1;
+                    if sum.first_error.is_none() {
+                        sum.first_error = Some(g.verdict.reason.clone());
+                    }
+                    out.push(None);
+                } else {
+                    out.push(Some(g.verdict.pass));
+                }
+            }
+            all.push((i, out));
         }
-        Some(out)
+        all
     }
 }
+
+/// Sampled calls graded at once (the judge provider's own `concurrency` and rate limits
+/// still apply to the requests).
+const WAVE: usize = 16;
 
 fn cost_of(g: &Graded) -> f64 {
     g.cost_usd + g.children.iter().flatten().map(cost_of).sum::<f64>()

@@ -281,7 +281,8 @@ fn the_budget_stops_sampling_and_the_report_says_so() {
 
 #[test]
 fn a_drift_only_the_judge_sees_is_drift() {
-    let mock = MockProvider::start(judge);
+    // A judge that takes its time: sampled calls are graded concurrently.
+    let mock = MockProvider::start(|s: &Seen| (judge(s).0, Duration::from_millis(10)));
     let s = sim(21, 20);
     let r = repo(&mock.url, &judge_only_drift(&s, 10));
     let base = [
@@ -309,6 +310,10 @@ fn a_drift_only_the_judge_sees_is_drift() {
         p["why"].as_str().unwrap().contains("metric tone (judge)"),
         "{}",
         p["why"]
+    );
+    assert!(
+        mock.max_in_flight() > 1,
+        "judge requests were sent one at a time"
     );
 }
 

@@ -872,4 +872,48 @@ mod tests {
             assert_eq!(r.verdict, want, "{}", r.why);
         }
     }
+
+    #[test]
+    fn a_judged_metric_is_tested_on_the_sampled_calls_only() {
+        let rubric = Assertion::from_raw(&crate::assert::RawAssertion {
+            kind: "llm-rubric".into(),
+            value: Some(serde_json::json!("polite")),
+            metric: Some("tone".into()),
+            ..crate::assert::RawAssertion::default()
+        })
+        .expect("valid");
+        let checks = Checks {
+            judged: vec![rubric],
+            judged_group_of: vec![0],
+            judged_groups: vec!["tone (judge)".into()],
+            ..Checks::default()
+        };
+        assert_eq!(checks.tests(), 6, "five fixed metrics and the judged one");
+        let mut m = Monitor::new(settings(Reference::Previous), &checks);
+        // 1400 calls a week; one in ten judged: passing in week one, failing in week two.
+        for week in 0..2 {
+            for i in 0..1400 {
+                let mut o = checks.observe(&call("Sure, here is how to reset it."));
+                if i % 10 == 0 {
+                    checks.add_judged(&mut o, &[Some(week == 0)]);
+                }
+                m.add_observation(week * 7 * DAY_MS + i * 7 * DAY_MS / 1400, 1, &o);
+            }
+        }
+        let r = m.finish("p", |_| None);
+        let w = &r.versions[0].windows[1];
+        assert_eq!(w.n, 1400);
+        assert_eq!(w.judged, 140);
+        assert_eq!(w.judged_metrics["tone (judge)"], 0.0);
+        let t = w
+            .tests
+            .iter()
+            .find(|t| t.metric == "metric tone (judge)")
+            .unwrap();
+        assert!(t.drift);
+        // The interval is that of 140 calls, not 1400: wider than 1400 would give.
+        let n140 = bernoulli_cs(0, 140, w.alpha.unwrap() / 6.0 / 2.0);
+        assert!((t.current_interval.1 - n140.1).abs() < 1e-12, "{t:?}");
+        assert_eq!(r.verdict, Verdict::Drift);
+    }
 }

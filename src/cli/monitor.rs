@@ -316,6 +316,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             // Newest first, in waves of concurrent requests, each call's worst case reserved
             // against the caps before it is sent.
             let mut queue = pending.into_iter().rev().peekable();
+            // Each version's template, to show the judge the request the call answered.
+            let mut templates: std::collections::HashMap<u32, Option<crate::template::Prompt>> =
+                std::collections::HashMap::new();
             while sum.stopped.is_none() {
                 let mut wave = Vec::new();
                 let (mut requests, mut usd) = (0, 0.0);
@@ -334,7 +337,21 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     requests += r;
                     usd += u;
                     let (i, output, _) = queue.next().expect("peeked");
-                    wave.push((i, output, vars));
+                    let version = kept[i].1;
+                    let template = templates.entry(version).or_insert_with(|| {
+                        lock.get(name, version)
+                            .and_then(|e| res.load_version(e).ok())
+                    });
+                    // Calls whose vars do not render the template go without the request.
+                    let messages = template
+                        .as_ref()
+                        .and_then(|t| {
+                            let full = crate::template::check_vars(&t.inputs, &vars).ok()?;
+                            t.render(&reg.settings.prompts_dir, &full).ok()
+                        })
+                        .unwrap_or_default();
+                    sum.without_request += u64::from(messages.is_empty());
+                    wave.push((i, output, vars, messages));
                 }
                 if wave.is_empty() {
                     break;
@@ -667,19 +684,24 @@ impl Sampler {
     fn grade_wave(
         &self,
         checks: &Checks,
-        wave: Vec<(usize, String, serde_json::Map<String, serde_json::Value>)>,
+        wave: Vec<(
+            usize,
+            String,
+            serde_json::Map<String, serde_json::Value>,
+            Vec<crate::template::Message>,
+        )>,
         sum: &mut JudgeSummary,
     ) -> Vec<(usize, Vec<Option<bool>>)> {
         let assertions = Arc::new(checks.judged.clone());
         let graded = self.runtime.block_on(async {
             let mut set = tokio::task::JoinSet::new();
-            for (k, (i, output, vars)) in wave.into_iter().enumerate() {
+            for (k, (i, output, vars, messages)) in wave.into_iter().enumerate() {
                 let (judge, writer, assertions) =
                     (self.judge.clone(), self.writer.clone(), assertions.clone());
                 set.spawn(async move {
                     let input = JudgeInput {
                         assertions: &assertions,
-                        messages: &[],
+                        messages: &messages,
                         vars: &vars,
                     };
                     let emit = |a: crate::provider::Answered| {

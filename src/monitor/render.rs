@@ -51,6 +51,9 @@ pub struct JudgeSummary {
     pub offline: u64,
     /// Judge spend, USD.
     pub cost_usd: f64,
+    /// Judged calls whose vars do not render their version's template: the judge saw no
+    /// request (no QUESTION) for them.
+    pub without_request: u64,
     /// Verdicts that were ERROR (not counted in the judged metrics).
     pub errors: u64,
     /// The first ERROR's reason.
@@ -78,6 +81,12 @@ impl JudgeSummary {
         );
         if let Some(b) = self.budget_usd {
             s.push_str(&format!(" of a ${b:.4} budget"));
+        }
+        if self.without_request > 0 {
+            s.push_str(&format!(
+                "; {} call(s) judged without their request (their vars do not render the template)",
+                self.without_request
+            ));
         }
         if self.offline > 0 {
             s.push_str(&format!("; {} replayed offline", self.offline));

@@ -31,15 +31,16 @@ fn fenced_output(judge_text: &str) -> String {
 /// refusal.
 fn judge(s: &Seen) -> (Reply, Duration) {
     assert!(s.is_judge(), "only the judge is called by monitor");
-    let out = fenced_output(&s.user_text());
+    let text = all_text(s);
+    let out = fenced_output(&text);
     let pass = !out.contains("Best wishes!") && !out.contains("can't help with that request");
-    (
-        Reply::Text(
-            json!({"reasoning": "read the reply", "pass": pass, "score": if pass { 0.9 } else { 0.1 }})
-                .to_string(),
-        ),
-        Duration::ZERO,
-    )
+    // A yes/no question (`model-graded-closedqa`) takes no score.
+    let verdict = if text.contains("<<<QUESTION ") {
+        json!({"reasoning": "read the reply", "pass": pass})
+    } else {
+        json!({"reasoning": "read the reply", "pass": pass, "score": if pass { 0.9 } else { 0.1 }})
+    };
+    (Reply::Text(verdict.to_string()), Duration::ZERO)
 }
 
 /// The bundled example, judged by the mock at `url` (priced), with its rubric naming the
@@ -109,6 +110,19 @@ fn sampled(seed: u64, id: &str, rate: f64) -> bool {
     let d = h.finalize();
     let v = u64::from_be_bytes(d[..8].try_into().unwrap()) >> 11;
     (v as f64) < rate * (1u64 << 53) as f64
+}
+
+/// Every message of a request, one after another.
+fn all_text(s: &Seen) -> String {
+    s.body["messages"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter_map(|x| x["content"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
 }
 
 fn judge_requests(mock: &MockProvider) -> usize {
@@ -452,4 +466,59 @@ fn against_the_release_evidence_the_judged_metric_uses_the_eval_runs_verdicts() 
         "{}",
         v["prompts"][0]["why"]
     );
+}
+
+#[test]
+fn the_judge_sees_the_request_rendered_from_the_calls_vars() {
+    let mock = MockProvider::start(judge);
+    // The template also needs `product`; four calls have it, one does not (it goes to the
+    // judge without the request).
+    let traffic: String = sim(1, 5)
+        .jsonl()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            if i > 0 {
+                v["vars"]["product"] = json!("Acme Shop");
+            }
+            v.to_string() + "\n"
+        })
+        .collect();
+    let r = repo(&mock.url, &traffic);
+    let suite = r.read("evals-example/support-reply.yaml").replace(
+        "  - type: cost\n",
+        "  - type: model-graded-closedqa\n    value: The reply answers the customer's question.\n    metric: answers\n  - type: cost\n",
+    );
+    r.write("evals-example/support-reply.yaml", &suite);
+    let run = r.llmops(&[
+        "monitor",
+        "support-reply",
+        "--reference",
+        "previous",
+        "--judge-sample",
+        "1",
+        "--format",
+        "json",
+    ]);
+    let v = parse(&run);
+    assert_eq!(
+        v["prompts"][0]["judged_groups"],
+        json!(["tone (judge)", "answers (judge)"])
+    );
+    assert_eq!(v["judge"]["calls"], 10, "{}", v["judge"]);
+    let closedqa: Vec<String> = mock
+        .requests()
+        .iter()
+        .map(all_text)
+        .filter(|t| t.contains("<<<QUESTION "))
+        .collect();
+    assert_eq!(closedqa.len(), 5);
+    // The question is the version's template rendered with the call's vars.
+    let rendered = closedqa
+        .iter()
+        .filter(|t| t.contains("Where is my order?"))
+        .count();
+    assert_eq!(rendered, 4, "{closedqa:#?}");
+    assert_eq!(v["judge"]["without_request"], 1, "{}", v["judge"]);
 }

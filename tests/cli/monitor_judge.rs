@@ -203,6 +203,13 @@ fn the_sample_is_deterministic_and_a_second_run_asks_the_judge_nothing() {
     assert_eq!(second["judge"]["cached"], want as u64);
     assert_eq!(second["judge"]["cost_usd"], 0.0);
     assert_eq!(judge_requests(&mock), want, "no new judge request");
+    eprintln!(
+        "monitor judge at 25% of {} calls: first run {} request(s), second run {} ({} cached)",
+        s.calls().len(),
+        j["calls"],
+        second["judge"]["calls"],
+        second["judge"]["cached"]
+    );
     assert_eq!(
         second["prompts"][0]["versions"], v["prompts"][0]["versions"],
         "the same verdicts"
@@ -240,7 +247,7 @@ fn the_budget_stops_sampling_and_the_report_says_so() {
         "--judge-sample",
         "1",
         "--judge-budget",
-        "0.01",
+        "0.03",
         "--format",
         "json",
     ]);
@@ -248,20 +255,25 @@ fn the_budget_stops_sampling_and_the_report_says_so() {
     let j = &v["judge"];
     assert_eq!(j["sampled"], 140, "{j}");
     let judged = j["judged"].as_u64().unwrap();
-    assert!(judged > 0 && judged < 140, "{j}");
-    assert!(j["cost_usd"].as_f64().unwrap() <= 0.01, "{j}");
+    // Spend is counted as it really was; only the last call's worst case is held back.
+    assert!(judged >= 20 && judged < 140, "{j}");
+    assert!(j["cost_usd"].as_f64().unwrap() <= 0.03, "{j}");
     assert!(
         j["stopped"].as_str().unwrap().contains("`--judge-budget`"),
         "{j}"
     );
     assert_eq!(judge_requests(&mock) as u64, judged);
+    eprintln!(
+        "monitor judge budget $0.03: {judged} of 140 sampled calls judged, ${} spent; {}",
+        j["cost_usd"], j["stopped"]
+    );
     let md = r.llmops(&[
         "monitor",
         "support-reply",
         "--judge-sample",
         "1",
         "--judge-budget",
-        "0.01",
+        "0.03",
         "--format",
         "markdown",
     ]);

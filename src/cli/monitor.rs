@@ -684,12 +684,7 @@ impl Sampler {
     fn grade_wave(
         &self,
         checks: &Checks,
-        wave: Vec<(
-            usize,
-            String,
-            serde_json::Map<String, serde_json::Value>,
-            Vec<crate::template::Message>,
-        )>,
+        wave: Vec<Sampled>,
         sum: &mut JudgeSummary,
     ) -> Vec<(usize, Vec<Option<bool>>)> {
         let assertions = Arc::new(checks.judged.clone());
@@ -756,6 +751,14 @@ impl Sampler {
         all
     }
 }
+
+/// A sampled call to grade: its index among the prompt's calls, output, vars and request.
+type Sampled = (
+    usize,
+    String,
+    serde_json::Map<String, serde_json::Value>,
+    Vec<crate::template::Message>,
+);
 
 /// Sampled calls graded at once (the judge provider's own `concurrency` and rate limits
 /// still apply to the requests).

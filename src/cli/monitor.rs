@@ -280,8 +280,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     for (name, checks) in names.iter().zip(&all_checks) {
         let mut m = Monitor::new(settings.clone(), checks);
         let judge_here = sampler.as_ref().filter(|_| !checks.judged.is_empty());
-        // With the judge, observations are kept until the sampled calls are graded
-        // (newest first, so a cap spends on the current window first).
+        // With the judge, a sampled call's observation waits (with its output and vars) until
+        // the sample is graded, newest first so a cap spends on the current window first; the
+        // other calls stream through.
         let mut kept: Vec<(i64, u32, Observation)> = Vec::new();
         let mut pending: Vec<(usize, String, serde_json::Value)> = Vec::new();
         lock_store().visit_calls(name, settings.since_ms, |c| {
@@ -297,17 +298,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 tokens,
             };
             match judge_here {
-                None => m.add(c.ts_ms, c.version, &call),
-                Some(j) => {
-                    if c.ts_ms < settings.since_ms {
-                        return Ok(());
-                    }
+                Some(j)
+                    if c.ts_ms >= settings.since_ms && sampled(j.seed, name, &c.key, j.rate) =>
+                {
                     let o = checks.observe(&call);
-                    if sampled(j.seed, name, &c.key, j.rate) {
-                        pending.push((kept.len(), c.output, c.vars));
-                    }
+                    // The version's windows start at its first call, sampled or not.
+                    m.start_version(c.ts_ms, c.version);
+                    pending.push((kept.len(), c.output, c.vars));
                     kept.push((c.ts_ms, c.version, o));
                 }
+                _ => m.add(c.ts_ms, c.version, &call),
             }
             Ok(())
         })?;

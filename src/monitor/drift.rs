@@ -563,18 +563,28 @@ impl<'c> Monitor<'c> {
         self.add_observation(ts_ms, version, &o);
     }
 
-    /// Add one call already scored with this monitor's checks.
-    pub fn add_observation(&mut self, ts_ms: i64, version: u32, o: &Observation) {
+    /// Note a call of `version` at `ts_ms` whose observation is added later (after the
+    /// judge): the version's windows start at its first call, whatever order calls are added.
+    pub fn start_version(&mut self, ts_ms: i64, version: u32) {
         if ts_ms < self.settings.since_ms {
             return;
         }
         let since = self.settings.since_ms;
-        let (origin, windows) = self.versions.entry(version).or_insert_with(|| {
+        self.versions.entry(version).or_insert_with(|| {
             (
                 ts_ms.max(since).div_euclid(DAY_MS) * DAY_MS,
                 BTreeMap::new(),
             )
         });
+    }
+
+    /// Add one call already scored with this monitor's checks.
+    pub fn add_observation(&mut self, ts_ms: i64, version: u32, o: &Observation) {
+        if ts_ms < self.settings.since_ms {
+            return;
+        }
+        self.start_version(ts_ms, version);
+        let (origin, windows) = self.versions.get_mut(&version).expect("started");
         let k = (ts_ms - *origin).div_euclid(self.settings.window_ms);
         windows.entry(k).or_default().add(o);
         if self.newest.is_none_or(|(t, _)| ts_ms >= t) {

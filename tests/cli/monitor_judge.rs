@@ -341,6 +341,16 @@ fn a_drift_only_the_judge_sees_is_drift() {
         mock.max_in_flight() > 1,
         "judge requests were sent one at a time"
     );
+    // The same windows, with the same calls, as without the judge.
+    let cut = |v: &Value| -> Vec<(Value, Value)> {
+        v["prompts"][0]["versions"][0]["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| (w["start"].clone(), w["n"].clone()))
+            .collect()
+    };
+    assert_eq!(cut(&v), cut(&blind));
 }
 
 #[test]

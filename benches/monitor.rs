@@ -43,7 +43,7 @@ fn checks() -> Checks {
     };
     let reg = llmops::registry::Registry::open(&open, None).expect("the bundled registry");
     let (suites, _) = reg.suites().expect("suites");
-    Checks::for_prompt("support-reply", &suites)
+    Checks::for_prompt("support-reply", &suites, false)
 }
 
 fn settings() -> Settings {

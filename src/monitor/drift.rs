@@ -78,13 +78,27 @@ pub struct Checks {
     pub groups: Vec<String>,
     /// Assertions left out, and why.
     pub left_out: Vec<String>,
+    /// Model-graded assertions the judge grades on sampled calls (`--judge-sample`).
+    pub judged: Vec<Assertion>,
+    judged_group_of: Vec<usize>,
+    /// Their metric names, in first-seen order.
+    pub judged_groups: Vec<String>,
 }
 
 /// Why `a` is not scored on ingested production calls, if it is not: those calls carry no
 /// expected answer, tool calls or log-probabilities, and monitor runs no judge or program.
-fn not_on_production(a: &crate::assert::Assertion) -> Option<&'static str> {
+fn not_on_production(a: &crate::assert::Assertion, judge: bool) -> Option<&'static str> {
+    if a.kind == Kind::Pairwise {
+        return Some("compares with a baseline output, which production calls do not have");
+    }
+    if a.kind.is_model_graded() && a.kind.is_cross_variant() {
+        return Some("compares a suite's variants");
+    }
+    if a.kind.is_model_graded() && judge {
+        return None;
+    }
     if a.kind.is_model_graded() {
-        return Some("model-graded (the judge is not run on production calls)");
+        return Some("model-graded (judged only with `--judge-sample`)");
     }
     if a.kind.is_cross_variant() {
         return Some("compares a suite's variants");
@@ -105,7 +119,15 @@ fn not_on_production(a: &crate::assert::Assertion) -> Option<&'static str> {
             Some("needs log-probabilities, which ingested records do not carry")
         }
         Kind::AssertSet => match &a.check {
-            crate::assert::Check::Set(items) => items.iter().find_map(not_on_production),
+            crate::assert::Check::Set(items) => items
+                .iter()
+                .find_map(|i| not_on_production(i, false))
+                .or_else(|| {
+                    crate::assert::cross::any(std::slice::from_ref(a), &|a| {
+                        a.kind.is_model_graded()
+                    })
+                    .then_some("grades items with the judge inside a set")
+                }),
             _ => None,
         },
         _ => None,
@@ -116,21 +138,36 @@ fn not_on_production(a: &crate::assert::Assertion) -> Option<&'static str> {
 const MAX_GROUPS: usize = 16;
 
 impl Checks {
-    /// The checks for `prompt` from `suites`.
-    pub fn for_prompt(prompt: &str, suites: &[Suite]) -> Checks {
+    /// The checks for `prompt` from `suites`; with `judge`, model-graded assertions are kept
+    /// apart for the judge (see [`Checks::judged`]).
+    pub fn for_prompt(prompt: &str, suites: &[Suite], judge: bool) -> Checks {
         let mut c = Checks::default();
         for s in suites
             .iter()
             .filter(|s| s.variants.iter().any(|v| v.prompt == prompt))
         {
             for a in &s.assertions {
-                let why = not_on_production(a);
+                let why = not_on_production(a, judge);
                 if let Some(why) = why {
                     c.left_out
                         .push(format!("{}: `{}` {why}", s.path, a.display_kind()));
                     continue;
                 }
                 let name = a.metric.clone().unwrap_or_else(|| a.display_kind());
+                if a.kind.is_model_graded() {
+                    let name = format!("{name} (judge)");
+                    let g = match c.judged_groups.iter().position(|g| *g == name) {
+                        Some(g) => g,
+                        None if c.judged_groups.len() < MAX_GROUPS => {
+                            c.judged_groups.push(name);
+                            c.judged_groups.len() - 1
+                        }
+                        None => usize::MAX,
+                    };
+                    c.judged.push(a.clone());
+                    c.judged_group_of.push(g);
+                    continue;
+                }
                 let g = match c.groups.iter().position(|g| *g == name) {
                     Some(g) => g,
                     None if c.groups.len() < MAX_GROUPS => {
@@ -156,10 +193,37 @@ impl Checks {
     pub fn tests(&self) -> u64 {
         let base = 5; // refusal rate, output length, tokens, cost, p95 latency
         if self.any() {
-            base + 2 + self.groups.len() as u64
+            base + 2 + self.groups.len() as u64 + self.judged_groups.len() as u64
         } else {
-            base
+            base + self.judged_groups.len() as u64
         }
+    }
+
+    /// Fold the judge's verdicts on one sampled call (aligned with [`Checks::judged`]; None:
+    /// not graded, an ERROR or a stop) into its observation. A SUSPECT verdict does not pass.
+    pub fn add_judged(&self, o: &mut Observation, verdicts: &[Option<bool>]) {
+        let mut groups: Vec<Option<bool>> = vec![None; self.judged_groups.len()];
+        for (v, g) in verdicts.iter().zip(&self.judged_group_of) {
+            let (Some(v), Some(slot)) = (v, groups.get_mut(*g)) else {
+                continue;
+            };
+            *slot = Some(slot.unwrap_or(true) && *v);
+        }
+        // A call whose every verdict was an ERROR is not a judged call.
+        if groups.iter().any(Option::is_some) {
+            o.judged = Some(groups);
+        }
+    }
+
+    /// The judged metric group of `(display kind, metric)` as stored in an eval run's score
+    /// rows, if the judge grades it here.
+    pub fn judged_group(&self, kind: &str, metric: Option<&str>) -> Option<usize> {
+        self.judged
+            .iter()
+            .zip(&self.judged_group_of)
+            .find(|(a, _)| a.display_kind() == kind && a.metric.as_deref() == metric)
+            .map(|(_, g)| *g)
+            .filter(|g| *g < self.judged_groups.len())
     }
 
     /// Score one call.
@@ -198,6 +262,7 @@ impl Checks {
             pass: scored.then_some(all),
             score: (scored && weights > 0.0).then(|| (weighted / weights).clamp(0.0, 1.0)),
             groups: if scored { groups } else { Vec::new() },
+            judged: None,
             refusal: crate::assert::refusal::is_refusal(call.output, call.finish_reason),
             length: call.output.chars().count() as f32,
             tokens: call.tokens.map(|t| t as f32),
@@ -230,6 +295,9 @@ pub struct Observation {
     pub score: Option<f64>,
     /// Per metric group: every assertion in it passed.
     pub groups: Vec<bool>,
+    /// Sampled for the judge: per judged metric group, every verdict in it passed (None: no
+    /// verdict). None: not sampled.
+    pub judged: Option<Vec<Option<bool>>>,
     /// The output is a refusal.
     pub refusal: bool,
     /// Output length in characters.
@@ -249,6 +317,8 @@ pub struct Agg {
     pass: (u64, u64),
     score: (f64, u64),
     groups: Vec<(u64, u64)>,
+    judged_n: u64,
+    judged: Vec<(u64, u64)>,
     refusal: u64,
     length: Vec<f32>,
     tokens: Vec<f32>,
@@ -275,6 +345,10 @@ impl Agg {
             slot.0 += u64::from(*p);
             slot.1 += 1;
         }
+        if let Some(j) = &o.judged {
+            self.judged_n += 1;
+            self.add_judged(j);
+        }
         self.refusal += u64::from(o.refusal);
         self.length.push(o.length);
         self.tokens.extend(o.tokens);
@@ -295,6 +369,14 @@ impl Agg {
             a.0 += b.0;
             a.1 += b.1;
         }
+        self.judged_n += o.judged_n;
+        if self.judged.len() < o.judged.len() {
+            self.judged.resize(o.judged.len(), (0, 0));
+        }
+        for (a, b) in self.judged.iter_mut().zip(&o.judged) {
+            a.0 += b.0;
+            a.1 += b.1;
+        }
         self.refusal += o.refusal;
         self.length.extend_from_slice(&o.length);
         self.tokens.extend_from_slice(&o.tokens);
@@ -305,6 +387,24 @@ impl Agg {
     /// Calls counted.
     pub fn n(&self) -> u64 {
         self.n
+    }
+
+    /// Count one judged call's verdicts per judged metric group (None: no verdict).
+    pub fn add_judged(&mut self, groups: &[Option<bool>]) {
+        if self.judged.len() < groups.len() {
+            self.judged.resize(groups.len(), (0, 0));
+        }
+        for (slot, p) in self.judged.iter_mut().zip(groups) {
+            if let Some(p) = p {
+                slot.0 += u64::from(*p);
+                slot.1 += 1;
+            }
+        }
+    }
+
+    /// Note one judged reference sample (an eval result with judge verdicts).
+    pub fn count_judged(&mut self) {
+        self.judged_n += 1;
     }
 }
 
@@ -371,6 +471,10 @@ pub struct Window {
     pub score: Option<f64>,
     /// Per metric group, the share passing.
     pub metrics: BTreeMap<String, f64>,
+    /// Sampled calls with at least one judge verdict (the n of the judged metrics).
+    pub judged: u64,
+    /// Per judged metric group, the share of sampled calls passing.
+    pub judged_metrics: BTreeMap<String, f64>,
     /// Share of refusals.
     pub refusal_rate: Option<f64>,
     /// Mean output length (characters).
@@ -421,6 +525,8 @@ pub struct PromptReport {
     pub why: String,
     /// Metric groups tested beyond the fixed ones.
     pub metric_groups: Vec<String>,
+    /// Metric groups the judge grades on sampled calls (`--judge-sample`).
+    pub judged_groups: Vec<String>,
     /// Assertions left out of scoring, and why.
     pub left_out: Vec<String>,
     /// Every version with calls in the period.
@@ -457,18 +563,28 @@ impl<'c> Monitor<'c> {
         self.add_observation(ts_ms, version, &o);
     }
 
-    /// Add one call already scored with this monitor's checks.
-    pub fn add_observation(&mut self, ts_ms: i64, version: u32, o: &Observation) {
+    /// Note a call of `version` at `ts_ms` whose observation is added later (after the
+    /// judge): the version's windows start at its first call, whatever order calls are added.
+    pub fn start_version(&mut self, ts_ms: i64, version: u32) {
         if ts_ms < self.settings.since_ms {
             return;
         }
         let since = self.settings.since_ms;
-        let (origin, windows) = self.versions.entry(version).or_insert_with(|| {
+        self.versions.entry(version).or_insert_with(|| {
             (
                 ts_ms.max(since).div_euclid(DAY_MS) * DAY_MS,
                 BTreeMap::new(),
             )
         });
+    }
+
+    /// Add one call already scored with this monitor's checks.
+    pub fn add_observation(&mut self, ts_ms: i64, version: u32, o: &Observation) {
+        if ts_ms < self.settings.since_ms {
+            return;
+        }
+        self.start_version(ts_ms, version);
+        let (origin, windows) = self.versions.get_mut(&version).expect("started");
         let k = (ts_ms - *origin).div_euclid(self.settings.window_ms);
         windows.entry(k).or_default().add(o);
         if self.newest.is_none_or(|(t, _)| ts_ms >= t) {
@@ -505,7 +621,7 @@ impl<'c> Monitor<'c> {
                     ),
                 };
                 let start = origin + k * s.window_ms;
-                let mut w = describe(k, start, start + s.window_ms, cur, &self.checks.groups);
+                let mut w = describe(k, start, start + s.window_ms, cur, self.checks);
                 match reference {
                     None => {
                         w.why = match s.reference {
@@ -518,7 +634,7 @@ impl<'c> Monitor<'c> {
                     Some(r) => {
                         let a = window_alpha(s.alpha, j);
                         w.alpha = Some(a);
-                        w.tests = compare(cur, r, a / m as f64, &self.checks.groups);
+                        w.tests = compare(cur, r, a / m as f64, self.checks);
                         let drifted: Vec<&str> = w
                             .tests
                             .iter()
@@ -575,13 +691,15 @@ impl<'c> Monitor<'c> {
             version,
             why,
             metric_groups: self.checks.groups.clone(),
+            judged_groups: self.checks.judged_groups.clone(),
             left_out: self.checks.left_out.clone(),
             versions,
         }
     }
 }
 
-fn describe(k: i64, start: i64, end: i64, a: &Agg, groups: &[String]) -> Window {
+fn describe(k: i64, start: i64, end: i64, a: &Agg, checks: &Checks) -> Window {
+    let groups = &checks.groups;
     let time = |ms: i64| crate::store::rfc3339(ms.div_euclid(1000), 0);
     Window {
         index: k,
@@ -593,6 +711,13 @@ fn describe(k: i64, start: i64, end: i64, a: &Agg, groups: &[String]) -> Window 
         metrics: groups
             .iter()
             .zip(&a.groups)
+            .filter_map(|(g, (s, n))| Some((g.clone(), ratio(*s, *n)?)))
+            .collect(),
+        judged: a.judged_n,
+        judged_metrics: checks
+            .judged_groups
+            .iter()
+            .zip(&a.judged)
             .filter_map(|(g, (s, n))| Some((g.clone(), ratio(*s, *n)?)))
             .collect(),
         refusal_rate: ratio(a.refusal, a.n),
@@ -652,7 +777,8 @@ fn exceeds(metric: &str, cur: &[f32], reference: &[f32], q: f64, a: f64) -> Test
     }
 }
 
-fn compare(cur: &Agg, r: &Agg, a: f64, groups: &[String]) -> Vec<Test> {
+fn compare(cur: &Agg, r: &Agg, a: f64, checks: &Checks) -> Vec<Test> {
+    let groups = &checks.groups;
     let mut tests = Vec::new();
     if r.pass.1 > 0 || cur.pass.1 > 0 {
         tests.push(proportion("pass rate", cur.pass, r.pass, a));
@@ -673,6 +799,12 @@ fn compare(cur: &Agg, r: &Agg, a: f64, groups: &[String]) -> Vec<Test> {
             let rr = r.groups.get(i).copied().unwrap_or((0, 0));
             tests.push(proportion(&format!("metric {g}"), c, rr, a));
         }
+    }
+    // Judged metrics: on the sampled calls only (n is the number judged, never every call).
+    for (i, g) in checks.judged_groups.iter().enumerate() {
+        let c = cur.judged.get(i).copied().unwrap_or((0, 0));
+        let rr = r.judged.get(i).copied().unwrap_or((0, 0));
+        tests.push(proportion(&format!("metric {g}"), c, rr, a));
     }
     tests.push(proportion(
         "refusal rate",
@@ -749,5 +881,49 @@ mod tests {
             let r = m.finish("p", |_| None);
             assert_eq!(r.verdict, want, "{}", r.why);
         }
+    }
+
+    #[test]
+    fn a_judged_metric_is_tested_on_the_sampled_calls_only() {
+        let rubric = Assertion::from_raw(&crate::assert::RawAssertion {
+            kind: "llm-rubric".into(),
+            value: Some(serde_json::json!("polite")),
+            metric: Some("tone".into()),
+            ..crate::assert::RawAssertion::default()
+        })
+        .expect("valid");
+        let checks = Checks {
+            judged: vec![rubric],
+            judged_group_of: vec![0],
+            judged_groups: vec!["tone (judge)".into()],
+            ..Checks::default()
+        };
+        assert_eq!(checks.tests(), 6, "five fixed metrics and the judged one");
+        let mut m = Monitor::new(settings(Reference::Previous), &checks);
+        // 1400 calls a week; one in ten judged: passing in week one, failing in week two.
+        for week in 0..2 {
+            for i in 0..1400 {
+                let mut o = checks.observe(&call("Sure, here is how to reset it."));
+                if i % 10 == 0 {
+                    checks.add_judged(&mut o, &[Some(week == 0)]);
+                }
+                m.add_observation(week * 7 * DAY_MS + i * 7 * DAY_MS / 1400, 1, &o);
+            }
+        }
+        let r = m.finish("p", |_| None);
+        let w = &r.versions[0].windows[1];
+        assert_eq!(w.n, 1400);
+        assert_eq!(w.judged, 140);
+        assert_eq!(w.judged_metrics["tone (judge)"], 0.0);
+        let t = w
+            .tests
+            .iter()
+            .find(|t| t.metric == "metric tone (judge)")
+            .unwrap();
+        assert!(t.drift);
+        // The interval is that of 140 calls, not 1400: wider than 1400 would give.
+        let n140 = bernoulli_cs(0, 140, w.alpha.unwrap() / 6.0 / 2.0);
+        assert!((t.current_interval.1 - n140.1).abs() < 1e-12, "{t:?}");
+        assert_eq!(r.verdict, Verdict::Drift);
     }
 }

@@ -20,8 +20,132 @@ pub struct MonitorReport {
     pub since: Option<String>,
     /// Family-wise false-alarm rate per prompt.
     pub alpha: f64,
+    /// What the judge did (`--judge-sample`); absent when it was not asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeSummary>,
     /// Per prompt.
     pub prompts: Vec<PromptReport>,
+}
+
+/// The judge's part of a monitor run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JudgeSummary {
+    /// Share of calls sampled (`--judge-sample`).
+    pub sample_rate: f64,
+    /// The sampling seed (`--judge-seed`).
+    pub seed: u64,
+    /// The spend cap, USD (`--judge-budget`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
+    /// The cap on judge calls (`--judge-max-calls`).
+    pub max_calls: u64,
+    /// Calls the sample picked.
+    pub sampled: u64,
+    /// Sampled calls graded (the rest were left when a cap stopped sampling).
+    pub judged: u64,
+    /// Requests sent to the judge.
+    pub calls: u64,
+    /// Verdicts taken from the judge cache.
+    pub cached: u64,
+    /// Verdicts replayed from recordings (an offline judge such as `replay`).
+    pub offline: u64,
+    /// Judge spend, USD.
+    pub cost_usd: f64,
+    /// Judged calls whose vars do not render their version's template: the judge saw no
+    /// request (no QUESTION) for them.
+    pub without_request: u64,
+    /// Verdicts that were ERROR (not counted in the judged metrics).
+    pub errors: u64,
+    /// The first ERROR's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+    /// Verdicts marked SUSPECT (an injection attempt in the output): counted as failing.
+    pub suspect: u64,
+    /// Why sampling stopped before every sampled call was judged, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+impl JudgeSummary {
+    /// One line for people.
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "judge: {:.0}% sampled (seed {}): {} call(s) sampled, {} judged; {} judge request(s), {} cached, ${:.4}",
+            self.sample_rate * 100.0,
+            self.seed,
+            self.sampled,
+            self.judged,
+            self.calls,
+            self.cached,
+            self.cost_usd
+        );
+        if let Some(b) = self.budget_usd {
+            s.push_str(&format!(" of a ${b:.4} budget"));
+        }
+        if self.without_request > 0 {
+            s.push_str(&format!(
+                "; {} call(s) judged without their request (their vars do not render the template)",
+                self.without_request
+            ));
+        }
+        if self.offline > 0 {
+            s.push_str(&format!("; {} replayed offline", self.offline));
+        }
+        if self.errors > 0 {
+            s.push_str(&format!("; {} ERROR verdict(s) not counted", self.errors));
+            if let Some(e) = &self.first_error {
+                s.push_str(&format!(" (first: {e})"));
+            }
+        }
+        if self.suspect > 0 {
+            s.push_str(&format!(
+                "; {} SUSPECT verdict(s) (injection attempt) counted as failing",
+                self.suspect
+            ));
+        }
+        if let Some(why) = &self.stopped {
+            s.push_str(&format!(
+                "; sampling stopped: {why}; {} sampled call(s) not judged",
+                self.sampled - self.judged
+            ));
+        }
+        s
+    }
+}
+
+/// Per prompt: the judged calls and the judged metrics of the current window.
+fn judged_line(p: &PromptReport) -> Option<String> {
+    let judged: u64 = p
+        .versions
+        .iter()
+        .flat_map(|v| &v.windows)
+        .map(|w| w.judged)
+        .sum();
+    if p.judged_groups.is_empty() {
+        return None;
+    }
+    let w = p
+        .versions
+        .iter()
+        .find(|v| v.version == p.version)
+        .and_then(|v| v.windows.last());
+    let current: Vec<String> = w
+        .map(|w| {
+            w.judged_metrics
+                .iter()
+                .map(|(g, r)| format!("{g} {}", pct(Some(*r))))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "judged: {judged} call(s) with a verdict; current window: {}{}",
+        w.map_or(0, |w| w.judged),
+        if current.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", current.join(", "))
+        }
+    ))
 }
 
 /// The JSON schema name.
@@ -150,10 +274,18 @@ pub fn text(r: &MonitorReport, layout: Layout) -> String {
             out.push_str(&layout.wrap(&format!("  drift: {d}"), "    "));
             out.push('\n');
         }
+        if let Some(j) = judged_line(p) {
+            out.push_str(&layout.wrap(&format!("  {j}"), "    "));
+            out.push('\n');
+        }
         for l in &p.left_out {
             out.push_str(&layout.wrap(&format!("  not scored: {l}"), "    "));
             out.push('\n');
         }
+        out.push('\n');
+    }
+    if let Some(j) = &r.judge {
+        out.push_str(&layout.wrap(&j.line(), "  "));
         out.push('\n');
     }
     out.push_str(&layout.wrap(summary(r).trim_end(), "  "));
@@ -210,10 +342,16 @@ pub fn markdown(r: &MonitorReport) -> String {
         for d in drifted(p) {
             out.push_str(&format!("- drift: {}\n", md_cell(&d)));
         }
+        if let Some(j) = judged_line(p) {
+            out.push_str(&format!("- {}\n", md_cell(&j)));
+        }
         for l in &p.left_out {
             out.push_str(&format!("- not scored: {}\n", md_cell(l)));
         }
         out.push('\n');
+    }
+    if let Some(j) = &r.judge {
+        out.push_str(&format!("{}\n\n", md_cell(&j.line())));
     }
     out.push_str(&summary(r));
     out

@@ -36,6 +36,7 @@ mod log_at;
 mod malformed;
 mod messages;
 mod monitor;
+mod monitor_judge;
 mod read;
 pub(crate) mod readme;
 mod snapshot;

@@ -1,9 +1,11 @@
 //! What a run would do, without calling anything (`eval --dry-run`): calls, cache hits,
 //! offline answers, estimated tokens and cost per suite and variant.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use super::{plan, Job, Options, Planned};
+use crate::assert::{Assertion, Check, Kind};
 use crate::error::Result;
 use crate::registry::Registry;
 use crate::report::EstimateLine as Line;
@@ -13,8 +15,17 @@ use crate::store::Store;
 /// and judge (a panel asks each of its judges), priced by the judge's model, with the judge
 /// request's prompt estimated from its text and the answer's `max_tokens`, and the verdict at
 /// its `max_tokens`. A cached answer's verdicts are cached with it and are not counted; a
-/// `pairwise` assertion has no other side in `eval` and costs no call.
-fn judge_estimate(reg: &Registry, job: &Job, l: &mut Line) {
+/// `pairwise` assertion has no other side in `eval` and costs no call. `assert-set` items count
+/// as their own assertions. A `select-best` asks each judge twice (both orders) once per case
+/// and sample, with every variant's answer in the request: it is counted on the first of the
+/// case's jobs seen (`compared` remembers them), `variants` answers long.
+fn judge_estimate(
+    reg: &Registry,
+    job: &Job,
+    variants: u64,
+    compared: &mut HashSet<(Arc<str>, String, u32)>,
+    l: &mut Line,
+) {
     let s = &reg.settings;
     let judges: Vec<(Option<String>, Option<String>)> = if s.judge_panel.is_empty() {
         vec![(s.judge_provider.clone(), s.judge_model.clone())]
@@ -30,12 +41,41 @@ fn judge_estimate(reg: &Registry, job: &Job, l: &mut Line) {
         .last()
         .map_or("", |m| m.content.as_str());
     let answer = u64::from(job.request.params.max_tokens.unwrap_or(256));
+    let mut graded: Vec<(&Assertion, u64, u64)> = Vec::new();
     for a in &job.case.assertions {
-        if !a.kind.is_model_graded() || a.kind == crate::assert::Kind::Pairwise {
-            continue;
+        let items: &[Assertion] = match &a.check {
+            Check::Set(items) => items,
+            _ => std::slice::from_ref(a),
+        };
+        for a in items {
+            if a.kind == Kind::SelectBest {
+                let key = (job.suite.clone(), job.case.id.clone(), job.sample);
+                if compared.insert(key) {
+                    graded.push((a, 2, answer * variants.max(1)));
+                }
+            } else if a.kind.is_model_graded() && a.kind != Kind::Pairwise {
+                graded.push((a, 1, answer));
+            }
         }
+    }
+    for (a, asks, answer) in graded {
         let input = crate::judge::estimate_input_tokens(a, question, &job.case.vars, answer);
-        for (provider, model) in &judges {
+        for _ in 0..asks {
+            judge_calls(s, a, &judges, input, l);
+        }
+    }
+}
+
+/// Count one judge request for `a` to each of `judges`, priced at `input` tokens in.
+fn judge_calls(
+    s: &crate::config::Settings,
+    a: &Assertion,
+    judges: &[(Option<String>, Option<String>)],
+    input: u64,
+    l: &mut Line,
+) {
+    {
+        for (provider, model) in judges {
             let provider = a.provider.as_ref().or(provider.as_ref());
             if provider.is_some_and(|p| s.provider_is_offline(p)) {
                 l.judge_offline += 1;
@@ -65,6 +105,11 @@ pub fn estimate(
     store: &Store,
 ) -> Result<Vec<Line>> {
     let mut lines: BTreeMap<(String, String), Line> = BTreeMap::new();
+    let variants: BTreeMap<&str, u64> = planned
+        .iter()
+        .map(|p| (p.suite.name.as_str(), p.suite.variants.len() as u64))
+        .collect();
+    let mut compared = HashSet::new();
     let mut lookup = |fp: &str| store.cached(fp);
     let mut emit = |job: Job| {
         let l = lines
@@ -77,7 +122,8 @@ pub fn estimate(
         l.samples += 1;
         let offline = reg.settings.provider_is_offline(&job.provider);
         if job.cached.is_none() {
-            judge_estimate(reg, &job, l);
+            let n = variants.get(&*job.suite).copied().unwrap_or(1);
+            judge_estimate(reg, &job, n, &mut compared, l);
         }
         if job.cached.is_some() {
             l.cache_hits += 1;

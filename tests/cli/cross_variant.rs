@@ -195,6 +195,27 @@ fn select_best_passes_the_best_variant_and_fails_the_others() {
 }
 
 #[test]
+fn a_dry_run_counts_the_judge_calls_select_best_will_make() {
+    let mock = MockProvider::start(honest);
+    let r = repo(&mock.url, &["B", "A"], 3, SELECT_BEST);
+    let dry = r.llmops(&["eval", "--dry-run", "--format", "json"]);
+    dry.expect(0);
+    let v: Value = serde_json::from_str(&dry.stdout).unwrap();
+    let lines = v
+        .as_array()
+        .unwrap_or_else(|| v["lines"].as_array().unwrap());
+    let estimated: u64 = lines
+        .iter()
+        .map(|l| l["judge_calls"].as_u64().unwrap())
+        .sum();
+    assert_eq!(mock.count(), 0, "a dry run calls nothing");
+    eval(&r, &[]).0.expect(1);
+    // Once per case and sample in each order, however many variants: what the run asked.
+    assert_eq!(estimated, 6, "{v}");
+    assert_eq!(judge_calls(&mock) as u64, estimated);
+}
+
+#[test]
 fn a_position_biased_judge_picks_no_winner() {
     let mock = MockProvider::start(biased);
     let r = repo(&mock.url, &["A", "B"], 1, SELECT_BEST);

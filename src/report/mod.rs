@@ -577,6 +577,11 @@ impl Builder {
         }
     }
 
+    /// The id of the run reported.
+    pub fn run_id(&self) -> i64 {
+        self.run.id
+    }
+
     /// Whether no row came.
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty() && self.current.is_none() && self.pending.is_empty()

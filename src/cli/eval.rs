@@ -191,7 +191,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         .run(Some(x.run_id))?
         .ok_or_else(|| Error::Internal(format!("run {} is not in the store", x.run_id)))?;
     // Row by row: only one case's rows are held at a time, however large the run.
-    let mut builder = report::Builder::new(run);
+    // Only the HTML report shows each case's variables and assertions.
+    let mut builder = report::Builder::new(run).detail(args.format == ReportFormat::Html);
     x.store
         .results_each(x.run_id, &mut |row| builder.push(row))?;
     if builder.is_empty() && x.status == RunStatus::Finished {

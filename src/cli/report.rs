@@ -38,8 +38,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             None => Error::usage_help("no runs yet", "`llmops eval` makes one"),
         });
     };
-    let rows = store.results(run.id)?;
-    let report = crate::report::build(run, &rows);
+    // Row by row: one case's rows at a time; only the HTML report keeps each case's variables
+    // and assertions.
+    let html = args.open || args.format == ReportFormat::Html;
+    let mut builder = crate::report::Builder::new(run).detail(html);
+    store.results_each(builder.run_id(), &mut |row| builder.push(row))?;
+    let report = builder.finish();
     if args.open {
         if !matches!(args.format, ReportFormat::Text | ReportFormat::Html) {
             return Err(Error::usage_help(

@@ -557,6 +557,63 @@ mod tests {
     }
 
     #[test]
+    fn a_report_without_detail_has_the_same_text_json_markdown_and_junit() {
+        let score = |pass: bool| crate::store::ScoreRow {
+            kind: "contains".into(),
+            metric: Some("m".into()),
+            pass,
+            score: if pass { 1.0 } else { 0.0 },
+            weight: 1.0,
+            critical: true,
+            error: false,
+            reason: if pass {
+                "ok".into()
+            } else {
+                "missing `x`".into()
+            },
+            suspect: None,
+            panel: None,
+        };
+        let mut rows = vec![
+            row("a", SampleStatus::Pass),
+            row("b", SampleStatus::Fail),
+            row("c", SampleStatus::Error),
+        ];
+        for (r, pass) in rows.iter_mut().zip([true, false, false]) {
+            r.vars = serde_json::json!({ "question": r.case_id.clone() });
+            r.scores = vec![score(pass)];
+        }
+        let run = report(
+            &rows,
+            serde_json::json!({ "samples": 3 }),
+            serde_json::json!({}),
+        )
+        .run;
+        let build = |detail: bool| {
+            let mut b = crate::report::Builder::new(run.clone()).detail(detail);
+            for r in &rows {
+                b.push(r.clone());
+            }
+            b.finish()
+        };
+        let (full, lean) = (build(true), build(false));
+        assert_eq!(full.groups[0].case_results[1].assertions.len(), 1);
+        assert_eq!(full.groups[0].case_results[1].vars["question"], "b");
+        assert!(lean.groups[0]
+            .case_results
+            .iter()
+            .all(|c| c.assertions.is_empty() && c.vars.is_null()));
+        assert_eq!(
+            serde_json::to_string_pretty(&full).unwrap(),
+            serde_json::to_string_pretty(&lean).unwrap()
+        );
+        assert_eq!(text(&full, Layout::Plain), text(&lean, Layout::Plain));
+        assert_eq!(markdown(&full), markdown(&lean));
+        assert_eq!(junit(&full), junit(&lean));
+        assert_eq!(full.outcome(), lean.outcome());
+    }
+
+    #[test]
     fn one_sample_is_singular() {
         let r = report(
             &[row("a", SampleStatus::Pass)],

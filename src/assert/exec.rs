@@ -43,6 +43,14 @@ pub struct Finished {
 }
 
 impl ExecCommand {
+    /// The program and its arguments, a shell line split at whitespace: the words that may
+    /// name a script in the registry.
+    pub fn words(&self) -> Vec<&str> {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().flat_map(|a| a.split_whitespace()))
+            .collect()
+    }
+
     /// Parse `value:` (a shell line or an argument list) and `timeout_s:`.
     pub fn parse(value: Option<&Value>, timeout_s: Option<f64>) -> Result<ExecCommand, String> {
         let (program, args) = match value {

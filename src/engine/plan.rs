@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::assert::Assertion;
+use crate::assert::{Assertion, Check};
 use crate::error::{Diagnostic, Error, Result};
 use crate::provider::{estimate_request_tokens, Request, Response};
 use crate::registry::Registry;
@@ -305,12 +305,7 @@ pub fn select_with(
             .unwrap_or(reg.settings.repeat)
             .max(1);
         out.push(Planned {
-            suite_hash: suite_identity(
-                reg,
-                &suite.path,
-                suite.dataset.as_ref().map(|(d, _)| d.as_str()),
-            )?
-            .unwrap_or_default(),
+            suite_hash: suite_identity(reg, &suite)?.unwrap_or_default(),
             suite,
             targets,
             repeat,
@@ -326,13 +321,13 @@ pub fn select_with(
     Ok(out)
 }
 
-/// A suite's identity in a registry snapshot: its file plus its dataset's content, or `None`
-/// when the file is not there.
-pub fn suite_identity(
-    reg: &Registry,
-    suite_path: &str,
-    dataset: Option<&str>,
-) -> Result<Option<String>> {
+/// A suite's identity in a registry snapshot: its file plus its dataset's content and the
+/// scripts its assertions run (`python` files, registry files an `exec` line names), or `None`
+/// when the file is not there. An edit to a check script is a change to the suite: the gate
+/// runs it, and a stored run made with the old script is not the same suite.
+pub fn suite_identity(reg: &Registry, suite: &Suite) -> Result<Option<String>> {
+    let suite_path = suite.path.as_str();
+    let dataset = suite.dataset.as_ref().map(|(d, _)| d.as_str());
     // Line endings as git stores them, so a `core.autocrlf` checkout (CRLF on disk, LF in
     // the blobs) does not make every suite look changed.
     let lf = |b: Vec<u8>| -> Vec<u8> {
@@ -353,7 +348,39 @@ pub fn suite_identity(
             bytes.extend_from_slice(crate::text::sha256_hex(&lf(data)).as_bytes());
         }
     }
+    for script in check_scripts(&suite.assertions) {
+        // A word that names no file (a flag, `python3`, a path outside the registry) adds
+        // nothing.
+        if let Ok(Some(data)) = reg.source.read(&script) {
+            bytes.extend_from_slice(script.as_bytes());
+            bytes.extend_from_slice(crate::text::sha256_hex(&lf(data)).as_bytes());
+        }
+    }
     Ok(Some(crate::text::sha256_hex(&bytes)[..16].to_string()))
+}
+
+/// Registry paths the assertions' programs may read: `python` files and the words of `exec`
+/// lines that look like paths, `assert-set` items included, sorted and without repeats.
+fn check_scripts(assertions: &[Assertion]) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for a in assertions {
+        match &a.check {
+            Check::Python(p) => {
+                if let crate::assert::python::Source::File { path, .. } = &p.source {
+                    out.insert(path.clone());
+                }
+            }
+            Check::Exec(cmd) => out.extend(
+                cmd.words()
+                    .into_iter()
+                    .filter(|w| !w.starts_with('-') && (w.contains('/') || w.contains('.')))
+                    .map(|w| w.trim_start_matches("./").to_string()),
+            ),
+            Check::Set(items) => out.extend(check_scripts(items)),
+            _ => {}
+        }
+    }
+    out
 }
 
 fn shard_of(suite: &str, case_id: &str, n: u32) -> u32 {

@@ -18,8 +18,8 @@ pub struct Changes {
     pub unchanged: Vec<String>,
 }
 
-/// Which of the candidate's suites changed: a variant's prompt content, or the suite file or
-/// its dataset. `base_reg` is the registry at the baseline, when its config still loads.
+/// Which of the candidate's suites changed: a variant's prompt content, or the suite file, its
+/// dataset or a script its assertions run. `base_reg` is the registry at the baseline, when its config still loads.
 pub fn changes(
     reg: &Registry,
     base_reg: Option<&Registry>,
@@ -34,12 +34,8 @@ pub fn changes(
             b.and_then(|b| b.targets.iter().find(|x| x.variant.name == t.variant.name))
                 .is_none_or(|x| x.prompt_hash != t.prompt_hash)
         });
-        let dataset = p.suite.dataset.as_ref().map(|(d, _)| d.as_str());
         let suite_changed = match base_reg {
-            Some(b) => {
-                plan::suite_identity(b, &p.suite.path, dataset)?
-                    != plan::suite_identity(reg, &p.suite.path, dataset)?
-            }
+            Some(b) => plan::suite_identity(b, &p.suite)? != plan::suite_identity(reg, &p.suite)?,
             None => true,
         };
         if all || prompt_changed || suite_changed {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::mock::{MockProvider, Reply, Seen};
 use crate::support::{Repo, Run};
@@ -317,4 +317,44 @@ fn a_new_prompt_is_not_inconclusive_and_an_empty_gate_still_writes_its_report() 
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn an_edit_to_a_check_script_alone_gates_the_suite() {
+    let mock = MockProvider::start(script);
+    let mut r = repo(
+        &mock.url,
+        4,
+        "Be kind.",
+        "  - type: python\n    value: file://checks/reply.py\n  - type: exec\n    value: sh checks/len.sh\n",
+    );
+    r.write(
+        "checks/reply.py",
+        "def get_assert(output, context):\n    return True\n",
+    );
+    r.write("checks/len.sh", "cat >/dev/null\necho 1\n");
+    r.commit("checks");
+    let unchanged = |run: &Run| -> Value {
+        let v: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+        v["unchanged"].clone()
+    };
+    let run = gate(&r, &["--format", "json"]);
+    run.expect(0);
+    assert_eq!(unchanged(&run)[0], "greet", "{}", run.stdout);
+    // Only the Python check changes: the suite is gated, not waved through as unchanged.
+    r.write(
+        "checks/reply.py",
+        "def get_assert(output, context):\n    return 'kind' in output\n",
+    );
+    let run = gate(&r, &["--format", "json"]);
+    assert_eq!(unchanged(&run), json!([]), "{}", run.stdout);
+    // The same for a script an `exec` line names.
+    r.write(
+        "checks/reply.py",
+        "def get_assert(output, context):\n    return True\n",
+    );
+    assert_eq!(unchanged(&gate(&r, &["--format", "json"]))[0], "greet");
+    r.write("checks/len.sh", "cat >/dev/null\necho 0.5\n");
+    let run = gate(&r, &["--format", "json"]);
+    assert_eq!(unchanged(&run), json!([]), "{}", run.stdout);
 }

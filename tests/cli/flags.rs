@@ -7,24 +7,12 @@ use crate::mock::MockProvider;
 use crate::support::{Repo, Run};
 
 fn repo(url: &str, cases: usize) -> Repo {
-    let mut r = Repo::new();
-    r.write(
-        "llmops.yaml",
+    let mut r = Repo::greet(
         &format!("prompts_dir: prompts\nevals_dir: evals\ndefaults: {{ provider: mock, model: m }}\nproviders:\n  mock: {{ type: openai, base_url: {url}, max_retries: 0, concurrency: 1 }}\n"),
+        "system:\nBe kind.\n\nuser:\nHello {{ who }}\n",
+        cases,
+        "  - type: contains\n    value: reply to\n",
     );
-    r.write(
-        "prompts/greet.prompty",
-        "---\nname: greet\ninputs: { who: {} }\n---\nsystem:\nBe kind.\n\nuser:\nHello {{ who }}\n",
-    );
-    let rows: String = (0..cases)
-        .map(|i| format!("{{\"id\": \"c{i:03}\", \"vars\": {{\"who\": \"person {i}\"}}}}\n"))
-        .collect();
-    r.write("evals/data/greet.jsonl", &rows);
-    r.write(
-        "evals/greet.yaml",
-        "prompt: greet\ndataset: data/greet.jsonl\nassert:\n  - type: contains\n    value: reply to\n",
-    );
-    r.write(".gitignore", ".llmops/cache/\n.test-home/\n");
     r.commit("baseline");
     r
 }

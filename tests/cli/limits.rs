@@ -16,27 +16,14 @@ const KEY: &str = "sk-test-SECRET-0123456789abcdef";
 /// A registry whose `mock` provider points at `url`, with `cases` cases. `max_retries: 0`:
 /// whatever succeeds here did so without the error-retry allowance.
 fn repo(url: &str, cases: usize, concurrency: usize, extra: &str) -> Repo {
-    let r = Repo::new();
-    r.write(
-        "llmops.yaml",
+    Repo::greet(
         &format!(
             "prompts_dir: prompts\nevals_dir: evals\ndefaults: {{ provider: mock, model: gpt-4o-mini, concurrency: {concurrency} }}\nproviders:\n  mock:\n    type: openai\n    base_url: {url}\n    api_key_env: MOCK_KEY\n    max_retries: 0\n{extra}\n"
         ),
-    );
-    r.write(
-        "prompts/greet.prompty",
-        "---\nname: greet\ninputs: { who: {} }\n---\nuser:\nHello {{ who }}\n",
-    );
-    let rows: String = (0..cases)
-        .map(|i| format!("{{\"id\": \"c{i:03}\", \"vars\": {{\"who\": \"person {i}\"}}}}\n"))
-        .collect();
-    r.write("evals/data/greet.jsonl", &rows);
-    r.write(
-        "evals/greet.yaml",
-        "prompt: greet\ndataset: data/greet.jsonl\nassert:\n  - type: contains\n    value: reply\n",
-    );
-    r.write(".gitignore", ".llmops/cache/\n.test-home/\n");
-    r
+        "user:\nHello {{ who }}\n",
+        cases,
+        "  - type: contains\n    value: reply\n",
+    )
 }
 
 fn eval(r: &Repo, args: &[&str]) -> Run {

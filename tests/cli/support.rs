@@ -69,6 +69,28 @@ impl Repo {
         }
     }
 
+    /// The `greet` registry many tests share, not committed: `config` as llmops.yaml, a
+    /// `greet` prompt whose messages are `body` (its input is `who`), `cases` cases `c000…`
+    /// with `who: person N`, and a suite running `assert` (YAML list items) over them.
+    pub fn greet(config: &str, body: &str, cases: usize, assert: &str) -> Repo {
+        let r = Repo::new();
+        r.write("llmops.yaml", config);
+        r.write(
+            "prompts/greet.prompty",
+            &format!("---\nname: greet\ninputs: {{ who: {{}} }}\n---\n{body}"),
+        );
+        let rows: String = (0..cases)
+            .map(|i| format!("{{\"id\": \"c{i:03}\", \"vars\": {{\"who\": \"person {i}\"}}}}\n"))
+            .collect();
+        r.write("evals/data/greet.jsonl", &rows);
+        r.write(
+            "evals/greet.yaml",
+            &format!("prompt: greet\ndataset: data/greet.jsonl\nassert:\n{assert}"),
+        );
+        r.write(".gitignore", ".llmops/cache/\n.test-home/\n");
+        r
+    }
+
     /// A repository holding the bundled examples (config, prompts, suites, datasets),
     /// committed once.
     pub fn with_examples() -> Repo {

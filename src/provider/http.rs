@@ -503,9 +503,11 @@ impl Client {
             }),
             401 | 403 => Err(CallError::Auth(status)),
             // 408: how proxies (LiteLLM, gateways) report an upstream timeout; worth a retry.
+            // A server error waits only when it says so itself (`Retry-After` and kin): an
+            // exhausted `x-ratelimit-*` budget on a 500 does not make it a rate limit.
             408 | 500..=599 => Err(CallError::Server {
                 status,
-                retry_after,
+                retry_after: hints.retry_after,
                 message: message(),
             }),
             _ => Err(CallError::Client {

@@ -91,7 +91,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     alpha: f64,
     /// Fewer calls than this in the current window is INCONCLUSIVE (unless it drifted).
-    #[arg(long, default_value_t = 30, value_name = "N")]
+    #[arg(long, default_value_t = 30, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     min_samples: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]

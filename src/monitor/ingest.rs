@@ -243,9 +243,39 @@ fn non_negative(v: &Value, field: &str) -> std::result::Result<f64, Bad> {
     }
 }
 
+/// Token counts above this are not a call's: a typo or a corrupt log.
+const MAX_TOKENS: u64 = 1_000_000_000;
+
 fn count(v: &Value, field: &str) -> std::result::Result<u64, Bad> {
-    v.as_u64()
-        .ok_or_else(|| bad(field, "must be a whole number at least 0"))
+    v.as_u64().filter(|n| *n <= MAX_TOKENS).ok_or_else(|| {
+        bad(
+            field,
+            format!("must be a whole number from 0 to {MAX_TOKENS}"),
+        )
+    })
+}
+
+/// The earliest call time accepted: 2000-01-01T00:00:00Z, in ms.
+const EARLIEST_MS: i64 = 946_684_800_000;
+
+/// `ts_ms` if it is a plausible time for a call: from 2000-01-01 to a day from now. A stray
+/// epoch-0 or far-future record would otherwise make `monitor` walk millions of windows.
+fn plausible(ts_ms: i64, field: &str) -> std::result::Result<i64, Bad> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(i64::MAX, |d| {
+            i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        });
+    if ts_ms < EARLIEST_MS || ts_ms > now_ms.saturating_add(86_400_000) {
+        return Err(bad(
+            field,
+            format!(
+                "{} is not a plausible call time (from 2000-01-01 to a day from now)",
+                crate::store::rfc3339(ts_ms.div_euclid(1000), 0)
+            ),
+        ));
+    }
+    Ok(ts_ms)
 }
 
 fn version_number(v: &Value, field: &str) -> std::result::Result<u32, Bad> {
@@ -315,6 +345,7 @@ fn parse_record(o: &Map<String, Value>) -> std::result::Result<Raw, Bad> {
             format!("`{ts}` is not an RFC 3339 time such as 2026-03-01T12:00:00Z"),
         )
     })?;
+    let ts_ms = plausible(ts_ms, "ts")?;
     let prompt = string(o, "prompt")?.ok_or_else(|| bad("prompt", "missing"))?;
     let prompt = prompt_name(prompt, "prompt")?;
     let given: Vec<&str> = ["version", "label", "hash"]
@@ -586,7 +617,7 @@ fn parse_span(
     }
     Ok(Some(Raw {
         key: format!("otlp:{trace}:{id}"),
-        ts_ms: start.div_euclid(1_000_000),
+        ts_ms: plausible(start.div_euclid(1_000_000), "startTimeUnixNano")?,
         prompt,
         which,
         model: s("gen_ai.response.model").or_else(|| s("gen_ai.request.model")),

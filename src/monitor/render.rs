@@ -310,8 +310,9 @@ fn summary(r: &MonitorReport) -> String {
     )
 }
 
+/// Cells quote judge reasons, which may quote model output: HTML in them is shown as text.
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    crate::report::render::md_escape(s)
 }
 
 /// The Markdown report (for an issue, a chat message or a job summary).

@@ -4,7 +4,7 @@
 pub mod diff;
 pub mod evidence;
 pub mod html;
-mod render;
+pub(crate) mod render;
 
 use std::collections::BTreeMap;
 

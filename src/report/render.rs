@@ -331,7 +331,8 @@ fn label(g: &Group) -> String {
     }
 }
 
-fn md_escape(s: &str) -> String {
+/// A Markdown table cell: `|` and line breaks escaped, and HTML shown as text.
+pub(crate) fn md_escape(s: &str) -> String {
     // Reasons quote model output: HTML in it is shown as text, never rendered.
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

@@ -92,6 +92,44 @@ fn ingest_is_idempotent_and_names_bad_lines() {
 }
 
 #[test]
+fn ingest_refuses_implausible_times_and_token_counts() {
+    let r = example();
+    let line = |ts: &str, usage: &str| {
+        format!("{{\"ts\":\"{ts}\",\"prompt\":\"support-reply\",\"version\":1,\"vars\":{{}},\"output\":\"x\",\"usage\":{usage}}}\n")
+    };
+    let text = [
+        line("1970-01-01T00:00:00Z", "{}"),
+        line("9999-01-01T00:00:00Z", "{}"),
+        line(
+            "2026-03-05T00:00:00Z",
+            "{\"input_tokens\": 18446744073709551615}",
+        ),
+        line("2026-03-05T00:00:00Z", "{\"input_tokens\": 12}"),
+    ]
+    .concat();
+    r.write("odd.jsonl", &text);
+    let run = r.llmops(&["ingest", "odd.jsonl"]);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("1 new") && run.stdout.contains("3 bad line(s)"),
+        "{run:?}"
+    );
+    for (n, what) in [
+        (1, "1970-01-01T00:00:00.000Z is not a plausible call time"),
+        (2, "9999-01-01T00:00:00.000Z is not a plausible call time"),
+        (3, "must be a whole number from 0 to 1000000000"),
+    ] {
+        assert!(
+            run.stderr.contains(&format!("odd.jsonl:{n}: warning: ")),
+            "{run:?}"
+        );
+        assert!(run.stderr.contains(what), "{what}: {run:?}");
+    }
+    // `--min-samples 0` would call an empty window OK.
+    r.llmops(&["monitor", "--min-samples", "0"]).expect(2);
+}
+
+#[test]
 fn strict_stores_nothing_from_a_file_with_a_bad_line() {
     let r = example();
     let mut text = sim(1, 10, Drift::None).jsonl();

@@ -96,7 +96,7 @@ pub fn utc_parts(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
 /// days-from-civil), the inverse of [`utc_parts`]'s date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);

@@ -84,7 +84,8 @@ pub struct Args {
     /// What each window is compared with.
     #[arg(long, value_enum, default_value = "evidence")]
     reference: RefArg,
-    /// Only calls made from this date (`2026-03-01` or an RFC 3339 time).
+    /// Only calls made from this date (`2026-03-01`, `2026-03-01 12:00` or an RFC 3339 time;
+    /// UTC unless an offset is given).
     #[arg(long, value_name = "DATE", value_parser = parse_since)]
     since: Option<i64>,
     /// False-alarm rate per prompt, over every window and look.
@@ -186,14 +187,12 @@ fn parse_window(s: &str) -> std::result::Result<i64, String> {
 }
 
 fn parse_since(s: &str) -> std::result::Result<i64, String> {
-    let s = s.trim();
-    let full = if s.len() == 10 {
-        format!("{s}T00:00:00Z")
-    } else {
-        s.to_string()
-    };
-    crate::monitor::ingest::parse_rfc3339(&full)
-        .ok_or_else(|| "expected a date such as `2026-03-01` or an RFC 3339 time".into())
+    // The dates `llmops log --at` takes, read the same way (UTC unless an offset is given).
+    crate::text::parse_moment(s)
+        .map(|secs| secs.saturating_mul(1000))
+        .map_err(|_| {
+            "expected a date such as `2026-03-01`, `2026-03-01 12:00` or an RFC 3339 time (UTC unless an offset is given)".into()
+        })
 }
 
 fn parse_alpha(s: &str) -> std::result::Result<f64, String> {

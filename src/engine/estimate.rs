@@ -27,14 +27,6 @@ fn judge_estimate(
     l: &mut Line,
 ) {
     let s = &reg.settings;
-    let judges: Vec<(Option<String>, Option<String>)> = if s.judge_panel.is_empty() {
-        vec![(s.judge_provider.clone(), s.judge_model.clone())]
-    } else {
-        s.judge_panel
-            .iter()
-            .map(|m| (Some(m.provider.clone()), Some(m.model.clone())))
-            .collect()
-    };
     let question = job
         .request
         .messages
@@ -59,40 +51,45 @@ fn judge_estimate(
         }
     }
     for (a, asks, answer) in graded {
+        let judges = crate::judge::judges_for(
+            a,
+            &s.judge_panel,
+            s.judge_provider.as_ref(),
+            s.judge_model.as_ref(),
+        );
         let input = crate::judge::estimate_input_tokens(a, question, &job.case.vars, answer);
         for _ in 0..asks {
-            judge_calls(s, a, &judges, input, l);
+            judge_calls(s, &judges, input, l);
         }
     }
 }
 
-/// Count one judge request for `a` to each of `judges`, priced at `input` tokens in.
+/// Count one judge request to each of `judges`, priced at `input` tokens in.
 fn judge_calls(
     s: &crate::config::Settings,
-    a: &Assertion,
     judges: &[(Option<String>, Option<String>)],
     input: u64,
     l: &mut Line,
 ) {
-    {
-        for (provider, model) in judges {
-            let provider = a.provider.as_ref().or(provider.as_ref());
-            if provider.is_some_and(|p| s.provider_is_offline(p)) {
-                l.judge_offline += 1;
-                continue;
+    for (provider, model) in judges {
+        if provider
+            .as_deref()
+            .is_some_and(|p| s.provider_is_offline(p))
+        {
+            l.judge_offline += 1;
+            continue;
+        }
+        l.judge_calls += 1;
+        let out = crate::judge::MAX_VERDICT_TOKENS;
+        match model
+            .as_deref()
+            .and_then(|m| crate::provider::pricing::cost(m, input, out, &s.pricing))
+        {
+            Some(c) => {
+                l.est_judge_cost_usd += c;
+                l.judge_priced = l.judge_calls == 1 || l.judge_priced;
             }
-            l.judge_calls += 1;
-            let out = crate::judge::MAX_VERDICT_TOKENS;
-            match model
-                .as_deref()
-                .and_then(|m| crate::provider::pricing::cost(m, input, out, &s.pricing))
-            {
-                Some(c) => {
-                    l.est_judge_cost_usd += c;
-                    l.judge_priced = l.judge_calls == 1 || l.judge_priced;
-                }
-                None => l.judge_priced = false,
-            }
+            None => l.judge_priced = false,
         }
     }
 }

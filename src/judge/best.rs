@@ -35,24 +35,22 @@ impl Judge {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let judges: Vec<(String, String)> = if !self.panel.is_empty() && a.provider.is_none() {
-            self.panel
-                .iter()
-                .map(|m| (m.provider.clone(), m.model.clone()))
-                .collect()
-        } else {
-            let Some(provider) = a.provider.clone().or_else(|| self.provider.clone()) else {
+        let mut judges: Vec<(String, String)> = Vec::new();
+        for (provider, model) in
+            super::judges_for(a, &self.panel, self.provider.as_ref(), self.model.as_ref())
+        {
+            let Some(provider) = provider else {
                 return all(Graded::free(Verdict::error(
                     "no judge configured: set `judge: { provider, model }` in llmops.yaml",
                 )));
             };
-            let Some(model) = self.model.clone() else {
+            let Some(model) = model else {
                 return all(Graded::free(Verdict::error(
                     "no judge model: set `judge.model` in llmops.yaml",
                 )));
             };
-            vec![(provider, model)]
-        };
+            judges.push((provider, model));
+        }
         if let Some((p, _)) = judges.iter().find(|(p, _)| self.providers.get(p).is_none()) {
             return all(Graded::free(Verdict::error(format!(
                 "judge provider `{p}` is not available in this run"

@@ -180,6 +180,28 @@ pub fn estimate_input_tokens(
     (jp.system.len() + jp.user.len()) as u64 / 4 + output_tokens
 }
 
+/// The judges (provider, model) that grade `a`: the `judge.panel` unless the assertion names
+/// its own `provider`, else that provider or `judge.provider`, with `judge.model`. `None` is
+/// a part the config leaves out.
+pub fn judges_for(
+    a: &Assertion,
+    panel: &[crate::config::PanelMember],
+    provider: Option<&String>,
+    model: Option<&String>,
+) -> Vec<(Option<String>, Option<String>)> {
+    if !panel.is_empty() && a.provider.is_none() {
+        panel
+            .iter()
+            .map(|m| (Some(m.provider.clone()), Some(m.model.clone())))
+            .collect()
+    } else {
+        vec![(
+            a.provider.clone().or_else(|| provider.cloned()),
+            model.cloned(),
+        )]
+    }
+}
+
 impl Judge {
     /// A judge from the config.
     pub fn new(settings: &Settings, providers: Arc<Providers>, store: Arc<Mutex<Store>>) -> Judge {

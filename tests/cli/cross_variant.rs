@@ -216,6 +216,42 @@ fn a_dry_run_counts_the_judge_calls_select_best_will_make() {
 }
 
 #[test]
+fn a_dry_run_asks_the_panel_unless_the_assertion_names_its_judge() {
+    let mock = MockProvider::start(honest);
+    let r = repo(&mock.url, &["B", "A"], 3, SELECT_BEST);
+    let cfg = r.read("llmops.yaml").replace(
+        "judge: { provider: mock, model: judge-model }",
+        "judge:\n  panel:\n    - { provider: mock, model: judge-a }\n    - { provider: mock, model: judge-b }\n    - { provider: mock, model: judge-c }\n",
+    );
+    r.write("llmops.yaml", &cfg);
+    let estimated = |r: &Repo| -> u64 {
+        let dry = r.llmops(&["eval", "--dry-run", "--format", "json"]);
+        dry.expect(0);
+        let v: Value = serde_json::from_str(&dry.stdout).unwrap();
+        let lines = v
+            .as_array()
+            .unwrap_or_else(|| v["lines"].as_array().unwrap());
+        lines
+            .iter()
+            .map(|l| l["judge_calls"].as_u64().unwrap())
+            .sum()
+    };
+    // Three judges, both orders, three cases.
+    assert_eq!(estimated(&r), 18);
+    // An assertion that names its provider is graded by that one judge, not the panel.
+    let suite = r.read("evals/p.yaml");
+    r.write(
+        "evals/p.yaml",
+        &suite.replace(
+            "    value: The reply",
+            "    provider: mock\n    value: The reply",
+        ),
+    );
+    assert_eq!(estimated(&r), 6);
+    assert_eq!(mock.count(), 0, "a dry run calls nothing");
+}
+
+#[test]
 fn a_position_biased_judge_picks_no_winner() {
     let mock = MockProvider::start(biased);
     let r = repo(&mock.url, &["A", "B"], 1, SELECT_BEST);

@@ -151,7 +151,8 @@ impl SqlSpec {
                 };
                 if let Some(missing) = found.iter().find(|a| !rules.iter().any(|r| r.is_match(a))) {
                     reasons.push(format!(
-                        "SQL validation failed: authority = '{missing}' is required in {kind} whiteList to execute SQL = '{sql}'."
+                        "SQL validation failed: authority = '{missing}' is required in {kind} whiteList to execute SQL = '{}'.",
+                        crate::text::one_line(sql, 120)
                     ));
                 }
             }

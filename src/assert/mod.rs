@@ -234,6 +234,32 @@ impl Kind {
         )
     }
 
+    /// A string or number check that takes microseconds on a short output: the engine scores
+    /// it on the async worker instead of handing it to the scoring pool. A kind not listed
+    /// takes the pool, which is always correct.
+    pub fn is_cheap(self) -> bool {
+        matches!(
+            self,
+            Kind::Equals
+                | Kind::Contains
+                | Kind::Icontains
+                | Kind::ContainsAny
+                | Kind::ContainsAll
+                | Kind::IcontainsAny
+                | Kind::IcontainsAll
+                | Kind::StartsWith
+                | Kind::EndsWith
+                | Kind::WordCount
+                | Kind::CharacterCount
+                | Kind::MaxLength
+                | Kind::MinLength
+                | Kind::FinishReason
+                | Kind::IsRefusal
+                | Kind::Cost
+                | Kind::Latency
+        )
+    }
+
     /// Decided across a case's variants, after every variant is scored.
     pub fn is_cross_variant(self) -> bool {
         matches!(self, Kind::SelectBest | Kind::MaxScore)

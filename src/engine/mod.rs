@@ -600,32 +600,9 @@ const CHEAP_OUTPUT_BYTES: usize = 4096;
 /// assertions are all linear string tests. JSON schemas, edit distances, XML, exec programs and
 /// the rest go to the scoring pool.
 fn cheap_to_score(input: &score::Input) -> bool {
-    use crate::assert::Kind as K;
     let short = match &input.result {
         Ok(r) => r.text.len() <= CHEAP_OUTPUT_BYTES,
         Err(_) => true,
     };
-    short
-        && input.job.case.assertions.iter().all(|a| {
-            matches!(
-                a.kind,
-                K::Equals
-                    | K::Contains
-                    | K::Icontains
-                    | K::ContainsAny
-                    | K::ContainsAll
-                    | K::IcontainsAny
-                    | K::IcontainsAll
-                    | K::StartsWith
-                    | K::EndsWith
-                    | K::WordCount
-                    | K::CharacterCount
-                    | K::MaxLength
-                    | K::MinLength
-                    | K::FinishReason
-                    | K::IsRefusal
-                    | K::Cost
-                    | K::Latency
-            )
-        })
+    short && input.job.case.assertions.iter().all(|a| a.kind.is_cheap())
 }

@@ -157,7 +157,7 @@ impl Dimension {
     /// One line for the report's reasons.
     pub fn reason(&self) -> String {
         let name = self.kind.as_str();
-        let tol = format!("+{}%", trim(self.tolerance * 100.0));
+        let tol = format!("+{}%", tolerance_pct(self.tolerance));
         match self.verdict {
             None => match self.kind {
                 Kind::Cost => format!(
@@ -200,8 +200,10 @@ impl Dimension {
 }
 
 /// `10`, `12.5`: a percentage without trailing zeros.
-fn trim(x: f64) -> String {
-    let s = format!("{x:.2}");
+/// A tolerance as a percentage without trailing zeros: 0.125 → `12.5`, 0.1 → `10`. Every
+/// gate report writes it this way.
+pub(crate) fn tolerance_pct(t: f64) -> String {
+    let s = format!("{:.2}", t * 100.0);
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 

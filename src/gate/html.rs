@@ -76,7 +76,11 @@ fn card(g: &SuiteGate) -> Card {
     for d in &g.dimensions {
         use super::dims::times;
         fields.push((
-            format!("{} (+{:.0}%)", d.kind.as_str(), d.tolerance * 100.0),
+            format!(
+                "{} (+{}%)",
+                d.kind.as_str(),
+                super::dims::tolerance_pct(d.tolerance)
+            ),
             match d.verdict {
                 Some(v) => format!(
                     "{} -> {}: {} [{}, {}] {}",

@@ -240,15 +240,10 @@ fn tolerances(r: &GateReport) -> String {
         ("latency", r.policy.latency_tolerance),
     ] {
         if let Some(t) = t {
-            let _ = write!(s, " · {what} tolerance +{}%", pct(t));
+            let _ = write!(s, " · {what} tolerance +{}%", super::dims::tolerance_pct(t));
         }
     }
     s
-}
-
-fn pct(t: f64) -> String {
-    let s = format!("{:.2}", t * 100.0);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// One row per suite and gated dimension: name, dimension (with its tolerance), pairs,
@@ -270,7 +265,11 @@ fn dimension_rows(r: &GateReport, markdown: bool) -> Vec<Vec<String>> {
             let name = if markdown { md(&name(g)) } else { name(g) };
             rows.push(vec![
                 name,
-                format!("{} (+{}%)", d.kind.as_str(), pct(d.tolerance)),
+                format!(
+                    "{} (+{}%)",
+                    d.kind.as_str(),
+                    super::dims::tolerance_pct(d.tolerance)
+                ),
                 if d.skipped > 0 {
                     format!("{} ({} skipped)", d.n, d.skipped)
                 } else {

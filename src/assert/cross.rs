@@ -204,6 +204,20 @@ pub(super) fn max_score_options(raw: &RawAssertion) -> Result<MaxScoreOptions, I
             }
         }
     }
+    // A threshold no aggregate can reach fails every case; one below 0 passes every case.
+    match (out.method, out.threshold) {
+        (Method::Average, Some(t)) if !(0.0..=1.0).contains(&t) => {
+            return Err(invalid(
+                "`max-score`: with `method: average` the `threshold` is a score from 0 to 1",
+            ))
+        }
+        (Method::Sum, Some(t)) if t < 0.0 => {
+            return Err(invalid(
+                "`max-score`: `threshold` must be at least 0 (a sum of scores is never negative)",
+            ))
+        }
+        _ => {}
+    }
     Ok(out)
 }
 
@@ -423,6 +437,8 @@ mod tests {
             json!({"weights": {"contains": -1}}),
             json!({"weights": {"max-score": 1}}),
             json!({"threshold": "high"}),
+            json!({"threshold": 1.5}),
+            json!({"method": "sum", "threshold": -1}),
             json!({"treshold": 1}),
             json!("sum"),
         ] {

@@ -139,12 +139,26 @@ pub enum Outcome {
     Failed,
 }
 
-/// One call admitted to the provider.
-#[derive(Debug)]
-pub struct Admitted {
+/// One call admitted to the provider. Its place in the window is given back by
+/// [`Limiter::release`], or, if the call is dropped first (a cancelled run, an aborted task),
+/// when it is dropped: a cancelled call never shrinks the window for good.
+pub struct Admitted<'a> {
+    limiter: &'a Limiter,
     sent: Instant,
     /// Time spent held back by a limit (a pause a 429 asked for, or header pacing).
     pub paced: Duration,
+    released: bool,
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if !self.released {
+            let mut s = self.limiter.state.lock().expect("not poisoned");
+            s.in_flight = s.in_flight.saturating_sub(1);
+            drop(s);
+            self.limiter.notify.notify_one();
+        }
+    }
 }
 
 struct State {
@@ -230,7 +244,7 @@ impl Limiter {
     /// Wait for a place in the window, a pause a 429 asked for, and the provider's announced
     /// pace; `tokens` is the call's estimated size. Waiters are spread with jitter, never
     /// released in one instant.
-    pub async fn admit(&self, tokens: f64) -> Admitted {
+    pub async fn admit(&self, tokens: f64) -> Admitted<'_> {
         let mut paced = Duration::ZERO;
         loop {
             let notified = self.notify.notified();
@@ -263,7 +277,12 @@ impl Limiter {
                         None => {
                             s.in_flight += 1;
                             s.peak = s.peak.max(s.in_flight);
-                            return Admitted { sent: now, paced };
+                            return Admitted {
+                                limiter: self,
+                                sent: now,
+                                paced,
+                                released: false,
+                            };
                         }
                     }
                 }
@@ -280,7 +299,8 @@ impl Limiter {
     }
 
     /// The call is over: adjust the window from how it went and what the headers said.
-    pub fn release(&self, admitted: Admitted, outcome: Outcome, hints: &Hints) {
+    pub fn release(&self, mut admitted: Admitted<'_>, outcome: Outcome, hints: &Hints) {
+        admitted.released = true;
         let mut s = self.state.lock().expect("not poisoned");
         let now = Instant::now();
         let full = s.in_flight >= s.window.floor() as usize;
@@ -394,6 +414,19 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_dropped_call_gives_its_place_back() {
+        let l = Limiter::new(2, Arc::default());
+        let a = l.admit(1.0).await;
+        let _b = l.admit(1.0).await;
+        // Cancelled before its answer (Ctrl-C, an aborted task): no `release`.
+        drop(a);
+        tokio::time::timeout(Duration::from_secs(5), l.admit(1.0))
+            .await
+            .expect("the dropped call's place is free again");
+        assert_eq!(l.stats().peak, 2);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_429_halves_the_window_once_and_answers_grow_it() {
         let l = Limiter::new(8, Arc::default());
@@ -418,7 +451,7 @@ mod tests {
     }
 
     /// Admit as many calls as the window holds.
-    async fn fill(l: &Limiter) -> Vec<Admitted> {
+    async fn fill(l: &Limiter) -> Vec<Admitted<'_>> {
         let mut v = Vec::new();
         for _ in 0..l.stats().end {
             v.push(l.admit(1.0).await);

@@ -243,8 +243,9 @@ impl Limiter {
 
     /// Wait for a place in the window, a pause a 429 asked for, and the provider's announced
     /// pace; `tokens` is the call's estimated size. Waiters are spread with jitter, never
-    /// released in one instant.
-    pub async fn admit(&self, tokens: f64) -> Admitted<'_> {
+    /// released in one instant. A pause that would take the time held back past `budget` is
+    /// not slept: `Err` carries how long it would have been in all.
+    pub async fn admit(&self, tokens: f64, budget: Duration) -> Result<Admitted<'_>, Duration> {
         let mut paced = Duration::ZERO;
         loop {
             let notified = self.notify.notified();
@@ -277,17 +278,18 @@ impl Limiter {
                         None => {
                             s.in_flight += 1;
                             s.peak = s.peak.max(s.in_flight);
-                            return Admitted {
+                            return Ok(Admitted {
                                 limiter: self,
                                 sent: now,
                                 paced,
                                 released: false,
-                            };
+                            });
                         }
                     }
                 }
             };
             match wait {
+                Some(d) if paced.saturating_add(d) > budget => return Err(paced.saturating_add(d)),
                 Some(d) => {
                     let _held = self.held.hold();
                     tokio::time::sleep(d).await;
@@ -417,13 +419,14 @@ mod tests {
     #[tokio::test]
     async fn a_dropped_call_gives_its_place_back() {
         let l = Limiter::new(2, Arc::default());
-        let a = l.admit(1.0).await;
-        let _b = l.admit(1.0).await;
+        let a = l.admit(1.0, Duration::MAX).await.unwrap();
+        let _b = l.admit(1.0, Duration::MAX).await.unwrap();
         // Cancelled before its answer (Ctrl-C, an aborted task): no `release`.
         drop(a);
-        tokio::time::timeout(Duration::from_secs(5), l.admit(1.0))
+        tokio::time::timeout(Duration::from_secs(5), l.admit(1.0, Duration::MAX))
             .await
-            .expect("the dropped call's place is free again");
+            .expect("the dropped call's place is free again")
+            .unwrap();
         assert_eq!(l.stats().peak, 2);
     }
 
@@ -432,7 +435,7 @@ mod tests {
         let l = Limiter::new(8, Arc::default());
         let mut admitted = Vec::new();
         for _ in 0..8 {
-            admitted.push(l.admit(1.0).await);
+            admitted.push(l.admit(1.0, Duration::MAX).await.unwrap());
         }
         tokio::time::advance(Duration::from_millis(1)).await;
         // Eight 429s from the same window: one decrease.
@@ -454,7 +457,7 @@ mod tests {
     async fn fill(l: &Limiter) -> Vec<Admitted<'_>> {
         let mut v = Vec::new();
         for _ in 0..l.stats().end {
-            v.push(l.admit(1.0).await);
+            v.push(l.admit(1.0, Duration::MAX).await.unwrap());
         }
         v
     }
@@ -463,12 +466,12 @@ mod tests {
     async fn rising_latency_shrinks_the_window() {
         let l = Limiter::new(10, Arc::default());
         for ms in [100u64, 100, 100, 100] {
-            let a = l.admit(1.0).await;
+            let a = l.admit(1.0, Duration::MAX).await.unwrap();
             l.release(a, Outcome::Ok(Duration::from_millis(ms)), &Hints::default());
         }
         for _ in 0..20 {
             tokio::time::advance(Duration::from_millis(10)).await;
-            let a = l.admit(1.0).await;
+            let a = l.admit(1.0, Duration::MAX).await.unwrap();
             l.release(
                 a,
                 Outcome::Ok(Duration::from_millis(2000)),
@@ -486,11 +489,11 @@ mod tests {
             remaining_requests: Some(2),
             ..Hints::default()
         };
-        let a = l.admit(1.0).await;
+        let a = l.admit(1.0, Duration::MAX).await.unwrap();
         l.release(a, Outcome::Ok(Duration::from_millis(1)), &h);
         let start = Instant::now();
         for _ in 0..12 {
-            let a = l.admit(1.0).await;
+            let a = l.admit(1.0, Duration::MAX).await.unwrap();
             l.release(a, Outcome::Ok(Duration::from_millis(1)), &Hints::default());
         }
         // Two left in the bucket, then ten more at 9.7 a second.
@@ -506,10 +509,10 @@ mod tests {
             reset_requests: parse_duration("300ms"),
             ..Hints::default()
         };
-        let a = l.admit(1.0).await;
+        let a = l.admit(1.0, Duration::MAX).await.unwrap();
         l.release(a, Outcome::Ok(Duration::from_millis(1)), &h);
         let start = Instant::now();
-        let _b = l.admit(1.0).await;
+        let _b = l.admit(1.0, Duration::MAX).await.unwrap();
         let took = start.elapsed();
         assert!(
             took >= Duration::from_millis(300) && took < Duration::from_millis(400),

@@ -551,7 +551,25 @@ impl Providers {
             );
         }
         loop {
-            let admitted = p.limiter.admit(tokens as f64).await;
+            // Held back by a pause a 429 asked for or by the provider's announced pace: that
+            // is waiting on the limit too, and `max_wait_s` bounds all of it.
+            let budget = p.max_wait.saturating_sub(limit_wait);
+            let admitted = match p.limiter.admit(tokens as f64, budget).await {
+                Ok(a) => a,
+                Err(would) => {
+                    let error = CallError::LimitWait {
+                        provider: p.name.clone(),
+                        waited_s: limit_wait.as_secs_f64(),
+                        max_wait_s: p.max_wait.as_secs_f64(),
+                        message: format!(
+                            "the provider's announced limit would hold this call {:.1} s",
+                            would.as_secs_f64()
+                        ),
+                    };
+                    return outcome(Err(error), 0.0, retries, retry_wait, rate_limited);
+                }
+            };
+            limit_wait += admitted.paced;
             // The configured caps, taken last so that a call held back above cannot save its
             // tokens up into a burst.
             if p.rpm.is_some() || p.tpm.is_some() {

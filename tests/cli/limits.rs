@@ -364,3 +364,31 @@ fn the_rpm_bucket_has_a_one_second_burst_and_stays_a_hard_cap() {
     );
     assert!(v["run"]["stats"]["limited_s"].as_f64().unwrap() > 0.3);
 }
+
+#[test]
+fn a_pause_announced_by_headers_counts_against_max_wait() {
+    // The first answer says the requests budget is spent for 30 s; no limit is announced, so
+    // the next call would be held the whole 30 s.
+    let spent = Reply::Json {
+        status: 200,
+        body: json!({"choices": [{"message": {"content": "reply"}, "finish_reason": "stop"}]}),
+        headers: vec![
+            ("x-ratelimit-remaining-requests".into(), "0".into()),
+            ("x-ratelimit-reset-requests".into(), "30s".into()),
+        ],
+    };
+    let mock = first_then_ok(spent);
+    let r = repo(&mock.url, 2, 1, "    max_wait_s: 1");
+    let start = Instant::now();
+    let (run, v) = json_eval(&r, &[]);
+    run.expect(3);
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "it did not sleep through the pause"
+    );
+    assert_eq!(mock.count(), 1, "the held call was never sent");
+    assert_eq!(v["groups"][0]["errored"], 1);
+    let reasons = v.to_string();
+    assert!(reasons.contains("providers.mock.max_wait_s"), "{reasons}");
+    assert!(reasons.contains("would hold this call"), "{reasons}");
+}
